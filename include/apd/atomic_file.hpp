@@ -1,0 +1,40 @@
+// Writes a file so that it appears complete or not at all: data goes to a
+// temporary file in the target's directory, which commit() flushes, syncs and
+// renames over the target. A file destroyed before commit() is removed.
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace apd {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path target);
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile();
+
+  void write(std::string_view bytes);
+  // Makes the file visible under its final name. Throws apd::Error on failure.
+  void commit();
+
+  [[nodiscard]] const std::filesystem::path& target() const noexcept { return target_; }
+  [[nodiscard]] const std::filesystem::path& temp_path() const noexcept { return temp_; }
+
+ private:
+  std::filesystem::path target_;
+  std::filesystem::path temp_;
+  std::FILE* file_ = nullptr;
+  bool committed_ = false;
+};
+
+// Writes `bytes` to `target` atomically.
+void write_file_atomically(const std::filesystem::path& target, std::string_view bytes);
+
+// Reads a whole file; throws apd::Error naming the file on failure.
+[[nodiscard]] std::string read_text_file(const std::filesystem::path& path);
+
+}  // namespace apd

@@ -1,0 +1,34 @@
+// An IDX dataset directory (MNIST, Fashion-MNIST: the four usual file names,
+// each plain or .gz) and the pixel normalisations the tools offer.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace apd {
+
+struct DatasetFiles {
+  std::filesystem::path dir;
+  std::filesystem::path train_images;
+  std::filesystem::path train_labels;
+  std::filesystem::path test_images;
+  std::filesystem::path test_labels;
+};
+
+// Finds `train-images-idx3-ubyte[.gz]` and its three siblings in `dir`;
+// throws apd::Error listing what is missing.
+[[nodiscard]] DatasetFiles find_dataset(const std::filesystem::path& dir);
+
+enum class Normalization { unit, standard, symmetric };
+
+// "unit": x/255; "standard": (x/255 - 0.1307)/0.3081; "symmetric": x/127.5 - 1.
+[[nodiscard]] Normalization parse_normalization(std::string_view name);
+[[nodiscard]] std::string_view to_string(Normalization n) noexcept;
+
+// Writes normalised floats for `pixels` into `out` (same length).
+void normalize_pixels(std::span<const std::uint8_t> pixels, Normalization n, std::span<float> out);
+
+}  // namespace apd

@@ -1,0 +1,48 @@
+// Reader for the IDX format of MNIST and Fashion-MNIST: image files (magic
+// 0x00000803: count x rows x cols unsigned bytes) and label files (0x00000801),
+// plain or gzip-compressed (detected by content). Every failure throws
+// apd::Error naming the file and the problem; nothing reads past its buffer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace apd {
+
+struct IdxImages {
+  std::size_t count = 0;
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+  std::vector<std::uint8_t> pixels;  // count * rows * cols, image-major, row-major
+
+  [[nodiscard]] std::size_t image_size() const noexcept { return rows * cols; }
+  [[nodiscard]] std::span<const std::uint8_t> image(std::size_t i) const {
+    return {pixels.data() + i * image_size(), image_size()};
+  }
+};
+
+// Parses IDX bytes that are already decompressed; `name` is used in messages.
+[[nodiscard]] IdxImages parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& name);
+[[nodiscard]] std::vector<std::uint8_t> parse_idx_labels(std::span<const std::uint8_t> bytes,
+                                                         const std::string& name);
+
+// Reads a file's bytes, inflating it when it starts with the gzip magic.
+[[nodiscard]] std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path);
+
+[[nodiscard]] IdxImages read_idx_images(const std::filesystem::path& path);
+[[nodiscard]] std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& path);
+
+struct LabeledImages {
+  IdxImages images;
+  std::vector<std::uint8_t> labels;
+};
+
+// Reads an image file and its label file and checks that their counts agree.
+[[nodiscard]] LabeledImages read_labeled_images(const std::filesystem::path& images,
+                                                const std::filesystem::path& labels);
+
+}  // namespace apd
