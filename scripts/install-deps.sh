@@ -9,7 +9,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev catch2
   zlib1g-dev
   nodejs npm
-  python3 python3-torch python3-numpy
+  python3 python3-torch python3-numpy python3-networkx
 )
 
 missing=()

@@ -1,0 +1,77 @@
+// The packed activation-pattern store: for N instances and L hidden layers,
+// A_l(x) as one bit per neuron (bit i = 1 iff neuron i's ReLU output is > 0),
+// 64 neurons per word, about N x (total width) / 8 bytes. Appendable batch by
+// batch, so extraction streams into it without keeping float activations.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace apd {
+
+class PatternStore {
+ public:
+  explicit PatternStore(std::vector<std::size_t> widths);
+
+  [[nodiscard]] std::size_t layers() const noexcept { return widths_.size(); }
+  [[nodiscard]] std::size_t width(std::size_t layer) const { return widths_.at(layer); }
+  [[nodiscard]] const std::vector<std::size_t>& widths() const noexcept { return widths_; }
+  [[nodiscard]] std::size_t words(std::size_t layer) const { return words_.at(layer); }
+  // Instances complete in every layer; throws apd::Error if layers disagree.
+  [[nodiscard]] std::size_t size() const;
+  [[nodiscard]] std::size_t memory_bytes() const noexcept;
+
+  void reserve(std::size_t instances);
+  // Packs `rows` x width(layer) row-major values: bit = value > 0 (NaN -> 0).
+  void append_activations(std::size_t layer, std::span<const float> values, std::size_t rows);
+  // Appends one pattern written as '0'/'1' characters, neuron 1 first.
+  void append_pattern(std::size_t layer, std::string_view bits);
+  // Appends one already-packed row of words(layer) words (unused high bits 0).
+  void append_row(std::size_t layer, std::span<const std::uint64_t> row);
+
+  [[nodiscard]] std::span<const std::uint64_t> row(std::size_t layer, std::size_t instance) const {
+    const std::size_t w = words_[layer];
+    return {data_[layer].data() + instance * w, w};
+  }
+  [[nodiscard]] bool bit(std::size_t layer, std::size_t instance, std::size_t neuron) const {
+    return ((row(layer, instance)[neuron / 64] >> (neuron % 64)) & 1U) != 0;
+  }
+  [[nodiscard]] std::string pattern_string(std::size_t layer, std::size_t instance) const;
+
+ private:
+  std::vector<std::size_t> widths_;
+  std::vector<std::size_t> words_;
+  std::vector<std::vector<std::uint64_t>> data_;
+  std::vector<std::size_t> rows_;
+};
+
+// '0'/'1' text of a packed row, neuron 1 first.
+[[nodiscard]] std::string pattern_to_string(std::span<const std::uint64_t> row, std::size_t width);
+// Lexicographic order of the '0'/'1' strings, without building them.
+[[nodiscard]] int compare_patterns(std::span<const std::uint64_t> a, std::span<const std::uint64_t> b) noexcept;
+
+// A partition of instances into dense groups numbered in order of first
+// appearance: id[i] is instance i's group, first[g] its first instance,
+// count[g] its size.
+struct Grouping {
+  std::vector<std::uint32_t> id;
+  std::vector<std::uint32_t> first;
+  std::vector<std::uint64_t> count;
+
+  [[nodiscard]] std::size_t groups() const noexcept { return first.size(); }
+};
+
+// Groups instances by their pattern in `layer`: groups() is |A*_l(D)|.
+[[nodiscard]] Grouping group_patterns(const PatternStore& store, std::size_t layer);
+// Groups instances by an exact 64-bit key each.
+[[nodiscard]] Grouping group_keys(std::span<const std::uint64_t> keys);
+// Groups instances by the pair (a[i], b[i]) of two ids.
+[[nodiscard]] Grouping group_pairs(std::span<const std::uint32_t> a, std::span<const std::uint32_t> b);
+// |A*_l(D)| for every layer.
+[[nodiscard]] std::vector<std::size_t> unique_pattern_counts(const PatternStore& store);
+
+}  // namespace apd

@@ -1,0 +1,168 @@
+// apd/1 JSON: round trip, determinism, and every malformed case named.
+#include <fstream>
+#include <regex>
+
+#include <catch2/catch.hpp>
+
+#include "apd/apd_json.hpp"
+#include "apd/atomic_file.hpp"
+#include "apd/error.hpp"
+#include "apd/graphml.hpp"
+#include "naive_apd.hpp"
+#include "test_support.hpp"
+
+using Catch::Matchers::Contains;
+using nlohmann::json;
+
+namespace {
+
+apd::Diagram sample(std::size_t n = 300, std::size_t width = 40) {
+  const std::vector<std::size_t> widths = {width, width, 5};
+  const auto r = apd::test::random_instances(n, widths, 10, 99);
+  json meta = {{"epoch", 10}, {"selection", {{"split", "train"}, {"labels", {1}}}}};
+  return apd::build_diagram(apd::test::store_of(r.patterns, widths), r.labels32, r.predicted32, r.indices, meta);
+}
+
+// Applies `edit` to the JSON of a small valid APD and returns the reader's message.
+std::string error_after(const std::function<void(json&)>& edit) {
+  json doc = json::parse(apd::to_apd_json(sample(40, 4)));
+  edit(doc);
+  try {
+    (void)apd::parse_apd_json(doc.dump(), "f.json");
+  } catch (const apd::Error& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+}  // namespace
+
+TEST_CASE("an APD written and read back is identical", "[json]") {
+  for (const std::size_t width : {1U, 40U, 65U, 300U}) {
+    CAPTURE(width);
+    const auto d = sample(500, width);
+    const auto text = apd::to_apd_json(d);
+    const auto back = apd::parse_apd_json(text, "mem");
+    CHECK(back == d);
+    CHECK(apd::to_apd_json(back) == text);
+  }
+}
+
+TEST_CASE("writing is deterministic and carries the networkx node-link shape", "[json]") {
+  const auto text = apd::to_apd_json(sample());
+  CHECK(apd::to_apd_json(sample()) == text);
+  const json doc = json::parse(text);
+  CHECK(doc["schema"] == "apd/1");
+  CHECK(doc["directed"] == true);
+  CHECK(doc["multigraph"] == false);
+  CHECK(doc["graph"]["schema"] == "apd/1");
+  CHECK(doc["graph"]["epoch"] == 10);
+  CHECK(doc["graph"]["selection"]["split"] == "train");
+  CHECK(doc["graph"]["widths"] == json::array({40, 40, 5}));
+  CHECK(doc["graph"]["instances"] == 300);
+  CHECK(doc["nodes"][0]["id"] == "l1n0");
+  CHECK(doc["nodes"][0]["kind"] == "pattern");
+  CHECK(doc["nodes"][0]["pattern"].get<std::string>().size() == 40);
+  CHECK(doc["links"][0].contains("source"));
+  CHECK(doc["instances"].size() == 300);
+  CHECK(doc["instances"][0]["index"] == 1000);
+  CHECK(doc["instances"][0]["path"].size() == 3);
+}
+
+TEST_CASE("without instances the file omits them and reads back without them", "[json]") {
+  const auto d = sample();
+  const auto text = apd::to_apd_json(d, {.instances = false});
+  CHECK(!json::parse(text).contains("instances"));
+  const auto back = apd::parse_apd_json(text, "mem");
+  CHECK(!back.has_instances);
+  CHECK(back.nodes == d.nodes);
+  CHECK(back.links == d.links);
+}
+
+TEST_CASE("malformed APD files are refused with the offending field named", "[json]") {
+  CHECK(error_after([](json&) {}) == "accepted");
+  CHECK(error_after([](json& d) { d.erase("schema"); }) ==
+        "f.json: not an APD file (no \"schema\" string; apd files carry \"schema\": \"apd/1\")");
+  CHECK(error_after([](json& d) { d["schema"] = "apd/2"; }) ==
+        "f.json: schema \"apd/2\" is not understood (this apd reads: apd/1)");
+  CHECK(error_after([](json& d) { d["nodes"][2].erase("count"); }) == "f.json: nodes[2]: missing field \"count\"");
+  CHECK(error_after([](json& d) { d["nodes"][1]["count"] = "7"; }) ==
+        "f.json: nodes[1].count: expected a non-negative integer, got string");
+  CHECK(error_after([](json& d) { d["nodes"] = json::object(); }) == "f.json: nodes: expected an array, got object");
+  CHECK(error_after([](json& d) { d["links"][0]["target"] = "l9n9"; }) ==
+        "f.json: links[0].target: no node has id \"l9n9\"");
+  CHECK(error_after([](json& d) { d["nodes"][0]["pattern"] = "10"; }) ==
+        "f.json: nodes[0].pattern: 2 bits, layer 1 has 4 neurons");
+  CHECK(error_after([](json& d) { d["nodes"][0]["kind"] = "neuron"; }) ==
+        "f.json: nodes[0].kind: \"neuron\" is neither \"pattern\" nor \"label\"");
+  CHECK(error_after([](json& d) { d["nodes"][1]["id"] = d["nodes"][0]["id"]; }) ==
+        "f.json: nodes[1].id: duplicate id \"l1n0\"");
+  CHECK(error_after([](json& d) { d["graph"]["instances"] = 41; }) ==
+        "f.json: layer 1: node counts sum to 40, graph.instances says 41");
+  CHECK_THAT(error_after([](json& d) { d["links"][0]["count"] = d["links"][0]["count"].get<int>() + 1; }),
+             Contains("do not match its links"));
+  CHECK_THAT(error_after([](json& d) {
+               d["nodes"][0]["count"] = d["nodes"][0]["count"].get<int>() + 1;
+               d["nodes"][1]["count"] = d["nodes"][1]["count"].get<int>() - 1;
+             }),
+             Contains("f.json: nodes[0].true_labels: counts do not sum to the node's count"));
+  CHECK(error_after([](json& d) { d["instances"].erase(0); }) == "f.json: instances: 39 records, graph.instances says 40");
+  std::string moved;
+  const auto msg = error_after([&](json& d) {
+    moved = d["instances"][3]["path"][1].get<std::string>();
+    d["instances"][3]["path"][0] = moved;
+  });
+  CHECK(msg == "f.json: instances[3].path[0]: node \"" + moved + "\" is not in layer 1");
+  CHECK_THAT(error_after([](json& d) {
+               const auto other = d["instances"][1]["path"][0];
+               if (other != d["instances"][0]["path"][0]) d["instances"][0]["path"][0] = other;
+               else d["instances"][0]["path"][0] = d["instances"][2]["path"][0];
+             }),
+             Contains("but the instances give"));
+  CHECK(error_after([](json& d) { d["instances"][0]["predicted"] = 77; }) ==
+        "f.json: instances[0].predicted: no label node for predicted label 77");
+  CHECK_THROWS_WITH(apd::parse_apd_json("{\"schema\": ", "cut.json"), Contains("cut.json: not valid JSON"));
+  CHECK_THROWS_WITH(apd::parse_apd_json("[1,2]", "arr.json"), "arr.json: top level: expected an object, got array");
+}
+
+TEST_CASE("the example in docs/apd-json.md is a valid apd/1 file", "[json]") {
+  const auto doc = apd::read_text_file(std::filesystem::path(APD_SOURCE_DIR) / "docs" / "apd-json.md");
+  const std::regex block("```json\\n([\\s\\S]*?)```");
+  std::smatch m;
+  REQUIRE(std::regex_search(doc, m, block));
+  const auto d = apd::parse_apd_json(m[1].str(), "docs/apd-json.md");
+  CHECK(d.instances == 3);
+  CHECK(d.has_instances);
+  CHECK(apd::to_apd_json(d) == m[1].str());  // the example is exactly what apd writes
+}
+
+TEST_CASE("GraphML carries the same node and edge attributes", "[json]") {
+  const auto d = sample(50, 4);
+  std::string xml;
+  apd::write_graphml(d, [&](std::string_view chunk) { xml.append(chunk); });
+  CHECK_THAT(xml, Contains("<graph id=\"apd\" edgedefault=\"directed\">"));
+  CHECK_THAT(xml, Contains("attr.name=\"true_labels\""));
+  std::size_t nodes = 0, edges = 0;
+  for (std::size_t at = xml.find("<node "); at != std::string::npos; at = xml.find("<node ", at + 1)) ++nodes;
+  for (std::size_t at = xml.find("<edge "); at != std::string::npos; at = xml.find("<edge ", at + 1)) ++edges;
+  CHECK(nodes == d.nodes.size());
+  CHECK(edges == d.links.size());
+  CHECK_THAT(xml, Contains("<node id=\"l1n0\"><data key=\"n_kind\">pattern</data><data key=\"n_layer\">1</data>"
+                           "<data key=\"n_pattern\">" + d.pattern(0) + "</data>"));
+}
+
+TEST_CASE("saving writes atomically and leaves no temporary file behind", "[json]") {
+  apd::test::TempDir dir("save");
+  const auto d = sample(20, 4);
+  apd::save_diagram(d, dir / "a.json", apd::OutputFormat::json);
+  apd::save_diagram(d, dir / "a.graphml", apd::OutputFormat::graphml);
+  CHECK(apd::read_apd_file(dir / "a.json") == d);
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    (void)e;
+    ++files;
+  }
+  CHECK(files == 2);
+  CHECK_THROWS_WITH(apd::save_diagram(d, dir / "missing" / "a.json", apd::OutputFormat::json),
+                    Contains("cannot create file"));
+}
