@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, measured side by side in one run on this machine (it is shared
 # and noisy: compare ratios within a run, not figures across runs). Prints
-# figures; asserts nothing. Usage: scripts/bench.sh [core|all]
+# figures; asserts nothing. Usage: scripts/bench.sh [core|train|paper|all]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -20,4 +20,42 @@ peak_rss() { # command... -> prints "peak RSS N MB" after the command's own outp
 if [[ "$what" == core || "$what" == all ]]; then
   echo "== apd::core: APD, flows, bins and JSON for 1,000,000 instances x 3 layers x 40 neurons"
   peak_rss "$bin/bench/apd_bench_core" 1000000 "$scratch"
+fi
+
+median_epoch_seconds() { # metrics.jsonl -> median "seconds" of all but the last epoch
+  /usr/bin/python3 -c "
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(f'{statistics.median(r[\"seconds\"] for r in rows[:-1] or rows):.4f}')" "$1"
+}
+
+if [[ "$what" == train || "$what" == all ]]; then
+  echo
+  echo "== apd-train vs scripts/reference_apd.py (PyTorch, nn.Sequential + forward hooks), 1 thread each"
+  echo "   paper setup: 784-40-40-40-10, batch 64, 54000 training instances; median epoch of 5"
+  ours=() ; ref=()
+  for track in on off; do
+    flag=""; [[ $track == off ]] && flag="--no-track-patterns"
+    "$bin/apps/apd-train" --data data/mnist --out "$scratch/train-$track" --epochs 6 --threads 1 $flag --quiet
+    ours+=("$(median_epoch_seconds "$scratch/train-$track/metrics.jsonl")")
+    rflag=""; [[ $track == off ]] && rflag="--no-track"
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 scripts/reference_apd.py train --data data/mnist --epochs 6 --threads 1 $rflag \
+      >"$scratch/ref-$track.jsonl"
+    ref+=("$(median_epoch_seconds "$scratch/ref-$track.jsonl")")
+  done
+  /usr/bin/python3 - "${ours[@]}" "${ref[@]}" <<'PY'
+import sys
+o_on, o_off, r_on, r_off = map(float, sys.argv[1:])
+print(f"  epoch, tracking on : apd-train {o_on:.3f} s   reference {r_on:.3f} s   ratio {o_on / r_on:.2f}x (target <= 0.6x)")
+print(f"  epoch, tracking off: apd-train {o_off:.3f} s   reference {r_off:.3f} s   ratio {o_off / r_off:.2f}x")
+print(f"  pattern tracking adds {100 * (o_on / o_off - 1):+.1f}% to an apd-train epoch (target <= 15%); "
+      f"{100 * (r_on / r_off - 1):+.1f}% to the reference's")
+PY
+fi
+
+if [[ "$what" == paper || "$what" == all ]]; then
+  echo
+  echo "== the full paper run: 500 epochs, checkpoint every epoch, tracking on (target < 2 minutes)"
+  peak_rss "$bin/apps/apd-train" --data data/mnist --out "$scratch/paper" --epochs 500 --quiet
+  du -sh "$scratch/paper" | sed 's/^/  run directory size /'
 fi

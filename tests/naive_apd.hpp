@@ -20,7 +20,22 @@ struct NaiveCounts {
   friend bool operator==(const NaiveCounts&, const NaiveCounts&) = default;
 };
 
-// Keys: "L<layer>:<pattern>" for patterns, "Y<label>" for label nodes.
+// Keys: "L<layer>:<pattern>" for patterns, "Y<label>" for label nodes (built
+// with += : GCC 12 warns falsely on "L" + std::to_string(...) chains, PR 105651).
+inline std::string pattern_key(std::size_t layer, const std::string& pattern) {
+  std::string key = "L";
+  key += std::to_string(layer);
+  key += ':';
+  key += pattern;
+  return key;
+}
+
+inline std::string label_key(int label) {
+  std::string key = "Y";
+  key += std::to_string(label);
+  return key;
+}
+
 struct NaiveApd {
   std::map<std::string, NaiveCounts> nodes;
   std::map<std::pair<std::string, std::string>, std::pair<std::uint64_t, std::uint64_t>> links;
@@ -34,8 +49,8 @@ inline NaiveApd naive_apd(const std::vector<std::vector<std::string>>& patterns,
   for (std::size_t i = 0; i < patterns.size(); ++i) {
     const bool wrong = labels[i] != predicted[i];
     std::vector<std::string> keys;
-    for (std::size_t l = 0; l < patterns[i].size(); ++l) keys.push_back("L" + std::to_string(l + 1) + ":" + patterns[i][l]);
-    keys.push_back("Y" + std::to_string(predicted[i]));
+    for (std::size_t l = 0; l < patterns[i].size(); ++l) keys.push_back(pattern_key(l + 1, patterns[i][l]));
+    keys.push_back(label_key(predicted[i]));
     for (const auto& k : keys) {
       auto& n = out.nodes[k];
       ++n.count;
@@ -54,8 +69,8 @@ inline NaiveApd naive_apd(const std::vector<std::vector<std::string>>& patterns,
 
 inline std::string naive_key(const Diagram& d, std::size_t node) {
   const Node& n = d.nodes[node];
-  if (n.kind == NodeKind::label) return "Y" + std::to_string(n.label);
-  return "L" + std::to_string(n.layer) + ":" + d.pattern(node);
+  if (n.kind == NodeKind::label) return label_key(n.label);
+  return pattern_key(n.layer, d.pattern(node));
 }
 
 // The same maps, read off an optimised Diagram.

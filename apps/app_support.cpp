@@ -1,0 +1,61 @@
+#include "app_support.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "apd/error.hpp"
+#include "apd/version.hpp"
+
+namespace apd::app {
+
+std::string version_line(const std::string& program) {
+  return fmt::format("{} {} (git {})", program, version(), git_sha());
+}
+
+void add_version_flag(CLI::App& app, const std::string& program) {
+  app.set_version_flag("--version", version_line(program), "Print the version and git commit, then exit");
+}
+
+std::optional<int> parse(CLI::App& app, const std::string& program, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+    return 2;
+  }
+  return std::nullopt;
+}
+
+void setup_logging(const std::string& program, Verbosity verbosity) {
+  auto logger = spdlog::stderr_color_st(program);
+  logger->set_pattern("%n: %^%l%$: %v");
+  switch (verbosity) {
+    case Verbosity::quiet: logger->set_level(spdlog::level::err); break;
+    case Verbosity::normal: logger->set_level(spdlog::level::info); break;
+    case Verbosity::verbose: logger->set_level(spdlog::level::debug); break;
+  }
+  spdlog::set_default_logger(logger);
+}
+
+int run_guarded(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}
+
+}  // namespace apd::app

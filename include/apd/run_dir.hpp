@@ -1,0 +1,57 @@
+// The run directory written by apd-train and read by the other tools:
+//   run.json            what is needed to rebuild the model and feed it
+//   metrics.jsonl       one JSON object per epoch (EpochMetrics)
+//   summary.json        best-validation epoch, final metrics, total time
+//   checkpoints/epoch-NNNN.pt   state_dicts (torch.load-able)
+//   checkpoints/resume.pt       what --resume needs (epoch, optimizer state)
+// No LibTorch here: apd-stats reads runs too.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace apd {
+
+inline constexpr const char* kRunSchema = "apd-run/1";
+
+struct RunPaths {
+  std::filesystem::path dir;
+  [[nodiscard]] std::filesystem::path run_json() const { return dir / "run.json"; }
+  [[nodiscard]] std::filesystem::path metrics() const { return dir / "metrics.jsonl"; }
+  [[nodiscard]] std::filesystem::path summary() const { return dir / "summary.json"; }
+  [[nodiscard]] std::filesystem::path checkpoints() const { return dir / "checkpoints"; }
+  [[nodiscard]] std::filesystem::path checkpoint(int epoch) const;
+  [[nodiscard]] std::filesystem::path resume_state() const { return checkpoints() / "resume.pt"; }
+};
+
+// Epochs that have a checkpoint file, ascending.
+[[nodiscard]] std::vector<int> list_checkpoints(const RunPaths& run);
+
+struct EpochMetrics {
+  int epoch = 0;
+  double train_loss = 0, train_acc = 0;  // means over the epoch's mini-batches
+  double val_loss = 0, val_acc = 0;      // on the validation split, end-of-epoch weights
+  std::vector<std::uint64_t> unique_patterns;  // |A*_l(train)| per hidden layer; empty if not tracked
+  double seconds = 0;
+};
+
+[[nodiscard]] nlohmann::json to_json(const EpochMetrics& m);
+// `where` names the source in errors ("metrics.jsonl:12").
+[[nodiscard]] EpochMetrics metrics_from_json(const nlohmann::json& j, const std::string& where);
+[[nodiscard]] std::vector<EpochMetrics> read_metrics(const std::filesystem::path& file);
+[[nodiscard]] std::string metrics_jsonl(const std::vector<EpochMetrics>& metrics);
+
+// The epoch with the lowest validation loss (the earliest on ties).
+[[nodiscard]] std::optional<EpochMetrics> best_epoch(const std::vector<EpochMetrics>& metrics);
+[[nodiscard]] nlohmann::json run_summary(const std::vector<EpochMetrics>& metrics, double total_seconds,
+                                         bool complete);
+
+// Reads and checks run.json (schema apd-run/1); throws apd::Error naming the file.
+[[nodiscard]] nlohmann::json read_run_info(const RunPaths& run);
+
+}  // namespace apd

@@ -1,0 +1,77 @@
+#include "apd/extraction.hpp"
+
+#include <algorithm>
+
+#include "apd/torch_data.hpp"
+
+namespace apd {
+
+namespace {
+
+// Runs batches produced by `batch(begin, end)` -> (inputs, labels or undefined).
+template <typename Batch>
+ForwardPass run_batches(MlpImpl& model, std::int64_t n, std::int64_t batch_size, bool keep_patterns, bool with_labels,
+                        Batch&& batch) {
+  const auto& hidden = model.shape().hidden;
+  ForwardPass out{PatternStore(std::vector<std::size_t>(hidden.begin(), hidden.end())), {}, 0.0, 0};
+  if (keep_patterns) out.patterns.reserve(static_cast<std::size_t>(n));
+  out.predicted.reserve(static_cast<std::size_t>(n));
+  torch::InferenceMode guard;
+  const bool training = model.is_training();
+  model.eval();
+
+  LayerObserver observer = nullptr;
+  if (keep_patterns) {
+    observer = [&](std::size_t layer, const torch::Tensor& relu) {
+      const torch::Tensor c = relu.contiguous();
+      out.patterns.append_activations(
+          layer, std::span<const float>(c.data_ptr<float>(), static_cast<std::size_t>(c.numel())),
+          static_cast<std::size_t>(c.size(0)));
+    };
+  }
+  torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64);
+  torch::Tensor correct = torch::zeros({}, torch::kInt64);
+  for (std::int64_t begin = 0; begin < n; begin += batch_size) {
+    const auto [x, y] = batch(begin, std::min(n, begin + batch_size));
+    const torch::Tensor logits = model.forward(x, observer);
+    const torch::Tensor predicted = logits.argmax(1);
+    const auto* p = predicted.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < predicted.size(0); ++i) out.predicted.push_back(static_cast<std::int32_t>(p[i]));
+    if (with_labels) {
+      loss_sum += torch::nn::functional::cross_entropy(
+                      logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                      .to(torch::kFloat64);
+      correct += predicted.eq(y).sum();
+    }
+  }
+  out.loss_sum = loss_sum.item<double>();
+  out.correct = static_cast<std::uint64_t>(correct.item<std::int64_t>());
+  model.train(training);
+  return out;
+}
+
+}  // namespace
+
+ForwardPass forward_pass(MlpImpl& model, const torch::Tensor& images, const torch::Tensor& labels,
+                         std::span<const std::int64_t> indices, std::int64_t batch_size, bool keep_patterns) {
+  const bool with_labels = labels.defined();
+  return run_batches(model, static_cast<std::int64_t>(indices.size()), batch_size, keep_patterns, with_labels,
+                     [&](std::int64_t begin, std::int64_t end) {
+                       const auto idx = index_tensor(indices.subspan(static_cast<std::size_t>(begin),
+                                                                     static_cast<std::size_t>(end - begin)));
+                       return std::pair{images.index_select(0, idx),
+                                        with_labels ? labels.index_select(0, idx) : torch::Tensor()};
+                     });
+}
+
+ForwardPass forward_pass(MlpImpl& model, const torch::Tensor& images, const torch::Tensor& labels,
+                         std::int64_t batch_size, bool keep_patterns) {
+  const bool with_labels = labels.defined();
+  return run_batches(model, images.size(0), batch_size, keep_patterns, with_labels,
+                     [&](std::int64_t begin, std::int64_t end) {
+                       return std::pair{images.slice(0, begin, end),
+                                        with_labels ? labels.slice(0, begin, end) : torch::Tensor()};
+                     });
+}
+
+}  // namespace apd

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Crash safety of apd-train: a run killed with kill -9 mid-run and resumed,
+# and a run stopped by SIGTERM and resumed, end with byte-identical final
+# checkpoints and identical metrics (apart from "seconds") to an
+# uninterrupted run. Usage: resume_test.sh APD_TRAIN APD_MAKE_FIXTURE SCRATCH
+set -euo pipefail
+train="$1"; fixture="$2"; dir="$3"
+rm -rf "$dir"; mkdir -p "$dir"
+"$fixture" "$dir/data" 30000
+common=(--data "$dir/data" --hidden 32,16 --epochs 60 --lr 0.05 --momentum 0.5 --quiet)
+
+metrics_lines() { [[ -f "$1/metrics.jsonl" ]] && wc -l <"$1/metrics.jsonl" || echo 0; }
+without_seconds() { /usr/bin/python3 -c "
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line); d.pop('seconds'); print(json.dumps(d, sort_keys=True))" "$1"; }
+same_as_whole() {
+  cmp "$dir/whole/checkpoints/epoch-0060.pt" "$1/checkpoints/epoch-0060.pt"
+  diff <(without_seconds "$dir/whole/metrics.jsonl") <(without_seconds "$1/metrics.jsonl")
+  if find "$1" -name '*.tmp' | grep -q .; then echo "FAIL: temporary files left in $1"; exit 1; fi
+  echo "ok: $1 matches the uninterrupted run"
+}
+start_and_wait_for() { # out-dir epochs -> starts a run in the background, returns when it has that many epochs
+  "$train" "${common[@]}" --out "$1" 2>"$1.stderr" &
+  pid=$!
+  for _ in $(seq 2000); do
+    (( $(metrics_lines "$1") >= $2 )) && return 0
+    kill -0 "$pid" 2>/dev/null || { echo "FAIL: run $1 ended before epoch $2"; exit 1; }
+    sleep 0.01
+  done
+  echo "FAIL: run $1 never reached epoch $2"; exit 1
+}
+
+"$train" "${common[@]}" --out "$dir/whole"
+
+# kill -9 at an arbitrary moment after epoch 10.
+start_and_wait_for "$dir/killed" 10
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+(( $(metrics_lines "$dir/killed") < 60 )) || { echo "FAIL: the run finished before it was killed"; exit 1; }
+echo "killed after $(metrics_lines "$dir/killed") epochs"
+"$train" "${common[@]}" --out "$dir/killed" --resume
+same_as_whole "$dir/killed"
+
+# SIGTERM: the current epoch's files are completed, exit 143, then resume
+# with options taken from run.json.
+start_and_wait_for "$dir/term" 5
+kill -TERM "$pid"
+set +e; wait "$pid"; code=$?; set -e
+[[ "$code" == 143 ]] || { echo "FAIL: SIGTERM exit code $code, wanted 143"; cat "$dir/term.stderr"; exit 1; }
+grep -q "SIGTERM received after epoch" "$dir/term.stderr" || { echo "FAIL: no SIGTERM message"; cat "$dir/term.stderr"; exit 1; }
+done_epochs=$(metrics_lines "$dir/term")
+[[ -f "$dir/term/checkpoints/epoch-$(printf %04d "$done_epochs").pt" ]] || { echo "FAIL: no checkpoint for the last epoch"; exit 1; }
+echo "stopped by SIGTERM after $done_epochs epochs"
+"$train" --out "$dir/term" --resume --quiet
+same_as_whole "$dir/term"
+rm -rf "$dir"

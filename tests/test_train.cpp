@@ -1,0 +1,104 @@
+// Training and checkpoints on a synthetic separable dataset written by the test.
+#include "torch_catch.hpp"
+
+#include "apd/atomic_file.hpp"
+#include "apd/checkpoint.hpp"
+#include "apd/error.hpp"
+#include "apd/run_dir.hpp"
+#include "apd/train.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+// Three classes of 8x8 images, each bright in its own band of rows.
+void write_separable(const std::filesystem::path& dir, std::uint32_t n) {
+  std::filesystem::create_directories(dir);
+  auto make = [&](const std::string& prefix, std::uint32_t count, std::uint32_t salt) {
+    std::vector<std::uint8_t> images, labels;
+    apd::test::append_be32(images, 0x00000803);
+    apd::test::append_be32(images, count);
+    apd::test::append_be32(images, 8);
+    apd::test::append_be32(images, 8);
+    std::vector<std::uint8_t> label_values;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const std::uint32_t c = (i * 7 + salt) % 3;
+      label_values.push_back(static_cast<std::uint8_t>(c));
+      for (std::uint32_t p = 0; p < 64; ++p) {
+        const bool bright = p / 16 == c;
+        images.push_back(static_cast<std::uint8_t>(bright ? 200 + (p * i) % 50 : (p * 13 + i) % 40));
+      }
+    }
+    apd::test::write_bytes(dir / (prefix + "-images-idx3-ubyte"), images);
+    apd::test::write_bytes(dir / (prefix + "-labels-idx1-ubyte"), apd::test::idx_labels(label_values));
+  };
+  make("train", n, 0);
+  make("t10k", 60, 1);
+}
+
+}  // namespace
+
+TEST_CASE("training on a separable dataset drives the loss down and the accuracy up", "[train]") {
+  apd::test::TempDir dir("train-synthetic");
+  write_separable(dir / "data", 600);
+  apd::TrainOptions o;
+  o.data = dir / "data";
+  o.out = dir / "run";
+  o.hidden = {16, 8};
+  o.epochs = 30;
+  o.lr = 0.2;
+  o.verbosity = apd::Verbosity::quiet;
+  REQUIRE(apd::run_training(o) == 0);
+  const apd::RunPaths run{o.out};
+  const auto metrics = apd::read_metrics(run.metrics());
+  REQUIRE(metrics.size() == 30);
+  CHECK(metrics.back().train_loss < 0.5 * metrics.front().train_loss);
+  CHECK(metrics.back().val_loss < metrics.front().val_loss);
+  CHECK(metrics.back().val_acc > 0.95);
+  CHECK(metrics.front().unique_patterns.size() == 2);
+  CHECK(apd::list_checkpoints(run).size() == 30);
+  const auto info = apd::read_run_info(run);
+  CHECK(info["model"]["architecture"] == "64-16-8-3");
+  CHECK(info["split"]["val_count"] == 60);
+  CHECK(info["split"]["train_count"] == 540);
+}
+
+TEST_CASE("a checkpoint round-trips through pickle_save and pickle_load", "[train]") {
+  apd::test::TempDir dir("checkpoint");
+  torch::manual_seed(5);
+  apd::Mlp a(apd::MlpShape{10, {4, 3}, 2});
+  apd::save_state_dict(apd::state_dict(*a), dir / "c.pt");
+  const auto loaded = apd::load_state_dict(dir / "c.pt");
+  REQUIRE(loaded.size() == 6);
+  CHECK(loaded[0].first == "0.weight");
+  apd::Mlp b(apd::MlpShape{10, {4, 3}, 2});
+  apd::load_into(*b, loaded, "c.pt");
+  for (const auto& item : a->named_parameters()) CHECK(torch::equal(item.value(), b->named_parameters()[item.key()]));
+  apd::Mlp wrong(apd::MlpShape{10, {5, 3}, 2});
+  CHECK_THROWS_WITH(apd::load_into(*wrong, loaded, "c.pt"),
+                    "c.pt: \"0.weight\" has shape 4x10, the model expects 5x10");
+  apd::test::write_bytes(dir / "junk.pt", {1, 2, 3, 4});
+  CHECK_THROWS_WITH(apd::load_state_dict(dir / "junk.pt"), Catch::Contains("junk.pt: not a readable PyTorch state_dict"));
+}
+
+TEST_CASE("training the same options twice gives byte-identical checkpoints and metrics", "[train]") {
+  apd::test::TempDir dir("train-determinism");
+  write_separable(dir / "data", 300);
+  std::vector<std::string> metrics_without_seconds;
+  for (const char* name : {"a", "b"}) {
+    apd::TrainOptions o;
+    o.data = dir / "data";
+    o.out = dir / name;
+    o.hidden = {8, 8};
+    o.epochs = 4;
+    o.lr = 0.05;
+    o.momentum = 0.5;
+    o.verbosity = apd::Verbosity::quiet;
+    REQUIRE(apd::run_training(o) == 0);
+    auto metrics = apd::read_metrics(apd::RunPaths{o.out}.metrics());
+    for (auto& m : metrics) m.seconds = 0;
+    metrics_without_seconds.push_back(apd::metrics_jsonl(metrics));
+  }
+  CHECK(metrics_without_seconds[0] == metrics_without_seconds[1]);
+  CHECK(apd::read_text_file(dir / "a" / "checkpoints" / "epoch-0004.pt") ==
+        apd::read_text_file(dir / "b" / "checkpoints" / "epoch-0004.pt"));
+}
