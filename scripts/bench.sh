@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, measured side by side in one run on this machine (it is shared
 # and noisy: compare ratios within a run, not figures across runs). Prints
-# figures; asserts nothing. Usage: scripts/bench.sh [core|train|paper|all]
+# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|paper|all]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -58,4 +58,39 @@ if [[ "$what" == paper || "$what" == all ]]; then
   echo "== the full paper run: 500 epochs, checkpoint every epoch, tracking on (target < 2 minutes)"
   peak_rss "$bin/apps/apd-train" --data data/mnist --out "$scratch/paper" --epochs 500 --quiet
   du -sh "$scratch/paper" | sed 's/^/  run directory size /'
+fi
+
+if [[ "$what" == extract || "$what" == all ]]; then
+  echo
+  echo "== apd-extract vs scripts/reference_apd.py extract: 54000 MNIST training images of a 784-40-40-40-10 model"
+  echo "   to APD JSON with per-instance records, whole process, 1 thread each"
+  "$bin/apps/apd-train" --data data/mnist --out "$scratch/x-run" --epochs 3 --quiet
+  ckpt="$scratch/x-run/checkpoints/epoch-0003.pt"
+  /usr/bin/time -f "%e %M" -o "$scratch/ours.time" "$bin/apps/apd-extract" --checkpoint "$ckpt" --data data/mnist \
+    --split train --limit 54000 --out "$scratch/ours.json" --quiet
+  OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "%e %M" -o "$scratch/ref.time" /usr/bin/python3 scripts/reference_apd.py extract \
+    --checkpoint "$ckpt" --data data/mnist --split train --limit 54000 --out "$scratch/ref.json"
+  read -r ot orss <"$scratch/ours.time"; read -r rt rrss <"$scratch/ref.time"
+  /usr/bin/python3 -c "
+ot, orss, rt, rrss = $ot, $orss, $rt, $rrss
+print(f'  apd-extract {ot:.2f} s, peak RSS {orss/1024:.0f} MiB; reference {rt:.2f} s, peak RSS {rrss/1024:.0f} MiB; '
+      f'ratio {ot/rt:.2f}x (target <= 0.25x)')"
+
+  echo
+  echo "== scale: synthetic 28x28 instances through a 784-256-256-256-256-10 MLP (target: <= 1.5 GB peak RSS at 1M, linear time)"
+  "$bin/tests/apd_make_fixture" "$scratch/big" 1000000 --side 28
+  /usr/bin/python3 -c "
+import torch; from torch import nn
+torch.manual_seed(0)
+layers, prev = [], 784
+for w in [256] * 4: layers += [nn.Linear(prev, w), nn.ReLU()]; prev = w
+torch.save(nn.Sequential(*layers, nn.Linear(prev, 10)).state_dict(), '$scratch/big.pt')"
+  for n in 250000 500000 1000000; do
+    /usr/bin/time -f "%e %M" -o "$scratch/big.time" "$bin/apps/apd-extract" --checkpoint "$scratch/big.pt" \
+      --data "$scratch/big" --split train --limit "$n" --out "$scratch/big.json" --quiet
+    read -r t rss <"$scratch/big.time"
+    size=$(du -m "$scratch/big.json" | cut -f1)
+    /usr/bin/python3 -c "print(f'  N={$n:>8}: {$t:6.2f} s  ({$t * 1e6 / $n:.2f} us/instance), peak RSS {$rss/1024:.0f} MiB, JSON {$size} MB')"
+    rm -f "$scratch/big.json"
+  done
 fi

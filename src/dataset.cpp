@@ -58,8 +58,7 @@ std::string_view to_string(Normalization n) noexcept {
   return "unit";
 }
 
-void normalize_pixels(std::span<const std::uint8_t> pixels, Normalization n, std::span<float> out) {
-  // A 256-entry table gives each byte the same float on every path.
+std::array<float, 256> normalization_table(Normalization n) noexcept {
   std::array<float, 256> table{};
   for (std::size_t v = 0; v < table.size(); ++v) {
     const float x = static_cast<float>(v);
@@ -69,6 +68,11 @@ void normalize_pixels(std::span<const std::uint8_t> pixels, Normalization n, std
       case Normalization::symmetric: table[v] = x / 127.5f - 1.0f; break;
     }
   }
+  return table;
+}
+
+void normalize_pixels(std::span<const std::uint8_t> pixels, Normalization n, std::span<float> out) {
+  const auto table = normalization_table(n);
   for (std::size_t i = 0; i < pixels.size(); ++i) out[i] = table[pixels[i]];
 }
 

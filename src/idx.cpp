@@ -1,10 +1,14 @@
 #include "apd/idx.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -25,8 +29,10 @@ std::uint32_t read_be32(std::span<const std::uint8_t> bytes, std::size_t offset)
 
 // Validates the header of an IDX file of `want_dims` dimensions and returns
 // them; checks that the payload holds exactly their product of bytes.
+// `payload_size` overrides bytes.size() - header (files validated without being read).
 std::vector<std::size_t> read_header(std::span<const std::uint8_t> bytes, const std::string& name,
-                                     std::uint32_t want_magic, const char* what) {
+                                     std::uint32_t want_magic, const char* what,
+                                     std::optional<std::size_t> payload_size = std::nullopt) {
   if (bytes.size() < kHeaderWordSize) {
     throw Error(fmt::format("{}: truncated header: {} bytes, an IDX file starts with a 4-byte magic",
                             name, bytes.size()));
@@ -57,7 +63,7 @@ std::vector<std::size_t> read_header(std::span<const std::uint8_t> bytes, const 
                               fmt::join(std::span(dims).first(d + 1), "x")));
     }
   }
-  const std::size_t payload = bytes.size() - header_size;
+  const std::size_t payload = payload_size.value_or(bytes.size() - header_size);
   if (payload != product) {
     if (ndims == 1) {
       throw Error(fmt::format("{}: header says {} labels, file holds {}", name, dims[0], payload));
@@ -130,11 +136,93 @@ std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path) 
 }
 
 IdxImages read_idx_images(const std::filesystem::path& path) {
-  return parse_idx_images(read_maybe_gzipped(path), path.string());
+  // Validate the header on the bytes, then drop it in place: no second copy
+  // of the pixels (a million 28x28 images are 784 MB).
+  std::vector<std::uint8_t> bytes = read_maybe_gzipped(path);
+  const auto dims = read_header(bytes, path.string(), kImageMagic, "image");
+  if (dims[1] == 0 || dims[2] == 0) {
+    throw Error(fmt::format("{}: images of {}x{} pixels hold no data", path.string(), dims[1], dims[2]));
+  }
+  bytes.erase(bytes.begin(), bytes.begin() + 16);
+  IdxImages out;
+  out.count = dims[0];
+  out.rows = dims[1];
+  out.cols = dims[2];
+  out.pixels = std::move(bytes);
+  return out;
 }
 
 std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& path) {
   return parse_idx_labels(read_maybe_gzipped(path), path.string());
+}
+
+IdxImageFile::IdxImageFile(const std::filesystem::path& path) : path_(path) {
+  const std::string name = path.string();
+  fd_ = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw Error(fmt::format("{}: cannot open", name));
+  std::array<std::uint8_t, 16> head{};
+  const ssize_t got = ::pread(fd_, head.data(), head.size(), 0);
+  if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+    ::close(fd_);
+    fd_ = -1;
+    IdxImages all = read_idx_images(path);
+    count_ = all.count;
+    rows_ = all.rows;
+    cols_ = all.cols;
+    inflated_ = std::move(all.pixels);
+    return;
+  }
+  // Validate the header against the real file size without reading the pixels.
+  const auto size = static_cast<std::size_t>(std::filesystem::file_size(path));
+  std::vector<std::uint8_t> header(head.begin(), head.begin() + std::max<ssize_t>(got, 0));
+  try {
+    if (header.size() < 16) (void)read_header(header, name, kImageMagic, "image");  // reports the truncation
+    const std::size_t dims[3] = {read_be32(header, 4), read_be32(header, 8), read_be32(header, 12)};
+    (void)read_header(header, name, kImageMagic, "image", size - 16);
+    count_ = dims[0];
+    rows_ = dims[1];
+    cols_ = dims[2];
+  } catch (...) {
+    ::close(fd_);
+    fd_ = -1;
+    throw;
+  }
+  if (rows_ == 0 || cols_ == 0) {
+    ::close(fd_);
+    fd_ = -1;
+    throw Error(fmt::format("{}: images of {}x{} pixels hold no data", name, rows_, cols_));
+  }
+}
+
+IdxImageFile::~IdxImageFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void IdxImageFile::read(std::span<const std::int64_t> indices, std::span<std::uint8_t> out) const {
+  const std::size_t size = image_size();
+  if (out.size() < indices.size() * size) throw Error(fmt::format("{}: read buffer too small", path_.string()));
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    const auto i = static_cast<std::size_t>(indices[k]);
+    if (indices[k] < 0 || i >= count_) {
+      throw Error(fmt::format("{}: image {} is outside 0..{}", path_.string(), indices[k], count_ - 1));
+    }
+    std::uint8_t* dst = out.data() + k * size;
+    if (fd_ < 0) {
+      std::copy_n(inflated_.data() + i * size, size, dst);
+      continue;
+    }
+    // Runs of consecutive indices are read with one pread.
+    std::size_t run = 1;
+    while (k + run < indices.size() && indices[k + run] == indices[k] + static_cast<std::int64_t>(run)) ++run;
+    const std::size_t bytes = run * size;
+    std::size_t done = 0;
+    while (done < bytes) {
+      const ssize_t n = ::pread(fd_, dst + done, bytes - done, static_cast<off_t>(16 + i * size + done));
+      if (n <= 0) throw Error(fmt::format("{}: read failed at image {}", path_.string(), i));
+      done += static_cast<std::size_t>(n);
+    }
+    k += run - 1;
+  }
 }
 
 LabeledImages read_labeled_images(const std::filesystem::path& images, const std::filesystem::path& labels) {

@@ -77,7 +77,7 @@ TEST_CASE("a checkpoint round-trips through pickle_save and pickle_load", "[trai
   CHECK_THROWS_WITH(apd::load_into(*wrong, loaded, "c.pt"),
                     "c.pt: \"0.weight\" has shape 4x10, the model expects 5x10");
   apd::test::write_bytes(dir / "junk.pt", {1, 2, 3, 4});
-  CHECK_THROWS_WITH(apd::load_state_dict(dir / "junk.pt"), Catch::Contains("junk.pt: not a readable PyTorch state_dict"));
+  CHECK_THROWS_WITH(apd::load_state_dict(dir / "junk.pt"), Catch::Contains("junk.pt: not a PyTorch zip checkpoint"));
 }
 
 TEST_CASE("training the same options twice gives byte-identical checkpoints and metrics", "[train]") {

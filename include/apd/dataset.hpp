@@ -2,6 +2,7 @@
 // each plain or .gz) and the pixel normalisations the tools offer.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <span>
@@ -27,6 +28,10 @@ enum class Normalization { unit, standard, symmetric };
 // "unit": x/255; "standard": (x/255 - 0.1307)/0.3081; "symmetric": x/127.5 - 1.
 [[nodiscard]] Normalization parse_normalization(std::string_view name);
 [[nodiscard]] std::string_view to_string(Normalization n) noexcept;
+
+// The float of each byte value under `n`: one table, so every path gives a
+// byte the same float.
+[[nodiscard]] std::array<float, 256> normalization_table(Normalization n) noexcept;
 
 // Writes normalised floats for `pixels` into `out` (same length).
 void normalize_pixels(std::span<const std::uint8_t> pixels, Normalization n, std::span<float> out);

@@ -10,6 +10,8 @@
 
 #include <torch/torch.h>
 
+#include "apd/dataset.hpp"
+#include "apd/idx.hpp"
 #include "apd/mlp.hpp"
 #include "apd/pattern_store.hpp"
 
@@ -28,6 +30,10 @@ struct ForwardPass {
 [[nodiscard]] ForwardPass forward_pass(MlpImpl& model, const torch::Tensor& images, const torch::Tensor& labels,
                                        std::span<const std::int64_t> indices, std::int64_t batch_size,
                                        bool keep_patterns);
+// Streams images[indices] from the IDX file, normalising one batch at a
+// time: memory is the pattern store plus one batch, whatever N is.
+[[nodiscard]] ForwardPass forward_pass(MlpImpl& model, const IdxImageFile& images, Normalization normalization,
+                                       std::span<const std::int64_t> indices, std::int64_t batch_size);
 // The same over all rows of `images` in order (batches are views, no copies).
 [[nodiscard]] ForwardPass forward_pass(MlpImpl& model, const torch::Tensor& images, const torch::Tensor& labels,
                                        std::int64_t batch_size, bool keep_patterns);

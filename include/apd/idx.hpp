@@ -36,6 +36,33 @@ struct IdxImages {
 [[nodiscard]] IdxImages read_idx_images(const std::filesystem::path& path);
 [[nodiscard]] std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& path);
 
+// An IDX image file read on demand: the header is validated at open (and the
+// file size against it), then images are read by index with pread, so memory
+// does not grow with the file. Gzip files cannot be read at an offset: they
+// are inflated into memory once.
+class IdxImageFile {
+ public:
+  explicit IdxImageFile(const std::filesystem::path& path);
+  IdxImageFile(const IdxImageFile&) = delete;
+  IdxImageFile& operator=(const IdxImageFile&) = delete;
+  ~IdxImageFile();
+
+  [[nodiscard]] std::size_t count() const noexcept { return count_; }
+  [[nodiscard]] std::size_t rows() const noexcept { return rows_; }
+  [[nodiscard]] std::size_t cols() const noexcept { return cols_; }
+  [[nodiscard]] std::size_t image_size() const noexcept { return rows_ * cols_; }
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+  // Copies images `indices` (each < count()) into `out`, one after another.
+  void read(std::span<const std::int64_t> indices, std::span<std::uint8_t> out) const;
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::vector<std::uint8_t> inflated_;  // gzip files only (header removed)
+  std::size_t count_ = 0, rows_ = 0, cols_ = 0;
+};
+
 struct LabeledImages {
   IdxImages images;
   std::vector<std::uint8_t> labels;

@@ -1,11 +1,13 @@
 #include "apd/checkpoint.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 #include <fmt/format.h>
 
 #include "apd/atomic_file.hpp"
 #include "apd/error.hpp"
+#include "python_pickle.hpp"
 
 namespace apd {
 
@@ -23,13 +25,16 @@ void save_state_dict(const StateDict& dict, const std::filesystem::path& path) {
 }
 
 StateDict load_state_dict(const std::filesystem::path& path) {
+  if (!std::filesystem::is_regular_file(path)) throw Error(fmt::format("{}: no such file", path.string()));
   const std::string text = read_text_file(path);
   const std::vector<char> bytes(text.begin(), text.end());
   c10::IValue value;
   try {
     value = torch::pickle_load(bytes);
-  } catch (const c10::Error& e) {
-    throw Error(fmt::format("{}: not a readable PyTorch state_dict ({})", path.string(), e.what_without_backtrace()));
+  } catch (const c10::Error&) {
+    // Python's torch.save(model.state_dict()) pickles an OrderedDict that
+    // torch::pickle_load cannot read (pytorch/pytorch#100741).
+    return read_python_state_dict(path);
   }
   if (!value.isGenericDict()) throw Error(fmt::format("{}: holds a {}, not a state_dict", path.string(), value.tagKind()));
   StateDict out;
@@ -39,6 +44,76 @@ StateDict load_state_dict(const std::filesystem::path& path) {
                               item.key().tagKind(), item.value().tagKind()));
     }
     out.emplace_back(item.key().toStringRef(), item.value().toTensor());
+  }
+  return out;
+}
+
+InferredMlp infer_mlp(const StateDict& dict, const std::string& source, std::int64_t inputs) {
+  struct Layer {
+    std::string module;
+    torch::Tensor weight, bias;
+    std::string weight_key, bias_key;
+  };
+  std::vector<Layer> layers;
+  for (const auto& [key, tensor] : dict) {
+    const auto dot = key.rfind('.');
+    const std::string param = dot == std::string::npos ? key : key.substr(dot + 1);
+    const std::string module = dot == std::string::npos ? "" : key.substr(0, dot);
+    if (param != "weight" && param != "bias") {
+      throw Error(fmt::format("{}: key \"{}\" is not a Linear layer's weight or bias "
+                              "(apd reads MLPs of Linear and ReLU layers)", source, key));
+    }
+    auto it = std::find_if(layers.begin(), layers.end(), [&](const Layer& l) { return l.module == module; });
+    if (it == layers.end()) it = layers.insert(layers.end(), Layer{module, {}, {}, {}, {}});
+    if (param == "weight") {
+      if (tensor.dim() != 2) {
+        throw Error(fmt::format("{}: key \"{}\" has {} dimension(s): not a Linear layer's weight "
+                              "(apd reads MLPs of Linear and ReLU layers)", source, key, tensor.dim()));
+      }
+      it->weight = tensor;
+      it->weight_key = key;
+    } else {
+      if (tensor.dim() != 1) {
+        throw Error(fmt::format("{}: key \"{}\" has {} dimensions; a Linear bias has 1", source, key, tensor.dim()));
+      }
+      it->bias = tensor;
+      it->bias_key = key;
+    }
+  }
+  if (layers.size() < 2) {
+    throw Error(fmt::format("{}: {} Linear layer(s); an MLP with a hidden layer needs at least 2", source, layers.size()));
+  }
+  InferredMlp out;
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    Layer& l = layers[k];
+    if (!l.weight.defined()) throw Error(fmt::format("{}: key \"{}\" has no matching weight", source, l.bias_key));
+    const std::int64_t out_size = l.weight.size(0);
+    const std::int64_t in_size = l.weight.size(1);
+    if (!l.bias.defined()) l.bias = torch::zeros({out_size});  // Linear(bias=False)
+    if (l.bias.size(0) != out_size) {
+      throw Error(fmt::format("{}: key \"{}\" has {} entries, its weight \"{}\" has {} outputs", source, l.bias_key,
+                              l.bias.size(0), l.weight_key, out_size));
+    }
+    if (k == 0) {
+      if (inputs > 0 && in_size != inputs) {
+        throw Error(fmt::format("{}: key \"{}\" expects {} inputs, the data has {} pixels per image", source,
+                                l.weight_key, in_size, inputs));
+      }
+      out.shape.inputs = in_size;
+    } else if (in_size != layers[k - 1].weight.size(0)) {
+      throw Error(fmt::format("{}: key \"{}\" takes {} inputs but the previous layer \"{}\" has {} outputs: the "
+                              "weights do not chain", source, l.weight_key, in_size, layers[k - 1].weight_key,
+                              layers[k - 1].weight.size(0)));
+    }
+    if (k + 1 < layers.size()) {
+      out.shape.hidden.push_back(out_size);
+    } else {
+      out.shape.classes = out_size;
+    }
+    const std::string name = std::to_string(sequential_index(k));
+    out.canonical.emplace_back(name + ".weight", l.weight.to(torch::kFloat32).contiguous());
+    out.canonical.emplace_back(name + ".bias", l.bias.to(torch::kFloat32).contiguous());
+    out.modules.push_back(l.module);
   }
   return out;
 }

@@ -64,6 +64,22 @@ ForwardPass forward_pass(MlpImpl& model, const torch::Tensor& images, const torc
                      });
 }
 
+ForwardPass forward_pass(MlpImpl& model, const IdxImageFile& images, Normalization normalization,
+                         std::span<const std::int64_t> indices, std::int64_t batch_size) {
+  const auto pixels = static_cast<std::int64_t>(images.image_size());
+  torch::Tensor batch_buffer = torch::empty({batch_size, pixels}, torch::kFloat32);
+  std::vector<std::uint8_t> raw(static_cast<std::size_t>(batch_size * pixels));
+  const auto table = normalization_table(normalization);
+  return run_batches(model, static_cast<std::int64_t>(indices.size()), batch_size, true, false,
+                     [&](std::int64_t begin, std::int64_t end) {
+                       const auto count = static_cast<std::size_t>(end - begin);
+                       images.read(indices.subspan(static_cast<std::size_t>(begin), count), raw);
+                       float* dst = batch_buffer.data_ptr<float>();
+                       for (std::size_t p = 0; p < count * static_cast<std::size_t>(pixels); ++p) dst[p] = table[raw[p]];
+                       return std::pair{batch_buffer.slice(0, 0, end - begin), torch::Tensor()};
+                     });
+}
+
 ForwardPass forward_pass(MlpImpl& model, const torch::Tensor& images, const torch::Tensor& labels,
                          std::int64_t batch_size, bool keep_patterns) {
   const bool with_labels = labels.defined();

@@ -1,0 +1,254 @@
+#include "apd/extract.hpp"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "apd/checkpoint.hpp"
+#include "apd/error.hpp"
+#include "apd/extraction.hpp"
+#include "apd/random.hpp"
+#include "apd/run_dir.hpp"
+#include "apd/sha256.hpp"
+#include "apd/version.hpp"
+#include "threading.hpp"
+
+namespace apd {
+
+namespace {
+
+constexpr const char* kEpochToken = "{epoch}";
+
+struct Job {
+  int epoch = 0;  // 0 for a bare --checkpoint
+  std::filesystem::path checkpoint;
+  std::string out;
+  InferredMlp model;
+};
+
+std::string replace_epoch(std::string out, int epoch) {
+  for (auto at = out.find(kEpochToken); at != std::string::npos; at = out.find(kEpochToken)) {
+    out.replace(at, std::string_view(kEpochToken).size(), std::to_string(epoch));
+  }
+  return out;
+}
+
+int resolve_epoch(const std::string& text, const RunPaths& run, const std::vector<int>& available) {
+  auto listing = [&] {
+    if (available.empty()) return std::string("none");
+    if (available.size() <= 12) return fmt::format("{}", fmt::join(available, ", "));
+    return fmt::format("{}, {}, ..., {} ({} in all)", available[0], available[1], available.back(), available.size());
+  };
+  int epoch = 0;
+  if (text == "last") {
+    if (available.empty()) throw Error(fmt::format("{}: the run has no checkpoints", run.dir.string()));
+    return available.back();
+  }
+  if (text == "best") {
+    const auto metrics = read_metrics(run.metrics());
+    const auto best = best_epoch(metrics);
+    if (!best) throw Error(fmt::format("{}: no epochs recorded, so no best epoch", run.metrics().string()));
+    epoch = best->epoch;
+  } else {
+    std::size_t used = 0;
+    try {
+      epoch = std::stoi(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || epoch <= 0) {
+      throw UsageError(fmt::format("--epoch: '{}' is not an epoch number, 'best' or 'last'", text));
+    }
+  }
+  if (!std::binary_search(available.begin(), available.end(), epoch)) {
+    throw Error(fmt::format("{}: no checkpoint for epoch {}{} (available: {})", run.dir.string(), epoch,
+                            text == "best" ? " (the best validation epoch)" : "", listing()));
+  }
+  return epoch;
+}
+
+// The IDX indices of the split, ascending.
+std::vector<std::int64_t> split_indices(const std::string& split, const nlohmann::json& run_info, std::size_t count) {
+  std::vector<std::int64_t> out;
+  if (split == "test" || run_info.is_null()) {
+    out.resize(count);
+    std::iota(out.begin(), out.end(), std::int64_t{0});
+    return out;
+  }
+  const auto val = run_info.at("split").at("val_indices").get<std::vector<std::int64_t>>();
+  if (split == "val") return val;
+  const std::set<std::int64_t> held_out(val.begin(), val.end());
+  for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i) {
+    if (held_out.count(i) == 0) out.push_back(i);
+  }
+  return out;
+}
+
+std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<std::int64_t> pool,
+                                           const std::vector<std::uint8_t>& labels, nlohmann::json& selection) {
+  if (!o.labels.empty()) {
+    std::map<std::int64_t, std::size_t> present;
+    for (const auto i : pool) ++present[labels[static_cast<std::size_t>(i)]];
+    for (const auto l : o.labels) {
+      if (present.count(l) == 0) {
+        std::vector<std::int64_t> have;
+        for (const auto& [k, v] : present) have.push_back(k);
+        throw Error(fmt::format("--labels: label {} does not occur in the {} split (labels present: {})", l, o.split,
+                                fmt::join(have, ",")));
+      }
+    }
+    const std::set<std::int64_t> keep(o.labels.begin(), o.labels.end());
+    std::erase_if(pool, [&](std::int64_t i) { return keep.count(labels[static_cast<std::size_t>(i)]) == 0; });
+  }
+  selection["available"] = pool.size();
+  if (pool.empty()) throw Error(fmt::format("the selection is empty ({} split, labels {})", o.split, selection["labels"].dump()));
+  if (o.limit && *o.limit < pool.size()) {
+    if (o.select == "random") {
+      Rng rng(o.seed);
+      shuffle(std::span(pool), rng);
+      pool.resize(*o.limit);
+      std::sort(pool.begin(), pool.end());
+    } else {
+      pool.resize(*o.limit);
+    }
+  } else if (o.limit && *o.limit > pool.size()) {
+    spdlog::warn("--limit {}: the selection holds only {} instances; using all of them", *o.limit, pool.size());
+  }
+  return pool;
+}
+
+}  // namespace
+
+void validate(const ExtractOptions& o) {
+  if (o.run.empty() == o.checkpoint.empty()) throw UsageError("give either --run RUNDIR or --checkpoint FILE");
+  if (!o.checkpoint.empty() && !o.epochs.empty()) throw UsageError("--epoch/--epochs need --run, not --checkpoint");
+  if (!o.checkpoint.empty() && o.split == "val") {
+    throw UsageError("--split val is the run's own validation split: it needs --run");
+  }
+  if (o.split != "train" && o.split != "val" && o.split != "test") {
+    throw UsageError(fmt::format("--split: '{}' is not train, val or test", o.split));
+  }
+  if (o.select != "first" && o.select != "random") {
+    throw UsageError(fmt::format("--select: '{}' is not first or random", o.select));
+  }
+  if (o.limit && *o.limit == 0) throw UsageError("--limit: 0 selects nothing");
+  if (o.batch_size <= 0) throw UsageError(fmt::format("--batch-size: {} must be at least 1", o.batch_size));
+  if (o.threads <= 0) throw UsageError(fmt::format("--threads: {} must be at least 1", o.threads));
+  if (o.out.empty()) throw UsageError("--out: an output file (or - for stdout) is required");
+  for (const auto l : o.labels) {
+    if (l < 0) throw UsageError(fmt::format("--labels: {} is not a label", l));
+  }
+  if (o.epochs.size() > 1) {
+    if (o.out == "-") throw UsageError("--out -: several epochs cannot all go to stdout");
+    if (o.out.find(kEpochToken) == std::string::npos) {
+      throw UsageError("--out: with several epochs, the file name needs {epoch} (e.g. apd-e{epoch}.json)");
+    }
+  }
+}
+
+int run_extraction(const ExtractOptions& o) {
+  validate(o);
+  set_thread_count(o.threads);
+  nlohmann::json info;  // null without --run
+  std::filesystem::path data_dir = o.data.value_or("data/mnist");
+  Normalization normalization = o.normalize.value_or(Normalization::unit);
+  std::vector<Job> jobs;
+  if (!o.run.empty()) {
+    const RunPaths run{o.run};
+    info = read_run_info(run);
+    if (!o.data) data_dir = info.at("data").at("dataset").at("dir").get<std::string>();
+    const auto recorded = parse_normalization(info.at("data").at("normalize").get<std::string>());
+    if (o.normalize && *o.normalize != recorded) {
+      throw UsageError(fmt::format("--normalize {}: the run was trained with {}", to_string(*o.normalize),
+                                   to_string(recorded)));
+    }
+    normalization = recorded;
+    const auto available = list_checkpoints(run);
+    std::vector<std::string> wanted = o.epochs.empty() ? std::vector<std::string>{"last"} : o.epochs;
+    std::set<int> seen;
+    for (const auto& text : wanted) {
+      const int epoch = resolve_epoch(text, run, available);
+      if (seen.insert(epoch).second) jobs.push_back({epoch, run.checkpoint(epoch), replace_epoch(o.out, epoch), {}});
+    }
+  } else {
+    jobs.push_back({0, o.checkpoint, o.out, {}});
+  }
+
+  // Read every checkpoint before the data and before writing anything.
+  std::vector<StateDict> dicts;
+  for (const Job& job : jobs) dicts.push_back(load_state_dict(job.checkpoint));
+
+  const DatasetFiles files = find_dataset(data_dir);
+  const bool train_file = o.split != "test";
+  const IdxImageFile images(train_file ? files.train_images : files.test_images);
+  const auto labels_path = train_file ? files.train_labels : files.test_labels;
+  const std::vector<std::uint8_t> labels = read_idx_labels(labels_path);
+  if (labels.size() != images.count()) {
+    throw Error(fmt::format("{}: holds {} labels but {} holds {} images", labels_path.string(), labels.size(),
+                            images.path().string(), images.count()));
+  }
+  if (!info.is_null()) {
+    const auto& sums = info.at("data").at("dataset").at("sha256");
+    for (const auto& p : train_file ? std::vector{files.train_images, files.train_labels}
+                                    : std::vector{files.test_images, files.test_labels}) {
+      const auto recorded = sums.find(p.filename().string());
+      if (recorded != sums.end() && *recorded != sha256_file(p)) {
+        throw Error(fmt::format("{}: differs from the file the run was trained with (SHA-256 in {})", p.string(),
+                                RunPaths{o.run}.run_json().string()));
+      }
+    }
+  }
+  const auto inputs = static_cast<std::int64_t>(images.image_size());
+  for (std::size_t k = 0; k < jobs.size(); ++k) {
+    Job& job = jobs[k];
+    job.model = infer_mlp(dicts[k], job.checkpoint.string(), inputs);
+    if (!info.is_null() && job.model.shape.hidden != info.at("model").at("hidden").get<std::vector<std::int64_t>>()) {
+      throw Error(fmt::format("{}: architecture {} differs from run.json's", job.checkpoint.string(),
+                              describe(job.model.shape)));
+    }
+  }
+
+  nlohmann::json selection = {{"split", o.split},
+                              {"labels", o.labels.empty() ? nlohmann::json("all") : nlohmann::json(o.labels)},
+                              {"limit", o.limit ? nlohmann::json(*o.limit) : nlohmann::json(nullptr)},
+                              {"select", o.select},
+                              {"seed", o.seed}};
+  const auto chosen = select_instances(o, split_indices(o.split, info, images.count()), labels, selection);
+  std::vector<std::int32_t> truth;
+  truth.reserve(chosen.size());
+  for (const auto i : chosen) truth.push_back(labels[static_cast<std::size_t>(i)]);
+
+  for (const Job& job : jobs) {
+    Mlp model(job.model.shape);
+    load_into(*model, job.model.canonical, job.checkpoint.string());
+    const ForwardPass pass = forward_pass(*model, images, normalization, chosen, o.batch_size);
+    nlohmann::json meta = {
+        {"tool", {{"name", "apd-extract"}, {"version", version()}, {"git_sha", git_sha()}}},
+        {"model",
+         {{"architecture", describe(job.model.shape)},
+          {"inputs", job.model.shape.inputs},
+          {"hidden", job.model.shape.hidden},
+          {"classes", job.model.shape.classes}}},
+        {"checkpoint", job.checkpoint.string()},
+        {"run", o.run.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.run.string())},
+        {"epoch", job.epoch > 0 ? nlohmann::json(job.epoch) : nlohmann::json(nullptr)},
+        {"dataset",
+         {{"dir", files.dir.string()},
+          {"normalize", to_string(normalization)},
+          {"images", (train_file ? files.train_images : files.test_images).filename().string()}}},
+        {"selection", selection}};
+    const Diagram d = build_diagram(pass.patterns, truth, pass.predicted, chosen, std::move(meta));
+    save_diagram(d, job.out, o.format, {.instances = o.instances});
+    if (job.out != "-") {
+      spdlog::info("{}: {} instances, {} errors, unique patterns per layer {}", job.out, d.instances, d.errors,
+                   fmt::join(d.unique_patterns(), "/"));
+    }
+  }
+  return 0;
+}
+
+}  // namespace apd

@@ -1,0 +1,46 @@
+"""Writes state_dicts with Python's torch.save(model.state_dict(), f), as
+PyTorch users save them, for apd-extract --checkpoint tests:
+
+  prefixed.pt      class Net: self.relus = nn.Sequential(nn.Flatten(), Linear(INPUTS,32), ReLU,
+                   Linear(32,16), ReLU, Linear(16,10)) -> keys relus.1.weight, ...
+  sequential.pt    nn.Sequential(Linear(INPUTS,24), ReLU, Linear(24,10)) -> keys 0.weight, ...
+  not_mlp.pt       a BatchNorm1d between the Linears (running_mean, ... keys)
+  unchained.pt     weights that do not chain (Linear(INPUTS,32) then Linear(20,10))
+  wrong_inputs.pt  a first layer of 100 inputs
+  corrupt.pt       the first half of prefixed.pt
+
+Usage: make_state_dicts.py DIR INPUTS
+"""
+import os
+import sys
+
+import torch
+from torch import nn
+
+out, inputs = sys.argv[1], int(sys.argv[2])
+os.makedirs(out, exist_ok=True)
+torch.manual_seed(7)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.relus = nn.Sequential(nn.Flatten(), nn.Linear(inputs, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(),
+                                   nn.Linear(16, 10))
+
+    def forward(self, x):
+        return self.relus(x)
+
+
+torch.save(Net().state_dict(), os.path.join(out, "prefixed.pt"))
+torch.save(nn.Sequential(nn.Linear(inputs, 24), nn.ReLU(), nn.Linear(24, 10)).state_dict(),
+           os.path.join(out, "sequential.pt"))
+torch.save(nn.Sequential(nn.Linear(inputs, 24), nn.BatchNorm1d(24), nn.ReLU(), nn.Linear(24, 10)).state_dict(),
+           os.path.join(out, "not_mlp.pt"))
+torch.save({"0.weight": torch.zeros(32, inputs), "0.bias": torch.zeros(32),
+            "2.weight": torch.zeros(10, 20), "2.bias": torch.zeros(10)}, os.path.join(out, "unchained.pt"))
+torch.save(nn.Sequential(nn.Linear(100, 24), nn.ReLU(), nn.Linear(24, 10)).state_dict(),
+           os.path.join(out, "wrong_inputs.pt"))
+data = open(os.path.join(out, "prefixed.pt"), "rb").read()
+open(os.path.join(out, "corrupt.pt"), "wb").write(data[: len(data) // 2])
+print(f"state_dicts written to {out}")
