@@ -2,7 +2,7 @@
 // instances x 3 layers x 40 neurons from an in-memory pattern store, and
 // writes its JSON with instances. Prints figures; asserts nothing.
 //
-// Usage: apd_bench_core [N=1000000] [OUT_DIR=/tmp] [--no-read]
+// Usage: apd_bench_core [N=1000000] [OUT_DIR=/tmp] [--no-read] [--keep]
 // Two pattern distributions: "mnist-like" (patterns drawn with a Zipf-like
 // skew from pools whose sizes shrink with depth, as in the paper's Figure 1)
 // and "all-unique" (independent random bits: the worst case for the builder).
@@ -50,7 +50,7 @@ apd::PatternStore make_store(std::size_t n, bool unique, std::mt19937_64& rng) {
   return store;
 }
 
-void run(std::size_t n, bool unique, const std::filesystem::path& out_dir, bool read_back) {
+void run(std::size_t n, bool unique, const std::filesystem::path& out_dir, bool read_back, bool keep) {
   std::mt19937_64 rng(42);
   const auto store = make_store(n, unique, rng);
   std::vector<std::int32_t> label(n), predicted(n);
@@ -84,7 +84,7 @@ void run(std::size_t n, bool unique, const std::filesystem::path& out_dir, bool 
     same = apd::read_apd_file(path) == d;
     t_read = seconds_since(t0);
   }
-  std::filesystem::remove(path);
+  if (!keep) std::filesystem::remove(path);
 
   fmt::print("{:<11} N={} unique patterns per layer {}/{}/{}, {} flows, {} bins\n", name, n,
              layers[0].unique_patterns, layers[1].unique_patterns, layers[2].unique_patterns, flows.flows.size(),
@@ -104,8 +104,12 @@ void run(std::size_t n, bool unique, const std::filesystem::path& out_dir, bool 
 int main(int argc, char** argv) {
   const std::size_t n = argc > 1 ? std::stoull(argv[1]) : 1000000;
   const std::filesystem::path out = argc > 2 ? argv[2] : "/tmp";
-  const bool read_back = !(argc > 3 && std::string(argv[3]) == "--no-read");
-  run(n, false, out, read_back);
-  run(n, true, out, read_back);
+  bool read_back = true, keep = false;
+  for (int i = 3; i < argc; ++i) {
+    read_back = read_back && std::string(argv[i]) != "--no-read";
+    keep = keep || std::string(argv[i]) == "--keep";
+  }
+  run(n, false, out, read_back, keep);
+  run(n, true, out, read_back, keep);
   return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, measured side by side in one run on this machine (it is shared
 # and noisy: compare ratios within a run, not figures across runs). Prints
-# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|paper|all]
+# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|stats|paper|all]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -93,4 +93,34 @@ torch.save(nn.Sequential(*layers, nn.Linear(prev, 10)).state_dict(), '$scratch/b
     /usr/bin/python3 -c "print(f'  N={$n:>8}: {$t:6.2f} s  ({$t * 1e6 / $n:.2f} us/instance), peak RSS {$rss/1024:.0f} MiB, JSON {$size} MB')"
     rm -f "$scratch/big.json"
   done
+fi
+
+if [[ "$what" == stats || "$what" == all ]]; then
+  echo
+  echo "== apd-stats: all tables (layers, all flows, bins, errors) of an APD JSON with 1,000,000 instances"
+  echo "   (target < 5 s and < 2 GB peak RSS); the files come from the core benchmark's generator"
+  "$bin/bench/apd_bench_core" 1000000 "$scratch" --no-read --keep >/dev/null
+  measure() { # label args...
+    local label="$1"; shift
+    /usr/bin/time -f "%e %M" -o "$scratch/stats.time" "$bin/apps/apd-stats" "$@" --out "$scratch/stats.out"
+    read -r t rss <"$scratch/stats.time"
+    echo "  $label: $t s, peak RSS $((rss / 1024)) MiB"
+  }
+  for kind in mnist-like all-unique; do
+    f="$scratch/apd-bench-$kind.json"
+    echo "  -- $kind patterns ($(du -m "$f" | cut -f1) MB)"
+    measure "all tables, text (top 20 flows)" "$f"
+    measure "all tables, json (top 20 flows)" "$f" --format json
+    measure "every flow (--top 0), csv      " "$f" --table flows --top 0 --format csv
+  done
+  rm -f "$scratch"/apd-bench-*.json
+  /usr/bin/python3 - "$bin/apps/apd-stats" <<'PY'
+import subprocess, sys, time
+runs = []
+for _ in range(30):
+    t0 = time.perf_counter(); subprocess.run([sys.argv[1], "--version"], stdout=subprocess.DEVNULL, check=True)
+    runs.append(time.perf_counter() - t0)
+runs.sort()
+print(f"  start-up (apd-stats --version, median of 30): {runs[15] * 1000:.1f} ms (target well under 100 ms)")
+PY
 fi

@@ -1,0 +1,131 @@
+// apd-stats: tables read off APD files (per-layer patterns, flows, the
+// strength x purity distribution, AUROC of error flags) or off a run's
+// metrics (the paper's Figure 1 as a table). Links apd::core only.
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "app_support.hpp"
+#include "apd/apd_json.hpp"
+#include "apd/atomic_file.hpp"
+#include "apd/error.hpp"
+#include "apd/stats.hpp"
+
+namespace {
+
+struct Options {
+  std::vector<std::string> files;
+  std::string run;
+  std::string table;  // empty: all
+  std::string format = "text";
+  std::vector<std::size_t> flow_layers;
+  std::size_t top = 20;
+  double strength_base = 2.0;
+  std::size_t purity_bins = 10;
+  std::string out = "-";
+};
+
+std::string render(const std::vector<apd::Table>& tables, apd::TableFormat format) {
+  std::string out;
+  if (format == apd::TableFormat::json) return apd::render_json(tables);
+  for (std::size_t k = 0; k < tables.size(); ++k) {
+    if (k > 0) out += "\n";
+    switch (format) {
+      case apd::TableFormat::text: out += apd::render_text(tables[k]); break;
+      case apd::TableFormat::markdown: out += apd::render_markdown(tables[k]); break;
+      case apd::TableFormat::csv: out += apd::render_csv(tables[k]); break;
+      case apd::TableFormat::json: break;
+    }
+  }
+  return out;
+}
+
+void write_output(const std::string& out, const std::string& text) {
+  if (out == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (std::fflush(stdout) != 0) throw apd::Error("stdout: write failed");
+    return;
+  }
+  apd::write_file_atomically(out, text);
+}
+
+int run(const Options& o) {
+  const auto format = apd::parse_table_format(o.format);
+  if (o.run.empty() == o.files.empty()) throw apd::UsageError("give APD files, or --run RUNDIR (not both)");
+  if (!o.run.empty()) {
+    if (!o.table.empty() && o.table != "epochs") {
+      throw apd::UsageError(fmt::format("--table {}: with --run the table is epochs", o.table));
+    }
+    const apd::RunPaths run{o.run};
+    (void)apd::read_run_info(run);
+    if (!std::filesystem::exists(run.metrics())) {
+      throw apd::Error(fmt::format("{}: no metrics.jsonl (has the run finished an epoch?)", o.run));
+    }
+    write_output(o.out, render({apd::run_table(apd::read_metrics(run.metrics()))}, format));
+    return 0;
+  }
+  if (format == apd::TableFormat::csv && o.table.empty()) {
+    throw apd::UsageError("--format csv writes one table: add --table layers, flows, bins or errors");
+  }
+  if (!o.table.empty() && o.table != "layers" && o.table != "flows" && o.table != "bins" && o.table != "errors") {
+    throw apd::UsageError(fmt::format("--table: '{}' is not layers, flows, bins or errors", o.table));
+  }
+  const bool all = o.table.empty();
+  apd::StatsSpec spec;
+  spec.flow_layers = o.flow_layers;
+  spec.top = o.top;
+  spec.bins = {o.strength_base, o.purity_bins};
+  spec.full_patterns = format == apd::TableFormat::csv || format == apd::TableFormat::json;
+  spec.dense_bins = spec.full_patterns;  // text and markdown list only the cells that hold flows
+  if (!(o.strength_base > 1.0)) throw apd::UsageError(fmt::format("--strength-base: {} must be > 1", o.strength_base));
+  if (o.purity_bins == 0) throw apd::UsageError("--purity-bins: at least 1");
+
+  auto tables = apd::make_stats_tables();
+  for (const auto& file : o.files) {
+    const apd::Diagram d = apd::read_apd_file(file);
+    if (!o.flow_layers.empty()) {
+      try {
+        (void)apd::normalize_flow_layers(o.flow_layers, d.layers());
+      } catch (const apd::UsageError& e) {
+        throw apd::UsageError(fmt::format("--flow-layers: {} in {}", e.what(), file));
+      }
+    }
+    if (all || o.table == "layers") apd::add_layer_rows(tables, file, d);
+    const bool flows = all || o.table == "flows", bins = all || o.table == "bins", errors = all || o.table == "errors";
+    if (flows || bins || errors) apd::add_flow_rows(tables, file, d, spec, flows, bins, errors);
+  }
+  std::vector<apd::Table> chosen;
+  for (auto* t : {&tables.layers, &tables.flows, &tables.bins, &tables.errors}) {
+    if (all || o.table == t->name) chosen.push_back(std::move(*t));
+  }
+  write_output(o.out, render(chosen, format));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string program = "apd-stats";
+  Options o;
+  CLI::App app{"Tables read off APD files: per-layer pattern counts, flows with strength and purity, the "
+               "strength x purity distribution of all and wrong instances, and the AUROC of small strength or low "
+               "purity as flags of misclassified instances. With --run: the per-epoch table of a training run.",
+               program};
+  app.get_formatter()->column_width(34);
+  app.add_option("files", o.files, "APD files (apd/1 JSON written by apd-extract)");
+  app.add_option("--run", o.run, "apd-train run directory: per-epoch losses, accuracies and unique patterns");
+  app.add_option("--table", o.table, "One table: layers, flows, bins or errors (epochs with --run); default all");
+  app.add_option("--format", o.format, "text, csv, json or markdown")
+      ->check(CLI::IsMember({"text", "csv", "json", "markdown"}))
+      ->capture_default_str();
+  app.add_option("--flow-layers", o.flow_layers, "Layers whose patterns define a flow (default: the last two)")
+      ->delimiter(',');
+  app.add_option("--top", o.top, "Flows listed, strongest first (0 = all)")->capture_default_str();
+  app.add_option("--strength-base", o.strength_base, "Base of the logarithmic strength bins")->capture_default_str();
+  app.add_option("--purity-bins", o.purity_bins, "Equal-width purity bins over [0, 1]")->capture_default_str();
+  app.add_option("--out", o.out, "Output file (default: stdout)")->capture_default_str();
+  apd::app::add_version_flag(app, program);
+  if (const auto rc = apd::app::parse(app, program, argc, argv)) return *rc;
+  apd::app::setup_logging(program, apd::Verbosity::normal);
+  return apd::app::run_guarded([&] { return run(o); });
+}

@@ -1,0 +1,138 @@
+// apd-stats' tables on hand-made APDs with hand-computed answers.
+#include <sstream>
+
+#include <catch2/catch.hpp>
+
+#include "apd/error.hpp"
+#include "apd/stats.hpp"
+
+namespace {
+
+// Flows over layers {1,2} (see test_flows.cpp): A strength 4, 1 wrong, purity
+// 0.75; B strength 2, 1 wrong, purity 0.5; C strength 1, right, purity 1;
+// D strength 1, wrong, purity 1.
+apd::Diagram hand_made() {
+  const std::vector<std::pair<std::string, std::string>> patterns = {
+      {"00", "10"}, {"00", "10"}, {"00", "10"}, {"00", "10"}, {"01", "11"}, {"01", "11"}, {"11", "11"}, {"00", "11"}};
+  apd::PatternStore store({2, 2});
+  for (const auto& [a, b] : patterns) {
+    store.append_pattern(0, a);
+    store.append_pattern(1, b);
+  }
+  const std::vector<std::int32_t> label = {1, 1, 1, 1, 3, 3, 5, 0}, predicted = {1, 1, 1, 2, 3, 4, 5, 6};
+  const std::vector<std::int64_t> index = {0, 1, 2, 3, 4, 5, 6, 7};
+  return apd::build_diagram(store, label, predicted, index, {{"epoch", 7}});
+}
+
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    rows.emplace_back();
+    std::string cell;
+    std::istringstream cells(line);
+    while (std::getline(cells, cell, ',')) rows.back().push_back(cell);
+    if (!line.empty() && line.back() == ',') rows.back().push_back("");
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("AUROC matches the hand calculation, ties counting one half", "[stats]") {
+  // small strength: scores -4 (4 instances, 1 wrong), -2 (2, 1), -1 (2, 1):
+  // average ranks 2.5, 5.5, 7.5 -> U = 15.5 - 3*4/2 = 9.5 -> 9.5 / (3*5).
+  CHECK(*apd::auroc({{-4, 4, 1}, {-2, 2, 1}, {-1, 1, 0}, {-1, 1, 1}}) == Approx(9.5 / 15));
+  // low purity: -1 (2, 1), -0.75 (4, 1), -0.5 (2, 1) -> ranks 1.5, 4.5, 7.5 -> U = 7.5 -> 0.5.
+  CHECK(*apd::auroc({{-0.75, 4, 1}, {-0.5, 2, 1}, {-1, 2, 1}}) == Approx(0.5));
+  CHECK(*apd::auroc({{1, 5, 0}, {2, 5, 5}}) == 1.0);   // perfect separation
+  CHECK(*apd::auroc({{1, 5, 5}, {2, 5, 0}}) == 0.0);   // perfectly wrong
+  CHECK(*apd::auroc({{3, 10, 4}}) == 0.5);             // one score for all: chance
+  CHECK_FALSE(apd::auroc({{1, 5, 0}, {2, 3, 0}}).has_value());  // no wrong instances
+  CHECK_FALSE(apd::auroc({{1, 5, 5}}).has_value());            // no right ones
+}
+
+TEST_CASE("the stats tables of a hand-made APD hold the hand-computed values", "[stats]") {
+  auto t = apd::make_stats_tables();
+  const auto d = hand_made();
+  apd::add_layer_rows(t, "h.json", d);
+  apd::StatsSpec spec;
+  spec.top = 0;
+  apd::add_flow_rows(t, "h.json", d, spec, true, true, true);
+
+  const auto layers = apd::render_csv(t.layers);
+  CHECK(layers.rfind("file,epoch,layer,width,instances,unique_patterns,singleton_share,largest,entropy_bits\n", 0) == 0);
+  const auto lrows = parse_csv(layers);
+  REQUIRE(lrows.size() == 3);
+  CHECK(lrows[1] == std::vector<std::string>{"h.json", "7", "1", "2", "8", "3", "0.125", "5", lrows[1][8]});
+  CHECK(std::stod(lrows[1][8]) == Approx(1.2987949406953985));
+
+  const auto frows = parse_csv(apd::render_csv(t.flows));
+  REQUIRE(frows.size() == 5);
+  CHECK(frows[0] == std::vector<std::string>{"file", "epoch", "flow", "strength", "purity", "accuracy", "majority_label",
+                                             "errors", "patterns", "nodes"});
+  CHECK(frows[1] == std::vector<std::string>{"h.json", "7", "f0", "4", "0.75", "0.75", "1", "1", "00|10", "l1n0|l2n0"});
+  CHECK(frows[2] == std::vector<std::string>{"h.json", "7", "f1", "2", "0.5", "0.5", "3", "1", "01|11", "l1n1|l2n1"});
+  CHECK(frows[3][3] == "1");
+  CHECK(frows[3][4] == "1");  // purity 1 ...
+  CHECK(frows[3][5] == "0");  // ... accuracy 0: purity and accuracy differ
+
+  const auto brows = parse_csv(apd::render_csv(t.bins));
+  CHECK(brows[0] == std::vector<std::string>{"file", "epoch", "strength_lo", "strength_hi", "purity_lo", "purity_hi",
+                                             "flows", "instances", "wrong"});
+  REQUIRE(brows.size() == 1 + 3 * 10);
+  CHECK(brows[1 + 2 * 10 + 7] == std::vector<std::string>{"h.json", "7", "4", "8", "0.7", "0.8", "1", "4", "1"});
+  CHECK(brows[1 + 0 * 10 + 9] == std::vector<std::string>{"h.json", "7", "1", "2", "0.9", "1", "2", "2", "1"});
+
+  const auto erows = parse_csv(apd::render_csv(t.errors));
+  REQUIRE(erows.size() == 3);
+  CHECK(erows[0] == std::vector<std::string>{"file", "epoch", "score", "auroc", "instances", "wrong", "flow_layers"});
+  CHECK(erows[1][2] == "small_strength");
+  CHECK(std::stod(erows[1][3]) == Approx(9.5 / 15));
+  CHECK(erows[2][2] == "low_purity");
+  CHECK(std::stod(erows[2][3]) == Approx(0.5));
+  CHECK(erows[1][4] == "8");
+  CHECK(erows[1][5] == "3");
+  CHECK(erows[1][6] == "1+2");
+}
+
+TEST_CASE("a top-N flow table keeps the strongest flows and text output abbreviates patterns", "[stats]") {
+  auto t = apd::make_stats_tables();
+  apd::StatsSpec spec;
+  spec.top = 2;
+  spec.full_patterns = false;
+  apd::add_flow_rows(t, "h.json", hand_made(), spec, true, false, false);
+  REQUIRE(t.flows.rows.size() == 2);
+  const auto text = apd::render_text(t.flows);
+  CHECK_THAT(text, Catch::Contains("l1n0[0/2 on] l2n0[1/2 on]"));
+  CHECK_THAT(apd::render_markdown(t.flows), Catch::Contains("| file | epoch | flow |"));
+  const auto text_json = apd::render_json({t.flows});
+  const auto json = nlohmann::ordered_json::parse(text_json);
+  CHECK(json["flows"][0]["purity"] == 0.75);
+  CHECK(json["flows"][0]["patterns"] == "l1n0[0/2 on] l2n0[1/2 on]");
+  CHECK(json["flows"][0].begin().key() == "file");  // column order kept
+}
+
+TEST_CASE("flows of an APD without instances say how to get them", "[stats]") {
+  auto t = apd::make_stats_tables();
+  auto d = hand_made();
+  d.has_instances = false;
+  CHECK_THROWS_WITH(apd::add_flow_rows(t, "lean.json", d, {}, true, true, true),
+                    Catch::Contains("lean.json: flows need per-instance records and this APD has none (rerun apd-extract "
+                                    "without --no-instances"));
+}
+
+TEST_CASE("the run table lists every epoch and marks the best validation loss", "[stats]") {
+  std::vector<apd::EpochMetrics> m = {{1, 2.3, 0.1, 2.2, 0.12, {500, 200, 30}, 0.2},
+                                      {2, 1.1, 0.6, 0.9, 0.70, {600, 250, 40}, 0.2},
+                                      {3, 0.8, 0.7, 1.0, 0.69, {650, 260, 45}, 0.2}};
+  const auto t = apd::run_table(m);
+  CHECK(t.columns == std::vector<std::string>{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "unique_l1",
+                                              "unique_l2", "unique_l3", "best"});
+  const auto rows = parse_csv(apd::render_csv(t));
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[2] == std::vector<std::string>{"2", "1.1", "0.6", "0.9", "0.7", "600", "250", "40", "true"});
+  CHECK(rows[1].back() == "false");
+  CHECK(rows[3].back() == "false");
+}
