@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The main job, end to end on real MNIST: installs dependencies, builds,
-# fetches MNIST, and trains the paper's network (784-40-40-40-10, SGD, lr
-# 0.001, batch 64, 54000/6000 split) for 300 epochs (about a minute here) with
-# a checkpoint and the unique activation patterns per layer at every epoch.
-# The full paper run is the same command with --epochs 500.
+# fetches MNIST, trains the paper's network (784-40-40-40-10, SGD, lr 0.001,
+# batch 64, 54000/6000 split) for 300 epochs (about a minute here) with a
+# checkpoint and the unique activation patterns per layer at every epoch,
+# extracts the APDs of the same 500 training images of label 1 at epochs 10,
+# 50, 150 and 300 (the paper's Figure 2), prints their statistics, and writes
+# the report with the paper's three figures. The full paper run is the same
+# with APD_DEMO_EPOCHS=500.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -37,3 +40,15 @@ s = json.load(open(f"{sys.argv[1]}/summary.json"))
 print(f"best validation loss {s['best']['val_loss']:.4f} at epoch {s['best_epoch']}; {s['total_seconds']:.1f} s in all")
 PY
 echo "demo: run directory: $root/$run (checkpoints/epoch-NNNN.pt load with torch.load)"
+
+echo
+echo "demo: APDs of the same 500 training images of label 1 at epochs 10, 50, 150, 300 (the paper's Figure 2)"
+"$bin/apd-extract" --run "$run" --epochs 10,50,150,300 --split train --labels 1 --limit 500 --out "$run/apd-e{epoch}.json"
+apds=("$run/apd-e10.json" "$run/apd-e50.json" "$run/apd-e150.json" "$run/apd-e300.json")
+echo
+"$bin/apd-stats" "${apds[@]}" --table layers
+echo
+"$bin/apd-stats" "${apds[@]}" --table errors
+echo
+"$bin/apd-report" --run "$run" --apd "${apds[@]}" --out "$run/report.html"
+echo "demo: report (open it in a browser; it works offline): $root/$run/report.html"

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs everything apd needs from Debian 12's archive, idempotently.
-# One `apt-get update` at most, only when something is missing.
+# Installs everything apd needs, idempotently: Debian 12 packages (one
+# `apt-get update` at most, only when something is missing), then from the
+# npm registry Plotly.js for apd-report (scripts/fetch-plotly.sh) and
+# playwright-core for the browser test (tests/browser, driving Debian's
+# chromium: no browser is downloaded).
 set -euo pipefail
 
 packages=(
@@ -10,6 +13,7 @@ packages=(
   zlib1g-dev
   nodejs npm
   python3 python3-torch python3-numpy python3-networkx
+  chromium
 )
 
 missing=()
@@ -26,15 +30,21 @@ if command -v npm >/dev/null 2>&1; then
   missing=("${filtered[@]+"${filtered[@]}"}")
 fi
 
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if ((${#missing[@]} == 0)); then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+  echo "install-deps: all ${#packages[@]} Debian packages present"
+else
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+bash "$root/scripts/fetch-plotly.sh"
+if [[ ! -f "$root/tests/browser/node_modules/playwright-core/package.json" ]]; then
+  echo "install-deps: npm ci in tests/browser (playwright-core, pinned by package-lock.json)"
+  (cd "$root/tests/browser" && npm ci --silent --no-audit --no-fund >/dev/null)
+fi
 echo "install-deps: done"

@@ -54,5 +54,5 @@ print('best, last to stdout, graphml (networkx reads it), --no-instances: ok')"
 # --limit beyond the selection: all of it, with a warning.
 "$extract" --run "$run" --split val --labels 2 --limit 100000 --out big.json 2> warn.txt
 grep -q "warning: --limit 100000: the selection holds only" warn.txt && echo "limit warning: ok"
-ls -a | grep -q '\.tmp$' && { echo "FAIL: temporary files left"; exit 1; }
+[[ -z "$(find . -name '*.tmp')" ]] || { echo "FAIL: temporary files left"; exit 1; }
 cd / && rm -rf "$dir"

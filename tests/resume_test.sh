@@ -17,7 +17,7 @@ for line in open(sys.argv[1]):
 same_as_whole() {
   cmp "$dir/whole/checkpoints/epoch-0060.pt" "$1/checkpoints/epoch-0060.pt"
   diff <(without_seconds "$dir/whole/metrics.jsonl") <(without_seconds "$1/metrics.jsonl")
-  if find "$1" -name '*.tmp' | grep -q .; then echo "FAIL: temporary files left in $1"; exit 1; fi
+  [[ -z "$(find "$1" -name '*.tmp')" ]] || { echo "FAIL: temporary files left in $1"; exit 1; }
   echo "ok: $1 matches the uninterrupted run"
 }
 start_and_wait_for() { # out-dir epochs -> starts a run in the background, returns when it has that many epochs

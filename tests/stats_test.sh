@@ -14,7 +14,8 @@ cp "$run/run.json" run.json
 
 "$stats" apd-e1.json apd-e5.json > all.txt
 for t in layers flows bins errors; do grep -q "== $t ==" all.txt || { echo "FAIL: no $t table"; exit 1; }; done
-"$stats" apd-e1.json apd-e5.json --format markdown | grep -q "^### flows" 
+"$stats" apd-e1.json apd-e5.json --format markdown > all.md
+grep -q "^### flows" all.md
 "$stats" apd-e1.json apd-e5.json --format json --top 0 > all.json
 for t in layers flows bins errors; do
   "$stats" apd-e1.json apd-e5.json --format csv --table $t --top 0 > $t.csv

@@ -1,0 +1,74 @@
+// Opens an apd-report page in Debian's headless Chromium (never a downloaded
+// browser) and checks what a reader would see: no console errors, no network
+// request outside the file, one rendered Sankey per APD file with one node per
+// displayed node and one path per displayed link, the heatmaps and Figure 1
+// drawn. Writes a PNG screenshot. Usage: node check_report.mjs REPORT.html OUT.png
+import { chromium } from 'playwright-core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const [, , html, png] = process.argv;
+const failures = [];
+const userDataDir = mkdtempSync(join(tmpdir(), 'apd-chromium-'));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1300, height: 900 },
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync', '--disable-quic'],
+});
+const page = context.pages()[0] ?? await context.newPage();
+page.on('console', (msg) => { if (msg.type() === 'error') failures.push(`console error: ${msg.text()}`); });
+page.on('pageerror', (err) => failures.push(`page error: ${err.message}`));
+await page.route('**/*', (route) => {
+  const url = route.request().url();
+  if (url.startsWith('file:') || url.startsWith('data:')) return route.continue();
+  failures.push(`network request to ${url}: the report must open offline`);
+  return route.abort();
+});
+await page.goto('file://' + resolve(html));
+await page.waitForFunction(() => document.body.dataset.rendered === 'true', null, { timeout: 120000 });
+
+const result = await page.evaluate(() => {
+  const data = JSON.parse(document.getElementById('apd-data').textContent);
+  const sankeys = [...document.querySelectorAll('.sankey-plot')].map((div) => ({
+    id: div.id,
+    wantNodes: Number(div.dataset.nodes),
+    wantLinks: Number(div.dataset.links),
+    nodes: div.querySelectorAll('g.sankey-node').length,
+    links: div.querySelectorAll('path.sankey-link').length,
+  }));
+  const heatmaps = [...document.querySelectorAll('.heatmap-plot')].map((div) => ({
+    id: div.id, images: div.querySelectorAll('g.hm image').length }));
+  const fig1 = document.getElementById('fig1-loss');
+  const fig1p = document.getElementById('fig1-patterns');
+  return {
+    apds: data.apds.length,
+    withBins: data.apds.filter((a) => a.bins).length,
+    hasRun: Boolean(data.run),
+    layers: data.run ? data.run.unique.length : 0,
+    sankeys, heatmaps,
+    lossTraces: fig1 ? fig1.querySelectorAll('.scatterlayer .trace').length : 0,
+    patternTraces: fig1p ? fig1p.querySelectorAll('.scatterlayer .trace').length : 0,
+  };
+});
+
+if (result.sankeys.length !== result.apds) failures.push(`${result.sankeys.length} Sankey plots for ${result.apds} APD files`);
+for (const s of result.sankeys) {
+  if (s.nodes !== s.wantNodes) failures.push(`${s.id}: ${s.nodes} rendered nodes, ${s.wantNodes} displayed`);
+  if (s.links !== s.wantLinks) failures.push(`${s.id}: ${s.links} rendered links, ${s.wantLinks} displayed`);
+}
+if (result.heatmaps.length !== result.withBins) failures.push(`${result.heatmaps.length} heatmap plots for ${result.withBins} files`);
+for (const h of result.heatmaps) if (h.images !== 2) failures.push(`${h.id}: ${h.images} heatmaps drawn, 2 expected`);
+if (result.hasRun && result.lossTraces !== 2) failures.push(`Figure 1: ${result.lossTraces} loss curves, 2 expected`);
+if (result.hasRun && result.patternTraces !== result.layers) failures.push(`Figure 1: ${result.patternTraces} pattern curves, ${result.layers} expected`);
+
+await page.screenshot({ path: png, fullPage: true });
+await context.close();
+const summary = result.sankeys.map((s) => `${s.id} ${s.nodes} nodes/${s.links} links`).join(', ');
+if (failures.length) {
+  console.log(`FAIL ${html}:\n  ${failures.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`ok ${html}: ${summary}; ${result.heatmaps.length} heatmap plots; screenshot ${png}`);

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# apd-report on a short run: writes the report (and one with merged nodes),
+# opens both in headless Chromium (tests/browser/check_report.mjs), leaves
+# PNG screenshots in the build tree, and prepares the error-test files.
+# Usage: report_test.sh APD_REPORT APD_EXTRACT RUN_DIR SCRATCH BROWSER_DIR SCREENSHOT_DIR
+set -euo pipefail
+report="$1"; extract="$2"; run="$3"; dir="$4"; browser="$5"; shots="$6"
+rm -rf "$dir"; mkdir -p "$dir" "$shots"
+"$extract" --run "$run" --epochs 1,3,5 --labels 1 --limit 500 --out "$dir/apd-e{epoch}.json" --quiet
+"$report" --run "$run" --apd "$dir/apd-e1.json" "$dir/apd-e3.json" "$dir/apd-e5.json" --out "$dir/report.html"
+"$report" --run "$run" --apd "$dir/apd-e1.json" "$dir/apd-e5.json" --max-nodes 4 --out "$dir/merged.html"
+grep -q 'other (' "$dir/merged.html" || { echo "FAIL: --max-nodes 4 merged nothing"; exit 1; }
+node "$browser/check_report.mjs" "$dir/report.html" "$shots/report.png"
+node "$browser/check_report.mjs" "$dir/merged.html" "$shots/report-merged.png"
+# For the error tests: an APD of a bare checkpoint, one of another depth, a run without metrics.
+cp "$dir/apd-e5.json" "$dir/other-run.json"
+sed -i 's|"run":"[^"]*"|"run":"/elsewhere/other-run"|' "$dir/other-run.json"
+mkdir -p "$dir/no-metrics" && cp "$run/run.json" "$dir/no-metrics/"
+python3_state="$(dirname "$dir")/state-dicts/sequential.pt"
+"$extract" --checkpoint "$python3_state" --data "$(cd "$(dirname "$0")/.." && pwd)/data/mnist" --split test --limit 50 \
+  --out "$dir/shallow.json" --quiet
+echo "report ok: screenshots in $shots"

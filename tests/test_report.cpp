@@ -1,0 +1,75 @@
+// apd-report's data: the Sankey view's merging of small patterns, and the
+// page's structure (the browser test checks the rendering).
+#include <catch2/catch.hpp>
+
+#include "apd/error.hpp"
+#include "apd/report.hpp"
+
+namespace {
+
+apd::Diagram sample() {
+  // Layer 1: "00" x5, "01" x2, "11" x1; layer 2: "10" x4, "11" x4.
+  const std::vector<std::pair<std::string, std::string>> patterns = {
+      {"00", "10"}, {"00", "10"}, {"00", "10"}, {"00", "10"}, {"01", "11"}, {"01", "11"}, {"11", "11"}, {"00", "11"}};
+  apd::PatternStore store({2, 2});
+  for (const auto& [a, b] : patterns) {
+    store.append_pattern(0, a);
+    store.append_pattern(1, b);
+  }
+  const std::vector<std::int32_t> label = {1, 1, 1, 1, 3, 3, 5, 0}, predicted = {1, 1, 1, 2, 3, 4, 5, 6};
+  const std::vector<std::int64_t> index = {0, 1, 2, 3, 4, 5, 6, 7};
+  return apd::build_diagram(store, label, predicted, index, {{"epoch", 3}});
+}
+
+}  // namespace
+
+TEST_CASE("the Sankey view shows every node when a column fits", "[report]") {
+  const auto d = sample();
+  const auto v = apd::sankey_view(d, 500);
+  CHECK(v.nodes.size() == d.nodes.size());
+  CHECK(v.links.size() == d.links.size());
+  CHECK(v.nodes.back().label.rfind("label ", 0) == 0);
+  CHECK_THAT(v.nodes[0].hover, Catch::Contains("00"));
+}
+
+TEST_CASE("the Sankey view merges the smallest patterns of a column into one other node", "[report]") {
+  const auto d = sample();
+  const auto v = apd::sankey_view(d, 2);
+  // Layer 1 keeps "00" (5) and merges "01" (2 instances, 1 wrong) and "11" (1, right);
+  // layer 2 fits; the 5 predicted labels become "label 1" + other (4 labels).
+  std::vector<std::size_t> per_column(4, 0);
+  for (const auto& n : v.nodes) ++per_column[n.column];
+  CHECK(per_column == std::vector<std::size_t>{0, 2, 2, 2});
+  CHECK(v.nodes[1].label == "other (2 patterns)");
+  CHECK(v.nodes[1].count == 3);
+  CHECK(v.nodes[1].errors == 1);
+  // Links re-aggregate: each column pair still carries all 8 instances and all errors.
+  std::uint64_t first = 0, first_err = 0;
+  for (const auto& l : v.links) {
+    if (v.nodes[l.source].column == 1) {
+      first += l.count;
+      first_err += l.errors;
+    }
+  }
+  CHECK(first == 8);
+  CHECK(first_err == d.errors);
+  CHECK_THROWS_AS(apd::sankey_view(d, 1), apd::Error);
+}
+
+TEST_CASE("the page embeds the library and the data, and escapes what it shows", "[report]") {
+  nlohmann::json data = {{"title", "A <b>title</b>"},
+                         {"tool", {{"name", "apd-report"}, {"version", "0"}, {"git_sha", "x"}}},
+                         {"apds", nlohmann::json::array()},
+                         {"zmax", {{"all", 1}, {"wrong", 1}}},
+                         {"max_nodes", 500},
+                         {"warnings", {"file </script> from elsewhere"}}};
+  const auto html = apd::render_report(data, "/* plotly */");
+  CHECK_THAT(html, Catch::Contains("<title>A &lt;b&gt;title&lt;/b&gt;</title>"));
+  CHECK_THAT(html, Catch::Contains("<script>\n/* plotly */\n</script>"));
+  CHECK_THAT(html, Catch::Contains("Warning: file &lt;/script&gt; from elsewhere"));
+  // The inline JSON cannot close its script element early.
+  const auto data_at = html.find("id=\"apd-data\">");
+  REQUIRE(data_at != std::string::npos);
+  const auto data_end = html.find("</script>", data_at);
+  CHECK(html.substr(data_at, data_end - data_at).find("</") == std::string::npos);
+}
