@@ -4,24 +4,12 @@
 
 #include <fmt/format.h>
 
+#include "markup.hpp"
+
 namespace apd {
 
 namespace {
 
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string histogram_json(std::span<const LabelCount> hist) {
   nlohmann::json obj = nlohmann::json::object();
@@ -55,7 +43,7 @@ void write_graphml(const Diagram& d, const Sink& sink) {
   nlohmann::json graph = d.graph;
   graph["schema"] = kSchema;
   fmt::format_to(std::back_inserter(out), "<data key=\"g_schema\">{}</data>\n<data key=\"g_metadata\">{}</data>\n",
-                 kSchema, xml_escape(graph.dump()));
+                 kSchema, escape_markup(graph.dump()));
   for (std::size_t k = 0; k < d.nodes.size(); ++k) {
     const Node& n = d.nodes[k];
     fmt::format_to(std::back_inserter(out), "<node id=\"{}\"><data key=\"n_kind\">{}</data><data key=\"n_layer\">{}</data>",
@@ -68,8 +56,8 @@ void write_graphml(const Diagram& d, const Sink& sink) {
     fmt::format_to(std::back_inserter(out),
                    "<data key=\"n_count\">{}</data><data key=\"n_errors\">{}</data>"
                    "<data key=\"n_true\">{}</data><data key=\"n_pred\">{}</data></node>\n",
-                   n.count, n.errors, xml_escape(histogram_json(d.true_labels(k))),
-                   xml_escape(histogram_json(d.predicted_labels(k))));
+                   n.count, n.errors, escape_markup(histogram_json(d.true_labels(k))),
+                   escape_markup(histogram_json(d.predicted_labels(k))));
     if (out.size() > (1U << 22)) {
       sink(out);
       out.clear();

@@ -2,25 +2,14 @@
 // by a small script from inline JSON with the embedded Plotly.js.
 #include <fmt/format.h>
 
+#include "markup.hpp"
+
 #include "apd/report.hpp"
 
 namespace apd {
 
 namespace {
 
-std::string escape(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string text_of(const nlohmann::json& v) {
   if (v.is_null()) return "-";
@@ -116,20 +105,20 @@ window.apdRendered = Promise.all(plots).then(() => { document.body.dataset.rende
 std::string render_report(const nlohmann::json& data, std::string_view plotly_js) {
   std::string out;
   out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
-  out += fmt::format("<title>{}</title>\n<style>{}</style>\n", escape(data.value("title", "")), kStyle);
+  out += fmt::format("<title>{}</title>\n<style>{}</style>\n", escape_markup(data.value("title", "")), kStyle);
   out += "<script>\n";
   out += plotly_js;
   out += "\n</script>\n</head>\n<body>\n<header>\n";
-  out += fmt::format("<h1>{}</h1>\n", escape(data.value("title", "")));
+  out += fmt::format("<h1>{}</h1>\n", escape_markup(data.value("title", "")));
   const auto& tool = data["tool"];
   if (data.contains("run")) {
     const auto& r = data["run"];
     const auto& hp = r["hyperparameters"];
     out += fmt::format("<p class=\"meta\">Run <code>{}</code>: {} ReLU MLP, SGD lr {} momentum {}, batch {}, {} epochs, "
                        "inputs normalised <code>{}</code>. Best validation loss {} (accuracy {}) at epoch {}.</p>\n",
-                       escape(text_of(r["dir"])), escape(text_of(r["architecture"])), text_of(hp["lr"]),
+                       escape_markup(text_of(r["dir"])), escape_markup(text_of(r["architecture"])), text_of(hp["lr"]),
                        text_of(hp["momentum"]), text_of(hp["batch_size"]), text_of(hp["epochs"]),
-                       escape(text_of(r["normalize"])), number(r["best_val_loss"], 4), number(r["best_val_acc"], 4),
+                       escape_markup(text_of(r["normalize"])), number(r["best_val_loss"], 4), number(r["best_val_acc"], 4),
                        text_of(r["best_epoch"]));
   }
   if (!data["apds"].empty()) {
@@ -139,17 +128,17 @@ std::string render_report(const nlohmann::json& data, std::string_view plotly_js
     for (const auto& a : data["apds"]) epochs.push_back(text_of(a["epoch"]));
     out += fmt::format("<p class=\"meta\">APDs at epochs {} of {}: split <code>{}</code>, labels {}, limit {}, "
                        "selection <code>{}</code> (seed {}).</p>\n",
-                       escape(fmt::format("{}", fmt::join(epochs, ", "))), escape(text_of(first["architecture"])),
-                       sel.is_object() ? escape(text_of(sel.value("split", nlohmann::json()))) : "-",
-                       sel.is_object() ? escape(text_of(sel.value("labels", nlohmann::json()))) : "-",
-                       sel.is_object() ? escape(text_of(sel.value("limit", nlohmann::json()))) : "-",
-                       sel.is_object() ? escape(text_of(sel.value("select", nlohmann::json()))) : "-",
-                       sel.is_object() ? escape(text_of(sel.value("seed", nlohmann::json()))) : "-");
+                       escape_markup(fmt::format("{}", fmt::join(epochs, ", "))), escape_markup(text_of(first["architecture"])),
+                       sel.is_object() ? escape_markup(text_of(sel.value("split", nlohmann::json()))) : "-",
+                       sel.is_object() ? escape_markup(text_of(sel.value("labels", nlohmann::json()))) : "-",
+                       sel.is_object() ? escape_markup(text_of(sel.value("limit", nlohmann::json()))) : "-",
+                       sel.is_object() ? escape_markup(text_of(sel.value("select", nlohmann::json()))) : "-",
+                       sel.is_object() ? escape_markup(text_of(sel.value("seed", nlohmann::json()))) : "-");
   }
-  out += fmt::format("<p class=\"meta\">Made by {} {} (git {}).</p>\n", escape(text_of(tool["name"])),
-                     escape(text_of(tool["version"])), escape(text_of(tool["git_sha"])));
+  out += fmt::format("<p class=\"meta\">Made by {} {} (git {}).</p>\n", escape_markup(text_of(tool["name"])),
+                     escape_markup(text_of(tool["version"])), escape_markup(text_of(tool["git_sha"])));
   for (const auto& w : data.value("warnings", nlohmann::json::array())) {
-    out += fmt::format("<p class=\"meta warn\">Warning: {}</p>\n", escape(text_of(w)));
+    out += fmt::format("<p class=\"meta warn\">Warning: {}</p>\n", escape_markup(text_of(w)));
   }
   out += "</header>\n";
 
@@ -161,7 +150,7 @@ std::string render_report(const nlohmann::json& data, std::string_view plotly_js
       for (const auto& u : a["unique"]) unique.push_back(u.dump());
       const bool bins = a.contains("bins");
       out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                         escape(text_of(a["file"])), text_of(a["epoch"]), text_of(a["instances"]), text_of(a["errors"]),
+                         escape_markup(text_of(a["file"])), text_of(a["epoch"]), text_of(a["instances"]), text_of(a["errors"]),
                          fmt::join(unique, " / "), bins ? number(a["bins"]["auroc_small_strength"], 3) : "n/a",
                          bins ? number(a["bins"]["auroc_low_purity"], 3) : "n/a");
     }

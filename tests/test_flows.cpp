@@ -4,33 +4,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "hand_made.hpp"
+
 #include "apd/error.hpp"
 #include "apd/flows.hpp"
 #include "naive_apd.hpp"
 
-namespace {
-
-// Four flows over layers {1, 2} with known answers (see each comment).
-apd::Diagram hand_made() {
-  const std::vector<std::pair<std::string, std::string>> patterns = {
-      {"00", "10"}, {"00", "10"}, {"00", "10"}, {"00", "10"},  // A: predicted 1,1,1,2; true 1
-      {"01", "11"}, {"01", "11"},                              // B: predicted 3,4; true 3 (a tie)
-      {"11", "11"},                                            // C: predicted 5, true 5
-      {"00", "11"}};                                           // D: predicted 6, true 0
-  apd::PatternStore store({2, 2});
-  for (const auto& [a, b] : patterns) {
-    store.append_pattern(0, a);
-    store.append_pattern(1, b);
-  }
-  const std::vector<std::int32_t> label = {1, 1, 1, 1, 3, 3, 5, 0}, predicted = {1, 1, 1, 2, 3, 4, 5, 6};
-  const std::vector<std::int64_t> index = {0, 1, 2, 3, 4, 5, 6, 7};
-  return apd::build_diagram(store, label, predicted, index);
-}
-
-}  // namespace
-
 TEST_CASE("flows on a hand-made APD have the hand-computed strength, purity, accuracy and majority", "[flows]") {
-  const auto d = hand_made();
+  const auto d = apd::test::hand_made();
   const auto fs = apd::compute_flows(d, apd::default_flow_layers(d.layers()));
   CHECK(fs.layers == std::vector<std::size_t>{1, 2});
   REQUIRE(fs.flows.size() == 4);
@@ -55,7 +36,7 @@ TEST_CASE("flows on a hand-made APD have the hand-computed strength, purity, acc
 }
 
 TEST_CASE("flows over one layer group instances by that layer's pattern", "[flows]") {
-  const auto d = hand_made();
+  const auto d = apd::test::hand_made();
   const std::vector<std::size_t> layer2 = {2};
   const auto fs = apd::compute_flows(d, layer2);
   REQUIRE(fs.flows.size() == 2);
@@ -65,7 +46,7 @@ TEST_CASE("flows over one layer group instances by that layer's pattern", "[flow
 }
 
 TEST_CASE("the strength x purity grid has the hand-computed cells", "[flows]") {
-  const auto d = hand_made();
+  const auto d = apd::test::hand_made();
   const auto fs = apd::compute_flows(d, apd::default_flow_layers(2));
   const auto cells = apd::bin_flows(fs);
   REQUIRE(cells.size() == 3 * 10);  // strengths 1, 2, 4 -> bins [1,2), [2,4), [4,8)
@@ -112,7 +93,7 @@ TEST_CASE("strength and purity bins are exact at their edges", "[flows]") {
 }
 
 TEST_CASE("layer summaries have the hand-computed counts and entropy", "[flows]") {
-  const auto s = apd::summarize_layers(hand_made());
+  const auto s = apd::summarize_layers(apd::test::hand_made());
   REQUIRE(s.size() == 2);
   CHECK(s[0].unique_patterns == 3);  // 00 x5, 01 x2, 11 x1
   CHECK(s[0].instances == 8);
@@ -166,7 +147,7 @@ TEST_CASE("random flows equal the naive reference and their strengths sum to N",
 }
 
 TEST_CASE("flows need instances and valid layers", "[flows]") {
-  auto d = hand_made();
+  auto d = apd::test::hand_made();
   const std::vector<std::size_t> bad = {3};
   CHECK_THROWS_WITH(apd::compute_flows(d, bad), "flow layer 3 is outside 1..2");
   d.has_instances = false;

@@ -2,29 +2,18 @@
 // page's structure (the browser test checks the rendering).
 #include <catch2/catch.hpp>
 
+#include "hand_made.hpp"
+
 #include "apd/error.hpp"
 #include "apd/report.hpp"
 
 namespace {
 
-apd::Diagram sample() {
-  // Layer 1: "00" x5, "01" x2, "11" x1; layer 2: "10" x4, "11" x4.
-  const std::vector<std::pair<std::string, std::string>> patterns = {
-      {"00", "10"}, {"00", "10"}, {"00", "10"}, {"00", "10"}, {"01", "11"}, {"01", "11"}, {"11", "11"}, {"00", "11"}};
-  apd::PatternStore store({2, 2});
-  for (const auto& [a, b] : patterns) {
-    store.append_pattern(0, a);
-    store.append_pattern(1, b);
-  }
-  const std::vector<std::int32_t> label = {1, 1, 1, 1, 3, 3, 5, 0}, predicted = {1, 1, 1, 2, 3, 4, 5, 6};
-  const std::vector<std::int64_t> index = {0, 1, 2, 3, 4, 5, 6, 7};
-  return apd::build_diagram(store, label, predicted, index, {{"epoch", 3}});
-}
 
 }  // namespace
 
 TEST_CASE("the Sankey view shows every node when a column fits", "[report]") {
-  const auto d = sample();
+  const auto d = apd::test::hand_made({{"epoch", 3}});
   const auto v = apd::sankey_view(d, 500);
   CHECK(v.nodes.size() == d.nodes.size());
   CHECK(v.links.size() == d.links.size());
@@ -33,7 +22,7 @@ TEST_CASE("the Sankey view shows every node when a column fits", "[report]") {
 }
 
 TEST_CASE("the Sankey view merges the smallest patterns of a column into one other node", "[report]") {
-  const auto d = sample();
+  const auto d = apd::test::hand_made({{"epoch", 3}});
   const auto v = apd::sankey_view(d, 2);
   // Layer 1 keeps "00" (5) and merges "01" (2 instances, 1 wrong) and "11" (1, right);
   // layer 2 fits; the 5 predicted labels become "label 1" + other (4 labels).

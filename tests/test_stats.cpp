@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "hand_made.hpp"
+
 #include "apd/error.hpp"
 #include "apd/stats.hpp"
 
@@ -11,18 +13,6 @@ namespace {
 // Flows over layers {1,2} (see test_flows.cpp): A strength 4, 1 wrong, purity
 // 0.75; B strength 2, 1 wrong, purity 0.5; C strength 1, right, purity 1;
 // D strength 1, wrong, purity 1.
-apd::Diagram hand_made() {
-  const std::vector<std::pair<std::string, std::string>> patterns = {
-      {"00", "10"}, {"00", "10"}, {"00", "10"}, {"00", "10"}, {"01", "11"}, {"01", "11"}, {"11", "11"}, {"00", "11"}};
-  apd::PatternStore store({2, 2});
-  for (const auto& [a, b] : patterns) {
-    store.append_pattern(0, a);
-    store.append_pattern(1, b);
-  }
-  const std::vector<std::int32_t> label = {1, 1, 1, 1, 3, 3, 5, 0}, predicted = {1, 1, 1, 2, 3, 4, 5, 6};
-  const std::vector<std::int64_t> index = {0, 1, 2, 3, 4, 5, 6, 7};
-  return apd::build_diagram(store, label, predicted, index, {{"epoch", 7}});
-}
 
 std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
   std::vector<std::vector<std::string>> rows;
@@ -55,7 +45,7 @@ TEST_CASE("AUROC matches the hand calculation, ties counting one half", "[stats]
 
 TEST_CASE("the stats tables of a hand-made APD hold the hand-computed values", "[stats]") {
   auto t = apd::make_stats_tables();
-  const auto d = hand_made();
+  const auto d = apd::test::hand_made({{"epoch", 7}});
   apd::add_layer_rows(t, "h.json", d);
   apd::StatsSpec spec;
   spec.top = 0;
@@ -102,7 +92,7 @@ TEST_CASE("a top-N flow table keeps the strongest flows and text output abbrevia
   apd::StatsSpec spec;
   spec.top = 2;
   spec.full_patterns = false;
-  apd::add_flow_rows(t, "h.json", hand_made(), spec, true, false, false);
+  apd::add_flow_rows(t, "h.json", apd::test::hand_made({{"epoch", 7}}), spec, true, false, false);
   REQUIRE(t.flows.rows.size() == 2);
   const auto text = apd::render_text(t.flows);
   CHECK_THAT(text, Catch::Contains("l1n0[0/2 on] l2n0[1/2 on]"));
@@ -116,7 +106,7 @@ TEST_CASE("a top-N flow table keeps the strongest flows and text output abbrevia
 
 TEST_CASE("flows of an APD without instances say how to get them", "[stats]") {
   auto t = apd::make_stats_tables();
-  auto d = hand_made();
+  auto d = apd::test::hand_made({{"epoch", 7}});
   d.has_instances = false;
   CHECK_THROWS_WITH(apd::add_flow_rows(t, "lean.json", d, {}, true, true, true),
                     Catch::Contains("lean.json: flows need per-instance records and this APD has none (rerun apd-extract "
