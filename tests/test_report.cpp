@@ -7,11 +7,6 @@
 #include "apd/error.hpp"
 #include "apd/report.hpp"
 
-namespace {
-
-
-}  // namespace
-
 TEST_CASE("the Sankey view shows every node when a column fits", "[report]") {
   const auto d = apd::test::hand_made({{"epoch", 3}});
   const auto v = apd::sankey_view(d, 500);
