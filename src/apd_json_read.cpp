@@ -531,7 +531,7 @@ class Checker {
   std::int64_t find_node(const std::string& id) const {
     if (!canonical_) {
       const auto it = ids_.find(id);
-      return it == ids_.end() ? -1 : it->second;
+      return it == ids_.end() ? std::int64_t{-1} : std::int64_t{it->second};
     }
     auto number = [&](std::size_t& at) -> std::int64_t {
       std::int64_t v = 0;
@@ -544,7 +544,8 @@ class Checker {
       const std::int64_t label = number(at);
       if (label < 0 || at != id.size() || label > std::numeric_limits<std::int32_t>::max()) return -1;
       const auto it = label_node_.find(static_cast<std::int32_t>(label));
-      return it == label_node_.end() || id.size() > 1 + std::to_string(label).size() ? -1 : it->second;
+      if (it == label_node_.end() || id.size() > 1 + std::to_string(label).size()) return -1;
+      return std::int64_t{it->second};
     }
     if (id.empty() || id[0] != 'l') return -1;
     const std::int64_t layer = number(at);
@@ -553,7 +554,8 @@ class Checker {
     const auto& nodes = by_rank_[static_cast<std::size_t>(layer)];
     if (rank < 0 || at != id.size() || static_cast<std::size_t>(rank) >= nodes.size()) return -1;
     const std::uint32_t node = nodes[static_cast<std::size_t>(rank)];
-    return h_.nodes[node].id == id ? node : -1;  // rejects leading zeros and the like
+    if (h_.nodes[node].id != id) return -1;  // rejects leading zeros and the like
+    return std::int64_t{node};
   }
 
   template <typename Where>

@@ -166,3 +166,30 @@ TEST_CASE("saving writes atomically and leaves no temporary file behind", "[json
   CHECK_THROWS_WITH(apd::save_diagram(d, dir / "missing" / "a.json", apd::OutputFormat::json),
                     Contains("cannot create file"));
 }
+
+TEST_CASE("truncated or corrupted APD files raise apd::Error and never crash", "[json]") {
+  const std::string text = apd::to_apd_json(sample(12, 3));
+  std::size_t rejected = 0;
+  for (std::size_t cut = 0; cut < text.size(); cut += 7) {
+    try {
+      (void)apd::parse_apd_json(std::string_view(text).substr(0, cut), "cut.json");
+    } catch (const apd::Error&) {
+      ++rejected;
+    }
+  }
+  CHECK(rejected == (text.size() + 6) / 7);  // every proper prefix is refused
+  std::mt19937 rng(17);
+  const std::string alphabet = "{}[],:\"0123456789-.eyn lbtrufas";
+  for (int round = 0; round < 3000; ++round) {
+    std::string bad = text;
+    for (int edits = 0; edits < 3; ++edits) {
+      bad[rng() % bad.size()] = alphabet[rng() % alphabet.size()];
+    }
+    try {
+      const auto d = apd::parse_apd_json(bad, "edited.json");
+      // Accepted edits (e.g. inside a metadata string) still give a consistent diagram.
+      CHECK(apd::parse_apd_json(apd::to_apd_json(d), "again") == d);
+    } catch (const apd::Error&) {
+    }
+  }
+}

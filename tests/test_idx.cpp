@@ -158,3 +158,28 @@ TEST_CASE("the three normalisations map bytes as documented", "[idx]") {
   CHECK(apd::parse_normalization("standard") == apd::Normalization::standard);
   CHECK_THROWS_AS(apd::parse_normalization("zscore"), apd::UsageError);
 }
+
+TEST_CASE("corrupted IDX bytes raise apd::Error and never read out of bounds", "[idx]") {
+  const auto images = apd::test::idx_images(3, 4, 4);
+  const auto labels = apd::test::idx_labels({1, 2, 3});
+  std::uint32_t state = 99;
+  auto next = [&] { return state = state * 1664525U + 1013904223U; };
+  for (int round = 0; round < 4000; ++round) {
+    auto a = images;
+    auto b = labels;
+    for (int edits = 0; edits < 2; ++edits) {
+      a[next() % 16] = static_cast<std::uint8_t>(next() >> 24);  // header bytes
+      b[next() % 8] = static_cast<std::uint8_t>(next() >> 24);
+    }
+    a.resize(next() % (a.size() + 1));
+    try {
+      const auto parsed = apd::parse_idx_images(a, "fuzz");
+      CHECK(parsed.pixels.size() == parsed.count * parsed.rows * parsed.cols);
+    } catch (const apd::Error&) {
+    }
+    try {
+      (void)apd::parse_idx_labels(b, "fuzz");
+    } catch (const apd::Error&) {
+    }
+  }
+}
