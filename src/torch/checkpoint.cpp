@@ -26,26 +26,11 @@ void save_state_dict(const StateDict& dict, const std::filesystem::path& path) {
 
 StateDict load_state_dict(const std::filesystem::path& path) {
   if (!std::filesystem::is_regular_file(path)) throw Error(fmt::format("{}: no such file", path.string()));
-  const std::string text = read_text_file(path);
-  const std::vector<char> bytes(text.begin(), text.end());
-  c10::IValue value;
-  try {
-    value = torch::pickle_load(bytes);
-  } catch (const c10::Error&) {
-    // Python's torch.save(model.state_dict()) pickles an OrderedDict that
-    // torch::pickle_load cannot read (pytorch/pytorch#100741).
-    return read_python_state_dict(path);
-  }
-  if (!value.isGenericDict()) throw Error(fmt::format("{}: holds a {}, not a state_dict", path.string(), value.tagKind()));
-  StateDict out;
-  for (const auto& item : value.toGenericDict()) {
-    if (!item.key().isString() || !item.value().isTensor()) {
-      throw Error(fmt::format("{}: a state_dict maps names to tensors; found a {} -> {} entry", path.string(),
-                              item.key().tagKind(), item.value().tagKind()));
-    }
-    out.emplace_back(item.key().toStringRef(), item.value().toTensor());
-  }
-  return out;
+  // One reader for our torch::pickle_save files and Python's torch.save: not
+  // torch::pickle_load, which cannot read Python's state_dicts
+  // (pytorch/pytorch#100741) and, in 1.13, reads past the end of its buffer
+  // on a truncated archive (found by AddressSanitizer).
+  return read_python_state_dict(path);
 }
 
 InferredMlp infer_mlp(const StateDict& dict, const std::string& source, std::int64_t inputs) {

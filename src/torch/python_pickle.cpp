@@ -228,6 +228,8 @@ ValuePtr Unpickler::reduce(const ValuePtr& callable, const ValuePtr& args) {
   if (g == nullptr) fail("malformed pickle (REDUCE of a non-callable)");
   const auto& a = tuple_items(args);
   if (g->name == "collections OrderedDict") return make(Dict{});
+  // torch::pickle_save annotates containers: restore_type_tag(value, "Dict[str, Tensor]").
+  if (g->name == "torch.jit._pickle restore_type_tag" && !a.empty()) return a[0];
   if (g->name == "torch._utils _rebuild_tensor_v2" && a.size() >= 4) {
     const auto& storage = std::get<torch::Tensor>(a[0]->v);
     const auto offset = std::get<std::int64_t>(a[1]->v);
