@@ -14,6 +14,7 @@ packages=(
   nodejs npm
   python3 python3-torch python3-numpy python3-networkx
   chromium
+  dataset-fashion-mnist
 )
 
 missing=()
