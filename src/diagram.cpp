@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "apd/error.hpp"
+#include "parallel.hpp"
 
 namespace apd {
 
@@ -183,33 +184,46 @@ Diagram build_diagram(const PatternStore& store, std::span<const std::int32_t> t
     d.errors += wrong[i];
   }
 
-  // Pattern nodes, layer by layer; node_of[i] is instance i's node in the current layer.
+  // Pattern nodes. Layers are independent: group and rank them in parallel,
+  // then fill each layer's own range of nodes. node_of[l][i] is instance i's
+  // node in column l (column `layers` holds the label nodes).
   std::vector<std::vector<std::uint32_t>> node_of(layers + 1, std::vector<std::uint32_t>(n));
+  std::vector<Grouping> groups(layers);
+  std::vector<std::vector<std::uint32_t>> ranks(layers);
+  parallel_for(layers, [&](std::size_t l) {
+    groups[l] = group_patterns(store, l);
+    ranks[l] = rank_groups(store, l, groups[l]);
+  });
+  std::vector<std::size_t> node_base(layers + 1, 0), word_base(layers + 1, 0);
   for (std::size_t l = 0; l < layers; ++l) {
-    const Grouping g = group_patterns(store, l);
-    const auto rank = rank_groups(store, l, g);
-    const std::size_t base = d.nodes.size();
-    d.nodes.resize(base + g.groups());
+    node_base[l + 1] = node_base[l] + groups[l].groups();
+    word_base[l + 1] = word_base[l] + groups[l].groups() * store.words(l);
+  }
+  d.nodes.resize(node_base[layers]);
+  d.pattern_words.resize(word_base[layers]);
+  parallel_for(layers, [&](std::size_t l) {
+    const Grouping& g = groups[l];
+    const auto& rank = ranks[l];
+    const std::size_t base = node_base[l];
+    const std::size_t w = store.words(l);
     for (std::size_t grp = 0; grp < g.groups(); ++grp) {
       Node& node = d.nodes[base + rank[grp]];
       node.kind = NodeKind::pattern;
       node.layer = static_cast<std::uint32_t>(l + 1);
       node.rank = rank[grp];
       node.count = g.count[grp];
+      node.pattern_offset = word_base[l] + rank[grp] * w;
+      const auto row = store.row(l, g.first[grp]);
+      std::copy(row.begin(), row.end(), d.pattern_words.begin() + static_cast<std::ptrdiff_t>(node.pattern_offset));
     }
     for (std::size_t i = 0; i < n; ++i) {
       const auto node = static_cast<std::uint32_t>(base + rank[g.id[i]]);
       node_of[l][i] = node;
       d.nodes[node].errors += wrong[i];
     }
-    std::vector<std::uint32_t> first_of_node(g.groups());
-    for (std::size_t grp = 0; grp < g.groups(); ++grp) first_of_node[rank[grp]] = g.first[grp];
-    for (std::size_t r = 0; r < g.groups(); ++r) {
-      d.nodes[base + r].pattern_offset = d.pattern_words.size();
-      const auto row = store.row(l, first_of_node[r]);
-      d.pattern_words.insert(d.pattern_words.end(), row.begin(), row.end());
-    }
-  }
+  });
+  groups.clear();
+  ranks.clear();
 
   // Label nodes: by descending count, then label. Predicted labels are
   // grouped as 64-bit keys, like patterns.
@@ -237,27 +251,42 @@ Diagram build_diagram(const PatternStore& store, std::span<const std::int32_t> t
     d.nodes[node_of[layers][i]].errors += wrong[i];
   }
 
-  // Label histograms of every node, in node order.
+  // Label histograms, each column into its own pool in parallel, then one
+  // pool in node order (the layout the reader produces).
+  node_base.push_back(d.nodes.size());  // the label nodes' column ends the node list
+  std::vector<std::vector<LabelCount>> pools(layers + 1);
+  parallel_for(layers + 1, [&](std::size_t col) {
+    append_histograms(node_of[col], true_labels, predicted, d.nodes, pools[col]);
+  });
   for (std::size_t col = 0; col <= layers; ++col) {
-    append_histograms(node_of[col], true_labels, predicted, d.nodes, d.histograms);
+    const std::size_t offset = d.histograms.size();
+    for (std::size_t k = node_base[col]; k < node_base[col + 1]; ++k) {
+      d.nodes[k].true_begin += offset;
+      d.nodes[k].pred_begin += offset;
+    }
+    d.histograms.insert(d.histograms.end(), pools[col].begin(), pools[col].end());
   }
+  pools.clear();
 
-  // Links between consecutive columns, each column sorted by descending
-  // count, then source, then target (node order already follows columns).
-  for (std::size_t col = 0; col < layers; ++col) {
+  // Links between consecutive columns, each column in parallel, sorted by
+  // descending count, then source, then target.
+  std::vector<std::vector<Link>> column_links(layers);
+  parallel_for(layers, [&](std::size_t col) {
     const Grouping pairs = group_pairs(node_of[col], node_of[col + 1]);
-    const std::size_t base = d.links.size();
+    auto& links = column_links[col];
+    links.reserve(pairs.groups());
     for (std::size_t p = 0; p < pairs.groups(); ++p) {
       const std::uint32_t i = pairs.first[p];
-      d.links.push_back({node_of[col][i], node_of[col + 1][i], pairs.count[p], 0});
+      links.push_back({node_of[col][i], node_of[col + 1][i], pairs.count[p], 0});
     }
-    for (std::size_t i = 0; i < n; ++i) d.links[base + pairs.id[i]].errors += wrong[i];
-    std::sort(d.links.begin() + static_cast<std::ptrdiff_t>(base), d.links.end(), [](const Link& a, const Link& b) {
+    for (std::size_t i = 0; i < n; ++i) links[pairs.id[i]].errors += wrong[i];
+    std::sort(links.begin(), links.end(), [](const Link& a, const Link& b) {
       if (a.count != b.count) return a.count > b.count;
       if (a.source != b.source) return a.source < b.source;
       return a.target < b.target;
     });
-  }
+  });
+  for (const auto& links : column_links) d.links.insert(d.links.end(), links.begin(), links.end());
 
   // Per-instance records.
   d.has_instances = true;
