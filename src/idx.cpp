@@ -75,19 +75,27 @@ std::vector<std::size_t> read_header(std::span<const std::uint8_t> bytes, const 
   return dims;
 }
 
-}  // namespace
-
-IdxImages parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& name) {
+// Validates an image file's bytes and moves them, header dropped in place,
+// into the result: no second copy of the pixels (a million 28x28 images are
+// 784 MB).
+IdxImages images_from(std::vector<std::uint8_t> bytes, const std::string& name) {
   const auto dims = read_header(bytes, name, kImageMagic, "image");
   if (dims[1] == 0 || dims[2] == 0) {
     throw Error(fmt::format("{}: images of {}x{} pixels hold no data", name, dims[1], dims[2]));
   }
+  bytes.erase(bytes.begin(), bytes.begin() + 16);
   IdxImages out;
   out.count = dims[0];
   out.rows = dims[1];
   out.cols = dims[2];
-  out.pixels.assign(bytes.begin() + 16, bytes.end());
+  out.pixels = std::move(bytes);
   return out;
+}
+
+}  // namespace
+
+IdxImages parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& name) {
+  return images_from({bytes.begin(), bytes.end()}, name);
 }
 
 std::vector<std::uint8_t> parse_idx_labels(std::span<const std::uint8_t> bytes, const std::string& name) {
@@ -136,20 +144,7 @@ std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path) 
 }
 
 IdxImages read_idx_images(const std::filesystem::path& path) {
-  // Validate the header on the bytes, then drop it in place: no second copy
-  // of the pixels (a million 28x28 images are 784 MB).
-  std::vector<std::uint8_t> bytes = read_maybe_gzipped(path);
-  const auto dims = read_header(bytes, path.string(), kImageMagic, "image");
-  if (dims[1] == 0 || dims[2] == 0) {
-    throw Error(fmt::format("{}: images of {}x{} pixels hold no data", path.string(), dims[1], dims[2]));
-  }
-  bytes.erase(bytes.begin(), bytes.begin() + 16);
-  IdxImages out;
-  out.count = dims[0];
-  out.rows = dims[1];
-  out.cols = dims[2];
-  out.pixels = std::move(bytes);
-  return out;
+  return images_from(read_maybe_gzipped(path), path.string());
 }
 
 std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& path) {

@@ -22,7 +22,6 @@ class AtomicFile {
   void commit();
 
   [[nodiscard]] const std::filesystem::path& target() const noexcept { return target_; }
-  [[nodiscard]] const std::filesystem::path& temp_path() const noexcept { return temp_; }
 
  private:
   std::filesystem::path target_;

@@ -24,17 +24,13 @@ struct ForwardPass {
   std::uint64_t correct = 0;
 };
 
-// Forwards images[indices] in batches of `batch_size`. `labels` may be
-// undefined (no loss or accuracy). With `keep_patterns` false the observer is
-// not installed (validation passes).
-[[nodiscard]] ForwardPass forward_pass(MlpImpl& model, const torch::Tensor& images, const torch::Tensor& labels,
-                                       std::span<const std::int64_t> indices, std::int64_t batch_size,
-                                       bool keep_patterns);
 // Streams images[indices] from the IDX file, normalising one batch at a
 // time: memory is the pattern store plus one batch, whatever N is.
 [[nodiscard]] ForwardPass forward_pass(MlpImpl& model, const IdxImageFile& images, Normalization normalization,
                                        std::span<const std::int64_t> indices, std::int64_t batch_size);
-// The same over all rows of `images` in order (batches are views, no copies).
+// Forwards all rows of `images` in order, in batches of `batch_size` (views,
+// no copies). `labels` may be undefined (no loss or accuracy). With
+// `keep_patterns` false the observer is not installed (validation passes).
 [[nodiscard]] ForwardPass forward_pass(MlpImpl& model, const torch::Tensor& images, const torch::Tensor& labels,
                                        std::int64_t batch_size, bool keep_patterns);
 

@@ -52,18 +52,6 @@ ForwardPass run_batches(MlpImpl& model, std::int64_t n, std::int64_t batch_size,
 
 }  // namespace
 
-ForwardPass forward_pass(MlpImpl& model, const torch::Tensor& images, const torch::Tensor& labels,
-                         std::span<const std::int64_t> indices, std::int64_t batch_size, bool keep_patterns) {
-  const bool with_labels = labels.defined();
-  return run_batches(model, static_cast<std::int64_t>(indices.size()), batch_size, keep_patterns, with_labels,
-                     [&](std::int64_t begin, std::int64_t end) {
-                       const auto idx = index_tensor(indices.subspan(static_cast<std::size_t>(begin),
-                                                                     static_cast<std::size_t>(end - begin)));
-                       return std::pair{images.index_select(0, idx),
-                                        with_labels ? labels.index_select(0, idx) : torch::Tensor()};
-                     });
-}
-
 ForwardPass forward_pass(MlpImpl& model, const IdxImageFile& images, Normalization normalization,
                          std::span<const std::int64_t> indices, std::int64_t batch_size) {
   const auto pixels = static_cast<std::int64_t>(images.image_size());

@@ -29,9 +29,8 @@ struct List {
 struct Dict {
   std::vector<std::pair<ValuePtr, ValuePtr>> items;
 };
-struct Mark {};
 struct Value {
-  std::variant<std::monostate, bool, std::int64_t, double, std::string, Global, Tuple, List, Dict, torch::Tensor, Mark>
+  std::variant<std::monostate, bool, std::int64_t, double, std::string, Global, Tuple, List, Dict, torch::Tensor>
       v;
 };
 
