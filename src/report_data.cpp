@@ -79,14 +79,9 @@ nlohmann::json bins_json(const Diagram& d) {
   j["wrong"] = wrong;
   j["flow_layers"] = fs.layers;
   // AUROC of small strength and low purity as flags of wrong predictions.
-  std::vector<ScoredGroup> by_strength, by_purity;
-  for (const Flow& f : fs.flows) {
-    by_strength.push_back({-static_cast<double>(f.strength), f.strength, f.errors});
-    by_purity.push_back({-f.purity(), f.strength, f.errors});
-  }
-  const auto a = auroc(by_strength), b = auroc(by_purity);
-  j["auroc_small_strength"] = a ? nlohmann::json(*a) : nlohmann::json(nullptr);
-  j["auroc_low_purity"] = b ? nlohmann::json(*b) : nlohmann::json(nullptr);
+  const ErrorFlags flags = error_flags(fs);
+  j["auroc_small_strength"] = flags.small_strength ? nlohmann::json(*flags.small_strength) : nlohmann::json(nullptr);
+  j["auroc_low_purity"] = flags.low_purity ? nlohmann::json(*flags.low_purity) : nlohmann::json(nullptr);
   return j;
 }
 

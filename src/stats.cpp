@@ -38,6 +38,20 @@ std::optional<double> auroc(std::vector<ScoredGroup> groups) {
   return static_cast<double>(u / (p * static_cast<long double>(negatives)));
 }
 
+ErrorFlags error_flags(const FlowSet& flows) {
+  std::vector<ScoredGroup> by_strength, by_purity;
+  ErrorFlags out;
+  for (const Flow& f : flows.flows) {
+    // Higher score = more suspicious: small strength, low purity.
+    by_strength.push_back({-static_cast<double>(f.strength), f.strength, f.errors});
+    by_purity.push_back({-f.purity(), f.strength, f.errors});
+    out.wrong += f.errors;
+  }
+  out.small_strength = auroc(std::move(by_strength));
+  out.low_purity = auroc(std::move(by_purity));
+  return out;
+}
+
 namespace {
 
 Cell epoch_cell(const Diagram& d) {
@@ -111,18 +125,10 @@ void add_flow_rows(StatsTables& t, const std::string& file, const Diagram& d, co
     }
   }
   if (errors) {
-    std::vector<ScoredGroup> by_strength, by_purity;
-    std::uint64_t wrong = 0;
-    for (const Flow& f : fs.flows) {
-      // Higher score = more suspicious: small strength, low purity.
-      by_strength.push_back({-static_cast<double>(f.strength), f.strength, f.errors});
-      by_purity.push_back({-f.purity(), f.strength, f.errors});
-      wrong += f.errors;
-    }
-    for (const auto& [name, groups] : {std::pair{"small_strength", by_strength}, std::pair{"low_purity", by_purity}}) {
-      const auto a = auroc(groups);
+    const ErrorFlags flags = error_flags(fs);
+    for (const auto& [name, a] : {std::pair{"small_strength", flags.small_strength}, std::pair{"low_purity", flags.low_purity}}) {
       t.errors.rows.push_back({file, epoch_cell(d), std::string(name), a ? Cell{Decimal{*a, 4}} : Cell{std::monostate{}},
-                               static_cast<std::uint64_t>(d.instances), wrong, layer_names});
+                               static_cast<std::uint64_t>(d.instances), flags.wrong, layer_names});
     }
   }
 }

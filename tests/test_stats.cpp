@@ -126,3 +126,13 @@ TEST_CASE("the run table lists every epoch and marks the best validation loss", 
   CHECK(rows[1].back() == "false");
   CHECK(rows[3].back() == "false");
 }
+
+TEST_CASE("error flags give the hand-computed AUROCs the table and the report both show", "[stats]") {
+  const auto d = apd::test::hand_made();
+  const auto flags = apd::error_flags(apd::compute_flows(d, apd::default_flow_layers(d.layers())));
+  CHECK(flags.wrong == 3);
+  REQUIRE(flags.small_strength.has_value());
+  CHECK(*flags.small_strength == Approx(9.5 / 15));
+  REQUIRE(flags.low_purity.has_value());
+  CHECK(*flags.low_purity == Approx(0.5));
+}

@@ -27,6 +27,15 @@ struct ScoredGroup {
 };
 [[nodiscard]] std::optional<double> auroc(std::vector<ScoredGroup> groups);
 
+// How well a flow's small strength, or its low purity, flags the wrong
+// instances in it: the AUROC of score = -strength and of score = -purity.
+struct ErrorFlags {
+  std::optional<double> small_strength;
+  std::optional<double> low_purity;
+  std::uint64_t wrong = 0;
+};
+[[nodiscard]] ErrorFlags error_flags(const FlowSet& flows);
+
 struct StatsSpec {
   std::vector<std::size_t> flow_layers;  // empty: the last two hidden layers
   std::size_t top = 20;                  // flows shown; 0 = all
