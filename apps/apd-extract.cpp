@@ -1,7 +1,7 @@
 // apd-extract: the APD (apd/1 JSON or GraphML) of a label subset at any epoch
 // of an apd-train run, or under a state_dict saved by PyTorch.
 #include "app_support.hpp"
-#include "apd/extract.hpp"
+#include "apd/torch/extract.hpp"
 
 int main(int argc, char** argv) {
   const std::string program = "apd-extract";

@@ -4,12 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include "app_support.hpp"
-#include "apd/atomic_file.hpp"
-#include "apd/error.hpp"
-#include "apd/report.hpp"
-
-extern "C" const char apd_plotly_js_begin[];
-extern "C" const char apd_plotly_js_end[];
+#include "apd/io/atomic_file.hpp"
+#include "apd/core/error.hpp"
+#include "apd/report/report.hpp"
 
 int main(int argc, char** argv) {
   const std::string program = "apd-report";
@@ -34,8 +31,7 @@ int main(int argc, char** argv) {
     nlohmann::json data = apd::report_data(o, warnings);
     for (const auto& w : warnings) spdlog::warn("{}", w);
     data["warnings"] = warnings;
-    const std::string_view plotly(apd_plotly_js_begin, static_cast<std::size_t>(apd_plotly_js_end - apd_plotly_js_begin));
-    apd::write_file_atomically(out, apd::render_report(data, plotly));
+    apd::write_file_atomically(out, apd::render_report(data));
     spdlog::info("wrote {}", out);
     return 0;
   });

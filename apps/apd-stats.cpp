@@ -6,10 +6,10 @@
 #include <fmt/format.h>
 
 #include "app_support.hpp"
-#include "apd/apd_json.hpp"
-#include "apd/atomic_file.hpp"
-#include "apd/error.hpp"
-#include "apd/stats.hpp"
+#include "apd/io/apd_json.hpp"
+#include "apd/io/atomic_file.hpp"
+#include "apd/core/error.hpp"
+#include "apd/report/stats.hpp"
 
 namespace {
 

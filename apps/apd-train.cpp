@@ -1,7 +1,7 @@
 // apd-train: the paper's training run (and any variation of it) with a
 // checkpoint per epoch and the number of unique activation patterns per layer.
 #include "app_support.hpp"
-#include "apd/train.hpp"
+#include "apd/torch/train.hpp"
 
 int main(int argc, char** argv) {
   const std::string program = "apd-train";

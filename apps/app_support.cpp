@@ -3,8 +3,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "apd/error.hpp"
-#include "apd/version.hpp"
+#include "apd/core/error.hpp"
+#include "apd/core/version.hpp"
 
 namespace apd::app {
 

@@ -9,7 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "apd/train.hpp"
+#include "apd/torch/train.hpp"
 
 namespace apd::app {
 

@@ -14,8 +14,8 @@
 
 #include <fmt/format.h>
 
-#include "apd/apd_json.hpp"
-#include "apd/flows.hpp"
+#include "apd/io/apd_json.hpp"
+#include "apd/core/flows.hpp"
 
 namespace {
 

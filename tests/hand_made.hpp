@@ -6,7 +6,7 @@
 //   D ("00","11") x1: predicted 6, true 0            -> strength 1, purity 1, wrong
 #pragma once
 
-#include "apd/diagram.hpp"
+#include "apd/core/diagram.hpp"
 
 namespace apd::test {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "apd/random.hpp"
+#include "apd/core/random.hpp"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <tuple>
 #include <vector>
 
-#include "apd/diagram.hpp"
-#include "apd/flows.hpp"
+#include "apd/core/diagram.hpp"
+#include "apd/core/flows.hpp"
 
 namespace apd::test {
 

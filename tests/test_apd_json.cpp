@@ -4,10 +4,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "apd/apd_json.hpp"
-#include "apd/atomic_file.hpp"
-#include "apd/error.hpp"
-#include "apd/graphml.hpp"
+#include "apd/io/apd_json.hpp"
+#include "apd/io/atomic_file.hpp"
+#include "apd/core/error.hpp"
+#include "apd/io/graphml.hpp"
 #include "naive_apd.hpp"
 #include "test_support.hpp"
 

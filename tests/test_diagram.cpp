@@ -1,7 +1,7 @@
 // The APD builder against the paper's Example 1 and a naive string/map oracle.
 #include <catch2/catch.hpp>
 
-#include "apd/diagram.hpp"
+#include "apd/core/diagram.hpp"
 #include "naive_apd.hpp"
 
 using apd::test::naive_apd;

@@ -6,8 +6,8 @@
 
 #include "hand_made.hpp"
 
-#include "apd/error.hpp"
-#include "apd/flows.hpp"
+#include "apd/core/error.hpp"
+#include "apd/core/flows.hpp"
 #include "naive_apd.hpp"
 
 TEST_CASE("flows on a hand-made APD have the hand-computed strength, purity, accuracy and majority", "[flows]") {

@@ -3,9 +3,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "apd/dataset.hpp"
-#include "apd/error.hpp"
-#include "apd/idx.hpp"
+#include "apd/io/dataset.hpp"
+#include "apd/core/error.hpp"
+#include "apd/io/idx.hpp"
 #include "test_support.hpp"
 
 using apd::test::TempDir;

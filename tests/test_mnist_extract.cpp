@@ -2,10 +2,10 @@
 // every instance equal those of a direct reimplementation here.
 #include "torch_catch.hpp"
 
-#include "apd/apd_json.hpp"
-#include "apd/checkpoint.hpp"
-#include "apd/extract.hpp"
-#include "apd/idx.hpp"
+#include "apd/io/apd_json.hpp"
+#include "apd/torch/checkpoint.hpp"
+#include "apd/torch/extract.hpp"
+#include "apd/io/idx.hpp"
 #include "test_support.hpp"
 
 TEST_CASE("the patterns of all 60000 training images equal a direct matmul + relu on the same weights", "[mnist]") {

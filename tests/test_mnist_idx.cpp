@@ -4,8 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "apd/dataset.hpp"
-#include "apd/idx.hpp"
+#include "apd/io/dataset.hpp"
+#include "apd/io/idx.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -1,8 +1,8 @@
 // One epoch on real MNIST (ctest label `mnist`).
 #include "torch_catch.hpp"
 
-#include "apd/run_dir.hpp"
-#include "apd/train.hpp"
+#include "apd/io/run_dir.hpp"
+#include "apd/torch/train.hpp"
 #include "test_support.hpp"
 
 TEST_CASE("one epoch on real MNIST reaches a validation accuracy above 0.85", "[mnist]") {

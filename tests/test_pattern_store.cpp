@@ -5,8 +5,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "apd/error.hpp"
-#include "apd/pattern_store.hpp"
+#include "apd/core/error.hpp"
+#include "apd/core/pattern_store.hpp"
 
 TEST_CASE("activations pack to bits that are 1 exactly when the value is > 0", "[pattern_store]") {
   apd::PatternStore store({5});

@@ -4,8 +4,8 @@
 
 #include "hand_made.hpp"
 
-#include "apd/error.hpp"
-#include "apd/report.hpp"
+#include "apd/core/error.hpp"
+#include "apd/report/report.hpp"
 
 TEST_CASE("the Sankey view shows every node when a column fits", "[report]") {
   const auto d = apd::test::hand_made({{"epoch", 3}});
@@ -47,7 +47,7 @@ TEST_CASE("the page embeds the library and the data, and escapes what it shows",
                          {"zmax", {{"all", 1}, {"wrong", 1}}},
                          {"max_nodes", 500},
                          {"warnings", {"file </script> from elsewhere"}}};
-  const auto html = apd::render_report(data, "/* plotly */");
+  const auto html = apd::render_report(data, {"/* plotly */", apd::embedded_assets().script, apd::embedded_assets().style});
   CHECK_THAT(html, Catch::Contains("<title>A &lt;b&gt;title&lt;/b&gt;</title>"));
   CHECK_THAT(html, Catch::Contains("<script>\n/* plotly */\n</script>"));
   CHECK_THAT(html, Catch::Contains("Warning: file &lt;/script&gt; from elsewhere"));
@@ -56,4 +56,14 @@ TEST_CASE("the page embeds the library and the data, and escapes what it shows",
   REQUIRE(data_at != std::string::npos);
   const auto data_end = html.find("</script>", data_at);
   CHECK(html.substr(data_at, data_end - data_at).find("</") == std::string::npos);
+}
+
+TEST_CASE("the library embeds Plotly.js, the drawing script and the style sheet", "[report]") {
+  const apd::ReportAssets assets = apd::embedded_assets();
+  CHECK(assets.plotly_js.size() > 1'000'000);
+  CHECK_THAT(std::string(assets.plotly_js.substr(0, 200)), Catch::Contains("plotly.js"));
+  CHECK_THAT(std::string(assets.script), Catch::Contains("Plotly.newPlot"));
+  CHECK_THAT(std::string(assets.style), Catch::Contains("font-family"));
+  const auto html = apd::render_report({{"title", "t"}, {"tool", nlohmann::json::object()}, {"apds", nlohmann::json::array()}});
+  CHECK_THAT(html, Catch::Contains(std::string(assets.script.substr(0, 400))));
 }

@@ -2,8 +2,8 @@
 // torch::optim::SGD on the same weights and batches.
 #include "torch_catch.hpp"
 
-#include "apd/mlp.hpp"
-#include "apd/sgd.hpp"
+#include "apd/torch/mlp.hpp"
+#include "apd/torch/sgd.hpp"
 
 namespace {
 

@@ -5,8 +5,8 @@
 
 #include "hand_made.hpp"
 
-#include "apd/error.hpp"
-#include "apd/stats.hpp"
+#include "apd/core/error.hpp"
+#include "apd/report/stats.hpp"
 
 namespace {
 

@@ -1,11 +1,11 @@
 // Training and checkpoints on a synthetic separable dataset written by the test.
 #include "torch_catch.hpp"
 
-#include "apd/atomic_file.hpp"
-#include "apd/checkpoint.hpp"
-#include "apd/error.hpp"
-#include "apd/run_dir.hpp"
-#include "apd/train.hpp"
+#include "apd/io/atomic_file.hpp"
+#include "apd/torch/checkpoint.hpp"
+#include "apd/core/error.hpp"
+#include "apd/io/run_dir.hpp"
+#include "apd/torch/train.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -1,12 +1,12 @@
-#include "apd/checkpoint.hpp"
+#include "apd/torch/checkpoint.hpp"
 
 #include <algorithm>
 #include <fstream>
 
 #include <fmt/format.h>
 
-#include "apd/atomic_file.hpp"
-#include "apd/error.hpp"
+#include "apd/io/atomic_file.hpp"
+#include "apd/core/error.hpp"
 #include "python_pickle.hpp"
 
 namespace apd {

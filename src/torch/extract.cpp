@@ -1,4 +1,4 @@
-#include "apd/extract.hpp"
+#include "apd/torch/extract.hpp"
 
 #include <algorithm>
 #include <map>
@@ -8,13 +8,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "apd/checkpoint.hpp"
-#include "apd/error.hpp"
-#include "apd/extraction.hpp"
-#include "apd/random.hpp"
-#include "apd/run_dir.hpp"
-#include "apd/sha256.hpp"
-#include "apd/version.hpp"
+#include "apd/torch/checkpoint.hpp"
+#include "apd/core/error.hpp"
+#include "apd/torch/extraction.hpp"
+#include "apd/core/random.hpp"
+#include "apd/io/run_dir.hpp"
+#include "apd/io/digest.hpp"
+#include "apd/core/version.hpp"
 #include "threading.hpp"
 
 namespace apd {

@@ -1,8 +1,8 @@
-#include "apd/extraction.hpp"
+#include "apd/torch/extraction.hpp"
 
 #include <algorithm>
 
-#include "apd/torch_data.hpp"
+#include "apd/torch/torch_data.hpp"
 
 namespace apd {
 

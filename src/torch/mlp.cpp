@@ -1,8 +1,8 @@
-#include "apd/mlp.hpp"
+#include "apd/torch/mlp.hpp"
 
 #include <fmt/format.h>
 
-#include "apd/error.hpp"
+#include "apd/core/error.hpp"
 
 namespace apd {
 

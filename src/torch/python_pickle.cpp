@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "apd/error.hpp"
+#include "apd/core/error.hpp"
 
 namespace apd {
 

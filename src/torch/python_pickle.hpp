@@ -10,7 +10,7 @@
 
 #include <filesystem>
 
-#include "apd/checkpoint.hpp"
+#include "apd/torch/checkpoint.hpp"
 
 namespace apd {
 

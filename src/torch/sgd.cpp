@@ -1,4 +1,4 @@
-#include "apd/sgd.hpp"
+#include "apd/torch/sgd.hpp"
 
 namespace apd {
 

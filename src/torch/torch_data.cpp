@@ -1,4 +1,4 @@
-#include "apd/torch_data.hpp"
+#include "apd/torch/torch_data.hpp"
 
 namespace apd {
 

@@ -1,4 +1,4 @@
-#include "apd/train.hpp"
+#include "apd/torch/train.hpp"
 
 #include <unistd.h>
 
@@ -13,16 +13,16 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "apd/atomic_file.hpp"
-#include "apd/checkpoint.hpp"
-#include "apd/error.hpp"
-#include "apd/extraction.hpp"
-#include "apd/random.hpp"
-#include "apd/run_dir.hpp"
-#include "apd/sgd.hpp"
-#include "apd/sha256.hpp"
-#include "apd/torch_data.hpp"
-#include "apd/version.hpp"
+#include "apd/io/atomic_file.hpp"
+#include "apd/torch/checkpoint.hpp"
+#include "apd/core/error.hpp"
+#include "apd/torch/extraction.hpp"
+#include "apd/core/random.hpp"
+#include "apd/io/run_dir.hpp"
+#include "apd/torch/sgd.hpp"
+#include "apd/io/digest.hpp"
+#include "apd/torch/torch_data.hpp"
+#include "apd/core/version.hpp"
 #include "threading.hpp"
 
 namespace apd {

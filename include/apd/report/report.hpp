@@ -1,0 +1,66 @@
+// apd-report's page: the paper's three figures for a run and its APD files,
+// as one self-contained HTML file (Plotly.js embedded, data inline).
+//   Figure 1: train/validation loss per epoch (best epoch marked), unique
+//             patterns per layer per epoch (linear or log scale);
+//   Figure 2: one Sankey diagram per APD file;
+//   Figure 3: strength (log bins) x purity heatmaps of all and wrong instances.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "apd/core/diagram.hpp"
+
+namespace apd {
+
+// The Sankey diagram of one APD: one column per hidden layer plus one of
+// predicted labels; at most `max_nodes` nodes per column, the smallest
+// patterns merged into one "other (n patterns)" node, links re-aggregated.
+struct SankeyView {
+  struct ViewNode {
+    std::size_t column = 0;  // 1..L patterns, L+1 labels
+    std::string label;       // shown next to the node ("" for patterns)
+    std::string hover;       // pattern, count, errors, label histogram
+    std::uint64_t count = 0, errors = 0;
+    std::size_t merged = 1;  // patterns behind the node
+  };
+  struct ViewLink {
+    std::size_t source = 0, target = 0;
+    std::uint64_t count = 0, errors = 0;
+  };
+  std::vector<ViewNode> nodes;
+  std::vector<ViewLink> links;
+};
+
+[[nodiscard]] SankeyView sankey_view(const Diagram& d, std::size_t max_nodes);
+
+struct ReportOptions {
+  std::filesystem::path run;                 // optional: Figure 1 and the header
+  std::vector<std::filesystem::path> apds;   // Figures 2 and 3
+  std::size_t max_nodes = 500;               // per Sankey column
+  std::string title;
+};
+
+// Everything the page draws, as JSON; warnings (e.g. an APD file from another
+// run) are appended to `warnings`. Throws apd::Error on unusable input.
+[[nodiscard]] nlohmann::json report_data(const ReportOptions& options, std::vector<std::string>& warnings);
+
+// What the page embeds: Plotly.js, the drawing script and the style sheet.
+struct ReportAssets {
+  std::string_view plotly_js;
+  std::string_view script;
+  std::string_view style;
+};
+// The copies built into apd::report (src/report/assets/).
+[[nodiscard]] ReportAssets embedded_assets() noexcept;
+
+// The HTML page: `data` from report_data, drawn with `assets`.
+[[nodiscard]] std::string render_report(const nlohmann::json& data, const ReportAssets& assets = embedded_assets());
+
+}  // namespace apd

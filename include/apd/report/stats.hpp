@@ -1,0 +1,61 @@
+// What apd-stats reads off APD files and runs, as tables: per-layer pattern
+// summaries, flows with strength / purity / accuracy, the strength x purity
+// distribution of all and wrong instances (the paper's Figure 3), and how
+// well small strength or low purity flags misclassified instances (AUROC).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apd/core/diagram.hpp"
+#include "apd/core/flows.hpp"
+#include "apd/io/run_dir.hpp"
+#include "apd/report/table.hpp"
+
+namespace apd {
+
+// AUROC of `score` (higher = more suspicious) as a detector of the positives,
+// from per-group (score, instances, positives); ties count one half
+// (the Mann-Whitney statistic with average ranks). Empty without positives
+// or without negatives.
+struct ScoredGroup {
+  double score = 0;
+  std::uint64_t instances = 0;
+  std::uint64_t positives = 0;
+};
+[[nodiscard]] std::optional<double> auroc(std::vector<ScoredGroup> groups);
+
+// How well a flow's small strength, or its low purity, flags the wrong
+// instances in it: the AUROC of score = -strength and of score = -purity.
+struct ErrorFlags {
+  std::optional<double> small_strength;
+  std::optional<double> low_purity;
+  std::uint64_t wrong = 0;
+};
+[[nodiscard]] ErrorFlags error_flags(const FlowSet& flows);
+
+struct StatsSpec {
+  std::vector<std::size_t> flow_layers;  // empty: the last two hidden layers
+  std::size_t top = 20;                  // flows shown; 0 = all
+  BinSpec bins;
+  bool full_patterns = true;             // false: abbreviated (text output)
+  bool dense_bins = true;                // false: only cells holding flows (text output)
+};
+
+// One file's rows appended to the four tables (created with their columns by
+// make_stats_tables). `file` names the source in the rows.
+struct StatsTables {
+  Table layers, flows, bins, errors;
+};
+[[nodiscard]] StatsTables make_stats_tables();
+void add_layer_rows(StatsTables& t, const std::string& file, const Diagram& d);
+// Needs per-instance records; throws apd::Error saying how to get them.
+void add_flow_rows(StatsTables& t, const std::string& file, const Diagram& d, const StatsSpec& spec, bool flows,
+                   bool bins, bool errors);
+
+// The per-epoch table of a run (metrics.jsonl), the best validation epoch marked.
+[[nodiscard]] Table run_table(const std::vector<EpochMetrics>& metrics);
+
+}  // namespace apd

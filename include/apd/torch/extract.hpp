@@ -1,0 +1,44 @@
+// apd-extract's job, without LibTorch in the interface: the APD (apd/1 JSON
+// or GraphML) of a selection of instances under a model at one or more epochs
+// of an apd-train run, or under a state_dict trained elsewhere.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apd/io/apd_json.hpp"
+#include "apd/io/dataset.hpp"
+#include "apd/torch/train.hpp"
+
+namespace apd {
+
+struct ExtractOptions {
+  std::filesystem::path run;               // --run RUNDIR
+  std::vector<std::string> epochs;         // --epoch/--epochs: numbers, "best", "last"
+  std::filesystem::path checkpoint;        // --checkpoint FILE (instead of --run)
+  std::optional<std::filesystem::path> data;  // --data DIR (default: the run's, or data/mnist)
+  std::optional<Normalization> normalize;  // --normalize (default: the run's, or unit)
+  std::string split = "train";             // train | val | test
+  std::vector<std::int64_t> labels;        // true labels to keep; empty = all
+  std::optional<std::size_t> limit;        // at most this many instances
+  std::string select = "first";            // first | random
+  std::uint64_t seed = 0;                  // for --select random
+  std::string out;                         // FILE, "-" for stdout; "{epoch}" is replaced
+  OutputFormat format = OutputFormat::json;
+  bool instances = true;
+  std::int64_t batch_size = 1024;
+  int threads = 1;
+  Verbosity verbosity = Verbosity::normal;
+};
+
+// Checks option combinations; throws UsageError naming the option.
+void validate(const ExtractOptions& options);
+
+// Returns the exit code (0). Throws apd::Error / UsageError on failure; every
+// output file is complete or absent.
+[[nodiscard]] int run_extraction(const ExtractOptions& options);
+
+}  // namespace apd

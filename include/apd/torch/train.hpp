@@ -1,0 +1,46 @@
+// apd-train's job, without LibTorch in the interface: train an MLP on an IDX
+// dataset with SGD, tracking |A*_l(train)| per epoch, writing a run directory
+// (see run_dir.hpp) that survives being killed at any moment.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "apd/io/dataset.hpp"
+
+namespace apd {
+
+enum class Verbosity { quiet, normal, verbose };
+
+struct TrainOptions {
+  std::filesystem::path data = "data/mnist";
+  std::vector<std::int64_t> hidden = {40, 40, 40};
+  int epochs = 500;
+  double lr = 0.001;
+  double momentum = 0.0;
+  std::int64_t batch_size = 64;
+  double val_split = 0.1;
+  std::uint64_t seed = 0;
+  int threads = 1;
+  Normalization normalize = Normalization::unit;
+  std::filesystem::path out;
+  int checkpoint_every = 1;
+  bool track_patterns = true;
+  bool resume = false;
+  Verbosity verbosity = Verbosity::normal;
+  // Options the user gave explicitly (by long name, e.g. "hidden"): with
+  // --resume they must agree with run.json; the others are taken from it.
+  std::set<std::string> given;
+};
+
+// Checks option values; throws UsageError naming the option.
+void validate(const TrainOptions& options);
+
+// Runs the training. Returns the process exit code: 0 when done, 130/143
+// when SIGINT/SIGTERM stopped it after completing the current epoch's files.
+[[nodiscard]] int run_training(TrainOptions options);
+
+}  // namespace apd

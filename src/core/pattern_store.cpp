@@ -1,0 +1,235 @@
+#include "apd/core/pattern_store.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "apd/core/error.hpp"
+
+namespace apd {
+
+namespace {
+
+constexpr std::size_t kBitsPerWord = 64;
+
+std::uint64_t mix(std::uint64_t h) noexcept {  // the murmur3 / splitmix finaliser
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+std::uint64_t hash_row(std::span<const std::uint64_t> row) noexcept {
+  std::uint64_t h = 0x9e3779b97f4a7c15ULL;
+  for (const std::uint64_t w : row) h = mix(h ^ w) + 0x9e3779b97f4a7c15ULL;
+  return h;
+}
+
+// Open addressing over group ids (0 = empty slot, else id + 1); linear probing.
+// `same(i, j)` says whether instances i and j belong together (j is a group's
+// first instance).
+template <typename Hash, typename Same>
+Grouping group_by(std::size_t n, Hash&& hash, Same&& same) {
+  if (n >= std::numeric_limits<std::uint32_t>::max()) {
+    throw Error(fmt::format("{} instances exceed the 2^32 - 1 this store can group", n));
+  }
+  std::size_t capacity = 16;
+  while (capacity < 2 * n) capacity *= 2;
+  const std::size_t mask = capacity - 1;
+  std::vector<std::uint32_t> slots(capacity, 0);
+  Grouping g;
+  g.id.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t s = static_cast<std::size_t>(hash(i)) & mask;
+    while (true) {
+      const std::uint32_t slot = slots[s];
+      if (slot == 0) {
+        const auto fresh = static_cast<std::uint32_t>(g.first.size());
+        slots[s] = fresh + 1;
+        g.first.push_back(static_cast<std::uint32_t>(i));
+        g.count.push_back(1);
+        g.id[i] = fresh;
+        break;
+      }
+      if (same(i, g.first[slot - 1])) {
+        g.id[i] = slot - 1;
+        ++g.count[slot - 1];
+        break;
+      }
+      s = (s + 1) & mask;
+    }
+  }
+  return g;
+}
+
+}  // namespace
+
+PatternStore::PatternStore(std::vector<std::size_t> widths) : widths_(std::move(widths)) {
+  if (widths_.empty()) throw UsageError("a pattern store needs at least one layer");
+  for (std::size_t l = 0; l < widths_.size(); ++l) {
+    if (widths_[l] == 0) throw UsageError(fmt::format("layer {} has width 0", l + 1));
+    words_.push_back((widths_[l] + kBitsPerWord - 1) / kBitsPerWord);
+  }
+  data_.resize(widths_.size());
+  rows_.assign(widths_.size(), 0);
+}
+
+std::size_t PatternStore::size() const {
+  for (std::size_t l = 1; l < rows_.size(); ++l) {
+    if (rows_[l] != rows_[0]) {
+      throw Error(fmt::format("pattern store is incomplete: layer 1 holds {} instances, layer {} holds {}",
+                              rows_[0], l + 1, rows_[l]));
+    }
+  }
+  return rows_[0];
+}
+
+std::size_t PatternStore::memory_bytes() const noexcept {
+  std::size_t total = 0;
+  for (const auto& d : data_) total += d.capacity() * sizeof(std::uint64_t);
+  return total;
+}
+
+void PatternStore::reserve(std::size_t instances) {
+  for (std::size_t l = 0; l < layers(); ++l) data_[l].reserve(instances * words_[l]);
+}
+
+void PatternStore::append_activations(std::size_t layer, std::span<const float> values, std::size_t rows) {
+  const std::size_t width = widths_.at(layer);
+  if (values.size() != rows * width) {
+    throw Error(fmt::format("layer {}: {} values for {} rows of width {}", layer + 1, values.size(), rows, width));
+  }
+  auto& out = data_[layer];
+  const std::size_t w = words_[layer];
+  const std::size_t base = out.size();
+  out.resize(base + rows * w, 0);
+  std::uint64_t* dst = out.data() + base;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* src = values.data() + r * width;
+    for (std::size_t word = 0; word < w; ++word) {
+      const std::size_t begin = word * kBitsPerWord;
+      const std::size_t end = std::min(width, begin + kBitsPerWord);
+      std::uint64_t bits = 0;
+      for (std::size_t i = begin; i < end; ++i) bits |= std::uint64_t{src[i] > 0.0f} << (i - begin);
+      dst[r * w + word] = bits;
+    }
+  }
+  rows_[layer] += rows;
+}
+
+void PatternStore::append_pattern(std::size_t layer, std::string_view bits) {
+  const std::size_t width = widths_.at(layer);
+  if (bits.size() != width) {
+    throw Error(fmt::format("layer {}: pattern of {} bits, the layer has {} neurons", layer + 1, bits.size(), width));
+  }
+  std::vector<std::uint64_t> row(words_[layer], 0);
+  for (std::size_t i = 0; i < width; ++i) {
+    if (bits[i] == '1') {
+      row[i / kBitsPerWord] |= std::uint64_t{1} << (i % kBitsPerWord);
+    } else if (bits[i] != '0') {
+      throw Error(fmt::format("layer {}: pattern has '{}' at position {} (only '0' and '1')", layer + 1, bits[i], i + 1));
+    }
+  }
+  append_row(layer, row);
+}
+
+void PatternStore::append_row(std::size_t layer, std::span<const std::uint64_t> row) {
+  if (row.size() != words_.at(layer)) {
+    throw Error(fmt::format("layer {}: row of {} words, expected {}", layer + 1, row.size(), words_[layer]));
+  }
+  const std::size_t tail = widths_[layer] % kBitsPerWord;
+  if (tail != 0 && (row.back() >> tail) != 0) {
+    throw Error(fmt::format("layer {}: bits set beyond neuron {}", layer + 1, widths_[layer]));
+  }
+  data_[layer].insert(data_[layer].end(), row.begin(), row.end());
+  ++rows_[layer];
+}
+
+std::string PatternStore::pattern_string(std::size_t layer, std::size_t instance) const {
+  return pattern_to_string(row(layer, instance), widths_.at(layer));
+}
+
+std::string pattern_to_string(std::span<const std::uint64_t> row, std::size_t width) {
+  std::string out(width, '0');
+  for (std::size_t i = 0; i < width; ++i) {
+    if ((row[i / kBitsPerWord] >> (i % kBitsPerWord)) & 1U) out[i] = '1';
+  }
+  return out;
+}
+
+int compare_patterns(std::span<const std::uint64_t> a, std::span<const std::uint64_t> b) noexcept {
+  for (std::size_t w = 0; w < a.size() && w < b.size(); ++w) {
+    const std::uint64_t diff = a[w] ^ b[w];
+    if (diff != 0) {
+      // The first differing neuron is the lowest differing bit; '0' < '1'.
+      const int first = std::countr_zero(diff);
+      return ((a[w] >> first) & 1U) != 0 ? 1 : -1;
+    }
+  }
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
+Grouping group_keys(std::span<const std::uint64_t> keys) {
+  const std::size_t n = keys.size();
+  if (n >= std::numeric_limits<std::uint32_t>::max()) {
+    throw Error(fmt::format("{} instances exceed the 2^32 - 1 this store can group", n));
+  }
+  // Slots hold the exact key beside the id (0 = empty, else id + 1), so a
+  // probe touches one cache line instead of chasing the group's first row.
+  std::size_t capacity = 16;
+  while (capacity < 2 * n) capacity *= 2;
+  const std::size_t mask = capacity - 1;
+  std::vector<std::uint64_t> slot_key(capacity);
+  std::vector<std::uint32_t> slot_id(capacity, 0);
+  Grouping g;
+  g.id.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t key = keys[i];
+    std::size_t s = static_cast<std::size_t>(mix(key)) & mask;
+    while (slot_id[s] != 0 && slot_key[s] != key) s = (s + 1) & mask;
+    if (slot_id[s] == 0) {
+      const auto fresh = static_cast<std::uint32_t>(g.first.size());
+      slot_key[s] = key;
+      slot_id[s] = fresh + 1;
+      g.first.push_back(static_cast<std::uint32_t>(i));
+      g.count.push_back(1);
+      g.id[i] = fresh;
+    } else {
+      g.id[i] = slot_id[s] - 1;
+      ++g.count[slot_id[s] - 1];
+    }
+  }
+  return g;
+}
+
+Grouping group_patterns(const PatternStore& store, std::size_t layer) {
+  const std::size_t n = store.size();
+  if (n == 0) return {};
+  const std::size_t w = store.words(layer);
+  const std::uint64_t* data = store.row(layer, 0).data();
+  if (w == 1) return group_keys({data, n});  // widths up to 64: the word is the key
+  return group_by(
+      n, [&](std::size_t i) { return hash_row({data + i * w, w}); },
+      [&](std::size_t i, std::size_t j) {
+        return std::equal(data + i * w, data + (i + 1) * w, data + j * w);
+      });
+}
+
+Grouping group_pairs(std::span<const std::uint32_t> a, std::span<const std::uint32_t> b) {
+  if (a.size() != b.size()) throw Error("group_pairs: id vectors differ in length");
+  std::vector<std::uint64_t> keys(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) keys[i] = (std::uint64_t{a[i]} << 32) | b[i];
+  return group_keys(keys);
+}
+
+std::vector<std::size_t> unique_pattern_counts(const PatternStore& store) {
+  std::vector<std::size_t> out;
+  for (std::size_t l = 0; l < store.layers(); ++l) out.push_back(group_patterns(store, l).groups());
+  return out;
+}
+
+}  // namespace apd

@@ -1,0 +1,202 @@
+// Streaming writer of apd/1 JSON: one record per line, compact within.
+#include <cstdio>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "apd/io/apd_json.hpp"
+#include "apd/io/atomic_file.hpp"
+#include "apd/core/error.hpp"
+#include "apd/io/graphml.hpp"
+
+namespace apd {
+
+namespace {
+
+constexpr std::size_t kFlushBytes = std::size_t{1} << 22;
+
+class Buffer {
+ public:
+  explicit Buffer(const Sink& sink) : sink_(sink) { text_.reserve(kFlushBytes + 4096); }
+  ~Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  std::string& text() { return text_; }
+  void maybe_flush() {
+    if (text_.size() >= kFlushBytes) flush();
+  }
+  void flush() {
+    sink_(text_);
+    text_.clear();
+  }
+
+ private:
+  const Sink& sink_;
+  std::string text_;
+};
+
+template <typename Int>
+void append_int(std::string& out, Int v) {
+  const fmt::format_int text(v);
+  out.append(text.data(), text.size());
+}
+
+void append_histogram(std::string& out, std::span<const LabelCount> hist) {
+  out.push_back('{');
+  for (std::size_t k = 0; k < hist.size(); ++k) {
+    if (k != 0) out.push_back(',');
+    out.push_back('"');
+    append_int(out, hist[k].label);
+    out += "\":";
+    append_int(out, hist[k].count);
+  }
+  out.push_back('}');
+}
+
+void append_pattern(std::string& out, std::span<const std::uint64_t> row, std::size_t width) {
+  const std::size_t at = out.size();
+  out.resize(at + width);
+  char* dst = out.data() + at;
+  for (std::size_t i = 0; i < width; ++i) dst[i] = static_cast<char>('0' + ((row[i / 64] >> (i % 64)) & 1U));
+}
+
+// Node ids packed in one word each ("l<layer>n<rank>" or "y<label>"), so the
+// instance loop formats them from a compact array instead of chasing strings.
+constexpr std::uint64_t kLabelBit = std::uint64_t{1} << 63;
+
+std::vector<std::uint64_t> id_codes(const Diagram& d) {
+  std::vector<std::uint64_t> codes(d.nodes.size());
+  for (std::size_t k = 0; k < d.nodes.size(); ++k) {
+    const Node& n = d.nodes[k];
+    codes[k] = n.kind == NodeKind::label ? (kLabelBit | static_cast<std::uint32_t>(n.label))
+                                         : (std::uint64_t{n.layer} << 32) | n.rank;
+  }
+  return codes;
+}
+
+void append_id(std::string& out, std::uint64_t code) {
+  if ((code & kLabelBit) != 0) {
+    out += "\"y";
+    append_int(out, static_cast<std::uint32_t>(code));
+  } else {
+    out += "\"l";
+    append_int(out, static_cast<std::uint32_t>(code >> 32));
+    out.push_back('n');
+    append_int(out, static_cast<std::uint32_t>(code));
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& options) {
+  Buffer buffer(sink);
+  std::string& out = buffer.text();
+  const std::vector<std::uint64_t> ids = id_codes(d);
+
+  nlohmann::json graph = d.graph;
+  graph["schema"] = kSchema;
+  fmt::format_to(std::back_inserter(out),
+                 "{{\"schema\":\"{}\",\"directed\":true,\"multigraph\":false,\n\"graph\":{},\n\"nodes\":[",
+                 kSchema, graph.dump());
+  for (std::size_t k = 0; k < d.nodes.size(); ++k) {
+    const Node& node = d.nodes[k];
+    out += k == 0 ? "\n{\"id\":" : ",\n{\"id\":";
+    append_id(out, ids[k]);
+    if (node.kind == NodeKind::pattern) {
+      out += ",\"kind\":\"pattern\",\"layer\":";
+      append_int(out, node.layer);
+      out += ",\"pattern\":\"";
+      append_pattern(out, d.pattern_row(k), d.widths[node.layer - 1]);
+      out += '"';
+    } else {
+      out += ",\"kind\":\"label\",\"layer\":";
+      append_int(out, node.layer);
+      out += ",\"label\":";
+      append_int(out, node.label);
+    }
+    out += ",\"count\":";
+    append_int(out, node.count);
+    out += ",\"errors\":";
+    append_int(out, node.errors);
+    out += ",\"true_labels\":";
+    append_histogram(out, d.true_labels(k));
+    out += ",\"predicted_labels\":";
+    append_histogram(out, d.predicted_labels(k));
+    out += '}';
+    buffer.maybe_flush();
+  }
+  out += "],\n\"links\":[";
+  for (std::size_t k = 0; k < d.links.size(); ++k) {
+    const Link& link = d.links[k];
+    out += k == 0 ? "\n{\"source\":" : ",\n{\"source\":";
+    append_id(out, ids[link.source]);
+    out += ",\"target\":";
+    append_id(out, ids[link.target]);
+    out += ",\"count\":";
+    append_int(out, link.count);
+    out += ",\"errors\":";
+    append_int(out, link.errors);
+    out += '}';
+    buffer.maybe_flush();
+  }
+  out += ']';
+  if (options.instances && d.has_instances) {
+    out += ",\n\"instances\":[";
+    const std::size_t layers = d.layers();
+    for (std::size_t i = 0; i < d.instances; ++i) {
+      out += i == 0 ? "\n{\"index\":" : ",\n{\"index\":";
+      append_int(out, d.index[i]);
+      out += ",\"label\":";
+      append_int(out, d.label[i]);
+      out += ",\"predicted\":";
+      append_int(out, d.predicted[i]);
+      out += ",\"path\":[";
+      for (std::size_t l = 0; l < layers; ++l) {
+        if (l != 0) out += ',';
+        append_id(out, ids[d.path[i * layers + l]]);
+      }
+      out += "]}";
+      buffer.maybe_flush();
+    }
+    out += ']';
+  }
+  out += "}\n";
+  buffer.flush();
+}
+
+std::string to_apd_json(const Diagram& d, const WriteOptions& options) {
+  std::string out;
+  write_apd_json(d, [&](std::string_view chunk) { out.append(chunk); }, options);
+  return out;
+}
+
+OutputFormat parse_output_format(std::string_view name) {
+  if (name == "json") return OutputFormat::json;
+  if (name == "graphml") return OutputFormat::graphml;
+  throw UsageError(fmt::format("unknown format '{}' (expected json or graphml)", name));
+}
+
+void save_diagram(const Diagram& d, const std::filesystem::path& path, OutputFormat format,
+                  const WriteOptions& options) {
+  auto write = [&](const Sink& sink) {
+    if (format == OutputFormat::json) {
+      write_apd_json(d, sink, options);
+    } else {
+      write_graphml(d, sink);
+    }
+  };
+  if (path == "-") {
+    write([](std::string_view chunk) {
+      if (std::fwrite(chunk.data(), 1, chunk.size(), stdout) != chunk.size()) throw Error("stdout: write failed");
+    });
+    if (std::fflush(stdout) != 0) throw Error("stdout: write failed");
+    return;
+  }
+  AtomicFile file(path);
+  write([&](std::string_view chunk) { file.write(chunk); });
+  file.commit();
+}
+
+}  // namespace apd

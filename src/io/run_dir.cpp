@@ -1,0 +1,137 @@
+#include "apd/io/run_dir.hpp"
+
+#include <algorithm>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "apd/io/atomic_file.hpp"
+#include "apd/core/error.hpp"
+
+namespace apd {
+
+std::filesystem::path RunPaths::checkpoint(int epoch) const {
+  return checkpoints() / fmt::format("epoch-{:04d}.pt", epoch);
+}
+
+std::vector<int> list_checkpoints(const RunPaths& run) {
+  std::vector<int> epochs;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(run.checkpoints(), ec)) return epochs;
+  static const std::regex name(R"(epoch-(\d{4,9})\.pt)");
+  for (const auto& entry : std::filesystem::directory_iterator(run.checkpoints())) {
+    std::smatch m;
+    const std::string file = entry.path().filename().string();
+    if (entry.is_regular_file() && std::regex_match(file, m, name)) epochs.push_back(std::stoi(m[1].str()));
+  }
+  std::sort(epochs.begin(), epochs.end());
+  return epochs;
+}
+
+nlohmann::json to_json(const EpochMetrics& m) {
+  nlohmann::json j = nlohmann::json::object();
+  j["epoch"] = m.epoch;
+  j["train_loss"] = m.train_loss;
+  j["train_acc"] = m.train_acc;
+  j["val_loss"] = m.val_loss;
+  j["val_acc"] = m.val_acc;
+  j["unique_patterns"] = m.unique_patterns;
+  j["seconds"] = m.seconds;
+  return j;
+}
+
+EpochMetrics metrics_from_json(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object()) throw Error(fmt::format("{}: expected a JSON object", where));
+  auto number = [&](const char* key) {
+    const auto it = j.find(key);
+    if (it == j.end() || !it->is_number()) throw Error(fmt::format("{}: missing or non-numeric \"{}\"", where, key));
+    return it->get<double>();
+  };
+  EpochMetrics m;
+  const auto epoch = j.find("epoch");
+  if (epoch == j.end() || !epoch->is_number_integer()) throw Error(fmt::format("{}: missing or non-integer \"epoch\"", where));
+  m.epoch = epoch->get<int>();
+  m.train_loss = number("train_loss");
+  m.train_acc = number("train_acc");
+  m.val_loss = number("val_loss");
+  m.val_acc = number("val_acc");
+  m.seconds = number("seconds");
+  if (const auto up = j.find("unique_patterns"); up != j.end()) {
+    if (!up->is_array()) throw Error(fmt::format("{}: \"unique_patterns\" is not an array", where));
+    for (const auto& v : *up) {
+      if (!v.is_number_unsigned()) throw Error(fmt::format("{}: \"unique_patterns\" holds a non-count", where));
+      m.unique_patterns.push_back(v.get<std::uint64_t>());
+    }
+  }
+  return m;
+}
+
+std::vector<EpochMetrics> read_metrics(const std::filesystem::path& file) {
+  std::istringstream in(read_text_file(file));
+  std::vector<EpochMetrics> out;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.empty()) continue;
+    const std::string where = fmt::format("{}:{}", file.string(), n);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error(fmt::format("{}: not valid JSON: {}", where, e.what()));
+    }
+    out.push_back(metrics_from_json(j, where));
+    if (out.size() > 1 && out.back().epoch <= out[out.size() - 2].epoch) {
+      throw Error(fmt::format("{}: epoch {} does not follow epoch {}", where, out.back().epoch, out[out.size() - 2].epoch));
+    }
+  }
+  return out;
+}
+
+std::string metrics_jsonl(const std::vector<EpochMetrics>& metrics) {
+  std::string out;
+  for (const auto& m : metrics) {
+    out += to_json(m).dump();
+    out += '\n';
+  }
+  return out;
+}
+
+std::optional<EpochMetrics> best_epoch(const std::vector<EpochMetrics>& metrics) {
+  if (metrics.empty()) return std::nullopt;
+  const auto it = std::min_element(metrics.begin(), metrics.end(),
+                                   [](const EpochMetrics& a, const EpochMetrics& b) { return a.val_loss < b.val_loss; });
+  return *it;
+}
+
+nlohmann::json run_summary(const std::vector<EpochMetrics>& metrics, double total_seconds, bool complete) {
+  nlohmann::json s = nlohmann::json::object();
+  s["epochs_completed"] = metrics.empty() ? 0 : metrics.back().epoch;
+  s["complete"] = complete;
+  if (const auto best = best_epoch(metrics)) {
+    s["best_epoch"] = best->epoch;
+    s["best"] = to_json(*best);
+  }
+  if (!metrics.empty()) s["final"] = to_json(metrics.back());
+  s["total_seconds"] = total_seconds;
+  return s;
+}
+
+nlohmann::json read_run_info(const RunPaths& run) {
+  const auto path = run.run_json();
+  if (!std::filesystem::exists(path)) {
+    throw Error(fmt::format("{}: not a run directory (no run.json; runs are made by apd-train)", run.dir.string()));
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_text_file(path));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
+  }
+  if (!j.is_object() || j.value("schema", "") != kRunSchema) {
+    throw Error(fmt::format("{}: not an apd run file (expected \"schema\": \"{}\")", path.string(), kRunSchema));
+  }
+  return j;
+}
+
+}  // namespace apd

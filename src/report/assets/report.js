@@ -1,0 +1,67 @@
+// apd-report's page script: draws Figures 1-3 from the inline JSON (#apd-data)
+// with the embedded Plotly.js. Embedded at build time (assets.S).
+const data = JSON.parse(document.getElementById('apd-data').textContent);
+const config = {displaylogo: false, responsive: true};
+const plots = [];
+const errorColor = (s) => {
+  const a = [150, 160, 175], b = [214, 39, 40];
+  const c = a.map((x, i) => Math.round(x + (b[i] - x) * s));
+  return `rgba(${c[0]},${c[1]},${c[2]},${(0.35 + 0.5 * s).toFixed(3)})`;
+};
+if (data.run) {
+  const r = data.run;
+  const best = r.best_epoch;
+  plots.push(Plotly.newPlot('fig1-loss', [
+    {x: r.epoch, y: r.train_loss, name: 'train loss', mode: 'lines', line: {color: '#ff7f0e'}},
+    {x: r.epoch, y: r.val_loss, name: 'validation loss', mode: 'lines', line: {color: '#1f77b4'}},
+  ], {title: 'Loss per epoch', xaxis: {title: 'epoch'}, yaxis: {title: 'cross-entropy'}, height: 380,
+      shapes: [{type: 'line', x0: best, x1: best, yref: 'paper', y0: 0, y1: 1, line: {dash: 'dot', color: '#444'}}],
+      annotations: [{x: best, yref: 'paper', y: 1, text: `best validation: epoch ${best}`, showarrow: false, yanchor: 'bottom'}]},
+    config));
+  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
+  plots.push(Plotly.newPlot('fig1-patterns', r.unique.map((u, l) => ({
+      x: r.epoch, y: u, name: `layer ${l + 1}`, mode: 'lines', line: {color: colors[l % colors.length]}})),
+    {title: 'Unique activation patterns per layer, |A*_l(D)| over the training split', xaxis: {title: 'epoch'},
+     yaxis: {title: 'unique patterns', type: 'linear'}, height: 380,
+     updatemenus: [{type: 'buttons', direction: 'right', x: 1, xanchor: 'right', y: 1.18, buttons: [
+       {label: 'linear', method: 'relayout', args: [{'yaxis.type': 'linear'}]},
+       {label: 'log', method: 'relayout', args: [{'yaxis.type': 'log'}]}]}]},
+    config));
+}
+data.apds.forEach((a, i) => {
+  const s = a.sankey;
+  const div = document.createElement('div');
+  div.id = `sankey-${i}`;
+  div.className = 'plot sankey-plot';
+  div.dataset.nodes = s.node_count;
+  div.dataset.links = s.link_count;
+  document.getElementById('sankeys').appendChild(div);
+  const title = a.epoch === null ? a.file : `epoch ${a.epoch}`;
+  plots.push(Plotly.newPlot(div, [{
+    type: 'sankey', arrangement: 'snap', valueformat: 'd',
+    node: {label: s.label, color: s.color, customdata: s.hover, hovertemplate: '%{customdata}<extra></extra>',
+           pad: 1, thickness: 16, line: {width: 0}},
+    link: {source: s.source, target: s.target, value: s.value, color: s.error_share.map(errorColor),
+           customdata: s.link_hover, hovertemplate: '%{customdata}<extra></extra>'},
+  }], {title: `${title}: ${a.instances} instances, ${a.errors} wrong`, height: 560, margin: {l: 20, r: 20, t: 50, b: 20},
+       font: {size: 11}}, config));
+  if (!a.bins) return;
+  const b = a.bins;
+  const hdiv = document.createElement('div');
+  hdiv.id = `heatmap-${i}`;
+  hdiv.className = 'plot heatmap-plot';
+  document.getElementById('heatmaps').appendChild(hdiv);
+  const common = {x: b.x, y: b.y, type: 'heatmap', zmin: 0, xgap: 1, ygap: 1,
+                  hovertemplate: 'strength %{x}<br>purity %{y}<br>%{z} instances<extra></extra>'};
+  plots.push(Plotly.newPlot(hdiv, [
+    {...common, z: b.wrong, zmax: data.zmax.wrong, colorscale: [[0, '#fff5f0'], [0.15, '#fcbba1'], [1, '#99000d']],
+     xaxis: 'x', yaxis: 'y', colorbar: {title: 'wrong', x: 0.405, len: 0.9, thickness: 14}},
+    {...common, z: b.all, zmax: data.zmax.all, colorscale: [[0, '#f7fbff'], [0.15, '#c6dbef'], [1, '#08306b']],
+     xaxis: 'x2', yaxis: 'y2', colorbar: {title: 'all', x: 0.985, len: 0.9, thickness: 14}},
+  ], {title: `${title}: flows over layers ${b.flow_layers.join(' and ')} (left: wrong instances, right: all instances)`,
+      grid: {rows: 1, columns: 2, pattern: 'independent'}, height: 400,
+      xaxis: {title: 'strength (instances in the flow, log bins)', domain: [0.06, 0.39]}, yaxis: {title: 'purity'},
+      xaxis2: {title: 'strength (instances in the flow, log bins)', domain: [0.62, 0.965]}, yaxis2: {title: 'purity'}},
+    config));
+});
+window.apdRendered = Promise.all(plots).then(() => { document.body.dataset.rendered = 'true'; });

@@ -1,0 +1,234 @@
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "apd/io/apd_json.hpp"
+#include "apd/core/error.hpp"
+#include "apd/core/flows.hpp"
+#include "apd/report/report.hpp"
+#include "apd/io/run_dir.hpp"
+#include "apd/report/stats.hpp"
+#include "apd/core/version.hpp"
+
+namespace apd {
+
+namespace {
+
+std::string histogram_text(std::span<const LabelCount> hist) {
+  std::vector<std::string> parts;
+  for (const auto& lc : hist) parts.push_back(fmt::format("{}: {}", lc.label, lc.count));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string fixed(double v, int digits) { return fmt::format("{:.{}f}", v, digits); }
+
+nlohmann::json sankey_json(const Diagram& d, std::size_t max_nodes) {
+  const SankeyView v = sankey_view(d, max_nodes);
+  nlohmann::json j;
+  std::vector<std::uint64_t> column_max(d.layers() + 2, 1);
+  for (const auto& n : v.nodes) column_max[n.column] = std::max(column_max[n.column], n.count);
+  for (const auto& n : v.nodes) {
+    // Colour intensity proportional to the count, relative to the column's largest node.
+    const double alpha = 0.15 + 0.85 * static_cast<double>(n.count) / static_cast<double>(column_max[n.column]);
+    j["label"].push_back(n.label);
+    j["hover"].push_back(n.hover);
+    j["color"].push_back(fmt::format("rgba(31,119,180,{:.3f})", alpha));
+    j["column"].push_back(n.column);
+  }
+  for (const auto& l : v.links) {
+    const double share = l.count == 0 ? 0.0 : static_cast<double>(l.errors) / static_cast<double>(l.count);
+    j["source"].push_back(l.source);
+    j["target"].push_back(l.target);
+    j["value"].push_back(l.count);
+    j["error_share"].push_back(share);
+    j["link_hover"].push_back(fmt::format("{} instances, {} wrong ({:.1f}%)", l.count, l.errors, 100 * share));
+  }
+  j["node_count"] = v.nodes.size();
+  j["link_count"] = v.links.size();
+  j["columns"] = d.layers() + 1;
+  return j;
+}
+
+nlohmann::json bins_json(const Diagram& d) {
+  const FlowSet fs = compute_flows(d, default_flow_layers(d.layers()));
+  const BinSpec spec;
+  const auto cells = bin_flows(fs, spec);
+  nlohmann::json j;
+  const std::size_t pb = spec.purity_bins;
+  const std::size_t sb = cells.size() / pb;
+  for (std::size_t s = 0; s < sb; ++s) {
+    const auto& c = cells[s * pb];
+    j["x"].push_back(fmt::format("[{}, {})", c.strength_lo, c.strength_hi));
+  }
+  for (std::size_t p = 0; p < pb; ++p) {
+    const auto& c = cells[p];
+    j["y"].push_back(fmt::format("{}{}, {}{}", "[", fixed(c.purity_lo, 1), fixed(c.purity_hi, 1), p + 1 == pb ? "]" : ")"));
+  }
+  nlohmann::json all = nlohmann::json::array(), wrong = nlohmann::json::array();
+  for (std::size_t p = 0; p < pb; ++p) {
+    nlohmann::json ra = nlohmann::json::array(), rw = nlohmann::json::array();
+    for (std::size_t s = 0; s < sb; ++s) {
+      ra.push_back(cells[s * pb + p].instances);
+      rw.push_back(cells[s * pb + p].wrong);
+    }
+    all.push_back(ra);
+    wrong.push_back(rw);
+  }
+  j["all"] = all;
+  j["wrong"] = wrong;
+  j["flow_layers"] = fs.layers;
+  // AUROC of small strength and low purity as flags of wrong predictions.
+  const ErrorFlags flags = error_flags(fs);
+  j["auroc_small_strength"] = flags.small_strength ? nlohmann::json(*flags.small_strength) : nlohmann::json(nullptr);
+  j["auroc_low_purity"] = flags.low_purity ? nlohmann::json(*flags.low_purity) : nlohmann::json(nullptr);
+  return j;
+}
+
+std::string canonical_path(const std::filesystem::path& p) {
+  std::error_code ec;
+  const auto c = std::filesystem::weakly_canonical(p, ec);
+  return ec ? p.lexically_normal().string() : c.string();
+}
+
+}  // namespace
+
+SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
+  if (max_nodes < 2) throw UsageError("--max-nodes: at least 2 nodes per column");
+  SankeyView v;
+  const std::size_t columns = d.layers() + 1;
+  std::vector<std::vector<std::size_t>> by_column(columns + 1);
+  for (std::size_t k = 0; k < d.nodes.size(); ++k) by_column[d.nodes[k].layer].push_back(k);
+  std::vector<std::size_t> view_of(d.nodes.size());
+  for (std::size_t c = 1; c <= columns; ++c) {
+    auto& nodes = by_column[c];
+    // Diagram order is by descending count already; keep it, largest first.
+    std::stable_sort(nodes.begin(), nodes.end(), [&](std::size_t a, std::size_t b) { return d.nodes[a].count > d.nodes[b].count; });
+    const bool merge = nodes.size() > max_nodes;
+    const std::size_t keep = merge ? max_nodes - 1 : nodes.size();
+    for (std::size_t r = 0; r < keep; ++r) {
+      const std::size_t k = nodes[r];
+      const Node& n = d.nodes[k];
+      SankeyView::ViewNode vn;
+      vn.column = c;
+      vn.count = n.count;
+      vn.errors = n.errors;
+      if (n.kind == NodeKind::label) {
+        vn.label = fmt::format("label {}", n.label);
+        vn.hover = fmt::format("predicted label {}<br>{} instances, {} wrong<br>true labels: {}", n.label, n.count,
+                               n.errors, histogram_text(d.true_labels(k)));
+      } else {
+        vn.hover = fmt::format("layer {} pattern {}<br>{}<br>{} instances, {} wrong<br>true labels: {}<br>predicted: {}",
+                               n.layer, d.node_id(k), d.pattern(k), n.count, n.errors, histogram_text(d.true_labels(k)),
+                               histogram_text(d.predicted_labels(k)));
+      }
+      view_of[k] = v.nodes.size();
+      v.nodes.push_back(std::move(vn));
+    }
+    if (merge) {
+      SankeyView::ViewNode other;
+      other.column = c;
+      other.merged = nodes.size() - keep;
+      for (std::size_t r = keep; r < nodes.size(); ++r) {
+        other.count += d.nodes[nodes[r]].count;
+        other.errors += d.nodes[nodes[r]].errors;
+        view_of[nodes[r]] = v.nodes.size();
+      }
+      other.label = fmt::format("other ({} patterns)", other.merged);
+      other.hover = fmt::format("{} smaller patterns of layer {}, merged<br>{} instances, {} wrong", other.merged, c,
+                                other.count, other.errors);
+      v.nodes.push_back(std::move(other));
+    }
+  }
+  std::map<std::pair<std::size_t, std::size_t>, std::size_t> link_of;
+  for (const Link& l : d.links) {
+    const auto key = std::pair{view_of[l.source], view_of[l.target]};
+    auto [it, fresh] = link_of.emplace(key, v.links.size());
+    if (fresh) v.links.push_back({key.first, key.second, 0, 0});
+    v.links[it->second].count += l.count;
+    v.links[it->second].errors += l.errors;
+  }
+  return v;
+}
+
+nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& warnings) {
+  if (o.run.empty() && o.apds.empty()) throw UsageError("give --run RUNDIR, --apd FILE..., or both");
+  nlohmann::json data;
+  data["tool"] = {{"name", "apd-report"}, {"version", version()}, {"git_sha", git_sha()}};
+  data["title"] = o.title.empty() ? std::string("Activation Pattern Diagrams") : o.title;
+  std::optional<std::size_t> depth;
+  if (!o.run.empty()) {
+    const RunPaths run{o.run};
+    const auto info = read_run_info(run);
+    if (!std::filesystem::exists(run.metrics())) {
+      throw Error(fmt::format("{}: the run has no metrics.jsonl (no epoch finished); Figure 1 needs it", o.run.string()));
+    }
+    const auto metrics = read_metrics(run.metrics());
+    if (metrics.empty()) throw Error(fmt::format("{}: no epochs recorded", run.metrics().string()));
+    nlohmann::json r;
+    r["dir"] = o.run.string();
+    r["architecture"] = info.at("model").at("architecture");
+    r["hyperparameters"] = info.at("hyperparameters");
+    r["normalize"] = info.at("data").at("normalize");
+    std::size_t layers = 0;
+    for (const auto& m : metrics) layers = std::max(layers, m.unique_patterns.size());
+    r["unique"] = nlohmann::json::array();
+    for (std::size_t l = 0; l < layers; ++l) r["unique"].push_back(nlohmann::json::array());
+    for (const auto& m : metrics) {
+      r["epoch"].push_back(m.epoch);
+      r["train_loss"].push_back(m.train_loss);
+      r["val_loss"].push_back(m.val_loss);
+      r["val_acc"].push_back(m.val_acc);
+      for (std::size_t l = 0; l < layers; ++l) {
+        r["unique"][l].push_back(l < m.unique_patterns.size() ? nlohmann::json(m.unique_patterns[l]) : nlohmann::json(nullptr));
+      }
+    }
+    const auto best = best_epoch(metrics);
+    r["best_epoch"] = best->epoch;
+    r["best_val_loss"] = best->val_loss;
+    r["best_val_acc"] = best->val_acc;
+    data["run"] = r;
+    depth = info.at("model").at("hidden").size();
+  }
+  data["apds"] = nlohmann::json::array();
+  std::uint64_t zmax_all = 1, zmax_wrong = 1;
+  for (const auto& file : o.apds) {
+    const Diagram d = read_apd_file(file);
+    if (depth && *depth != d.layers()) {
+      throw Error(fmt::format("{}: {} hidden layers, but {} has {}: all files of a report must share the depth",
+                              file.string(), d.layers(), o.run.empty() ? o.apds.front().string() : o.run.string(), *depth));
+    }
+    depth = d.layers();
+    if (!o.run.empty()) {
+      const auto from = d.graph.find("run");
+      if (from == d.graph.end() || !from->is_string() || canonical_path(from->get<std::string>()) != canonical_path(o.run)) {
+        warnings.push_back(fmt::format("{}: extracted from {}, not from --run {}", file.string(),
+                                       from != d.graph.end() && from->is_string() ? from->get<std::string>() : "a bare checkpoint",
+                                       o.run.string()));
+      }
+    }
+    nlohmann::json a;
+    a["file"] = file.string();
+    a["epoch"] = d.graph.value("epoch", nlohmann::json(nullptr));
+    a["instances"] = d.instances;
+    a["errors"] = d.errors;
+    a["unique"] = d.unique_patterns();
+    a["selection"] = d.graph.value("selection", nlohmann::json(nullptr));
+    a["architecture"] = d.graph.contains("model") ? d.graph["model"].value("architecture", "") : "";
+    a["sankey"] = sankey_json(d, o.max_nodes);
+    if (d.has_instances) {
+      a["bins"] = bins_json(d);
+      for (const auto& row : a["bins"]["all"]) for (const auto& v : row) zmax_all = std::max(zmax_all, v.get<std::uint64_t>());
+      for (const auto& row : a["bins"]["wrong"]) for (const auto& v : row) zmax_wrong = std::max(zmax_wrong, v.get<std::uint64_t>());
+    } else {
+      warnings.push_back(fmt::format("{}: no per-instance records, so no Figure 3 heatmaps for it (rerun apd-extract "
+                                     "without --no-instances)", file.string()));
+    }
+    data["apds"].push_back(std::move(a));
+  }
+  data["zmax"] = {{"all", zmax_all}, {"wrong", zmax_wrong}};
+  data["max_nodes"] = o.max_nodes;
+  return data;
+}
+
+}  // namespace apd

@@ -1,0 +1,155 @@
+#include "apd/report/stats.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "apd/core/error.hpp"
+
+namespace apd {
+
+std::optional<double> auroc(std::vector<ScoredGroup> groups) {
+  std::sort(groups.begin(), groups.end(), [](const ScoredGroup& a, const ScoredGroup& b) { return a.score < b.score; });
+  std::uint64_t positives = 0, total = 0;
+  for (const auto& g : groups) {
+    positives += g.positives;
+    total += g.instances;
+  }
+  const std::uint64_t negatives = total - positives;
+  if (positives == 0 || negatives == 0) return std::nullopt;
+  // Sum of the (average) ranks of the positives, equal scores sharing a rank.
+  long double rank_sum = 0;
+  std::uint64_t below = 0;
+  for (std::size_t i = 0; i < groups.size();) {
+    std::uint64_t n = 0, p = 0;
+    std::size_t j = i;
+    for (; j < groups.size() && groups[j].score == groups[i].score; ++j) {
+      n += groups[j].instances;
+      p += groups[j].positives;
+    }
+    const long double average_rank = static_cast<long double>(below) + (static_cast<long double>(n) + 1) / 2;
+    rank_sum += average_rank * static_cast<long double>(p);
+    below += n;
+    i = j;
+  }
+  const long double p = static_cast<long double>(positives);
+  const long double u = rank_sum - p * (p + 1) / 2;
+  return static_cast<double>(u / (p * static_cast<long double>(negatives)));
+}
+
+ErrorFlags error_flags(const FlowSet& flows) {
+  std::vector<ScoredGroup> by_strength, by_purity;
+  ErrorFlags out;
+  for (const Flow& f : flows.flows) {
+    // Higher score = more suspicious: small strength, low purity.
+    by_strength.push_back({-static_cast<double>(f.strength), f.strength, f.errors});
+    by_purity.push_back({-f.purity(), f.strength, f.errors});
+    out.wrong += f.errors;
+  }
+  out.small_strength = auroc(std::move(by_strength));
+  out.low_purity = auroc(std::move(by_purity));
+  return out;
+}
+
+namespace {
+
+Cell epoch_cell(const Diagram& d) {
+  const auto it = d.graph.find("epoch");
+  if (it != d.graph.end() && it->is_number_integer()) return it->get<std::int64_t>();
+  return std::monostate{};
+}
+
+std::string abbreviated(const Diagram& d, std::uint32_t node) {
+  const std::string p = d.pattern(node);
+  const auto on = static_cast<std::size_t>(std::count(p.begin(), p.end(), '1'));
+  return fmt::format("{}[{}/{} on]", d.node_id(node), on, p.size());
+}
+
+}  // namespace
+
+StatsTables make_stats_tables() {
+  StatsTables t;
+  t.layers = {"layers",
+              {"file", "epoch", "layer", "width", "instances", "unique_patterns", "singleton_share", "largest",
+               "entropy_bits"},
+              {}};
+  t.flows = {"flows",
+             {"file", "epoch", "flow", "strength", "purity", "accuracy", "majority_label", "errors", "patterns", "nodes"},
+             {}};
+  t.bins = {"bins",
+            {"file", "epoch", "strength_lo", "strength_hi", "purity_lo", "purity_hi", "flows", "instances", "wrong"},
+            {}};
+  t.errors = {"errors", {"file", "epoch", "score", "auroc", "instances", "wrong", "flow_layers"}, {}};
+  return t;
+}
+
+void add_layer_rows(StatsTables& t, const std::string& file, const Diagram& d) {
+  for (const auto& s : summarize_layers(d)) {
+    t.layers.rows.push_back({file, epoch_cell(d), static_cast<std::int64_t>(s.layer), static_cast<std::int64_t>(s.width),
+                             s.instances, s.unique_patterns, Decimal{s.singleton_share, 4}, s.largest,
+                             Decimal{s.entropy_bits, 3}});
+  }
+}
+
+void add_flow_rows(StatsTables& t, const std::string& file, const Diagram& d, const StatsSpec& spec, bool flows,
+                   bool bins, bool errors) {
+  if (!d.has_instances) {
+    throw Error(fmt::format("{}: flows need per-instance records and this APD has none (rerun apd-extract "
+                            "without --no-instances, or ask only for --table layers)",
+                            file));
+  }
+  const auto layers = spec.flow_layers.empty() ? default_flow_layers(d.layers()) : spec.flow_layers;
+  const FlowSet fs = compute_flows(d, layers);
+  const std::string layer_names = fmt::format("{}", fmt::join(fs.layers, "+"));
+  if (flows) {
+    const std::size_t shown = spec.top == 0 ? fs.flows.size() : std::min(spec.top, fs.flows.size());
+    for (std::size_t k = 0; k < shown; ++k) {
+      const Flow& f = fs.flows[k];
+      std::vector<std::string> patterns, ids;
+      for (const auto node : fs.nodes(k)) {
+        patterns.push_back(spec.full_patterns ? d.pattern(node) : abbreviated(d, node));
+        ids.push_back(d.node_id(node));
+      }
+      t.flows.rows.push_back({file, epoch_cell(d), fmt::format("f{}", k), f.strength, Decimal{f.purity(), 4},
+                              Decimal{f.accuracy(), 4}, static_cast<std::int64_t>(f.majority_label), f.errors,
+                              fmt::format("{}", fmt::join(patterns, spec.full_patterns ? "|" : " ")),
+                              fmt::format("{}", fmt::join(ids, "|"))});
+    }
+  }
+  if (bins) {
+    for (const BinCell& c : bin_flows(fs, spec.bins)) {
+      if (!spec.dense_bins && c.flows == 0) continue;
+      t.bins.rows.push_back({file, epoch_cell(d), Decimal{c.strength_lo, 0}, Decimal{c.strength_hi, 0},
+                             Decimal{c.purity_lo, 2}, Decimal{c.purity_hi, 2}, c.flows, c.instances, c.wrong});
+    }
+  }
+  if (errors) {
+    const ErrorFlags flags = error_flags(fs);
+    for (const auto& [name, a] : {std::pair{"small_strength", flags.small_strength}, std::pair{"low_purity", flags.low_purity}}) {
+      t.errors.rows.push_back({file, epoch_cell(d), std::string(name), a ? Cell{Decimal{*a, 4}} : Cell{std::monostate{}},
+                               static_cast<std::uint64_t>(d.instances), flags.wrong, layer_names});
+    }
+  }
+}
+
+Table run_table(const std::vector<EpochMetrics>& metrics) {
+  Table t{"epochs", {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}, {}};
+  std::size_t layers = 0;
+  for (const auto& m : metrics) layers = std::max(layers, m.unique_patterns.size());
+  for (std::size_t l = 1; l <= layers; ++l) t.columns.push_back(fmt::format("unique_l{}", l));
+  t.columns.push_back("best");
+  const auto best = best_epoch(metrics);
+  for (const auto& m : metrics) {
+    std::vector<Cell> row = {static_cast<std::int64_t>(m.epoch), Decimal{m.train_loss, 4}, Decimal{m.train_acc, 4},
+                             Decimal{m.val_loss, 4}, Decimal{m.val_acc, 4}};
+    for (std::size_t l = 0; l < layers; ++l) {
+      row.push_back(l < m.unique_patterns.size() ? Cell{m.unique_patterns[l]} : Cell{std::monostate{}});
+    }
+    row.push_back(best && best->epoch == m.epoch);
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+}  // namespace apd
