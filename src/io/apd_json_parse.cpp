@@ -1,0 +1,793 @@
+// Parsing apd/1 JSON into an ApdDocument, streaming, with simdjson On-Demand.
+//
+// A file of a million instances is ~0.2-0.8 GB; parsing it as one simdjson
+// document would hold the file and a structural index of about its size.
+// Instead a small scanner walks the top-level object itself, cuts the three
+// large arrays (nodes, links, instances) into their records, and hands the
+// records to simdjson in batches of ~2 MB (iterate_many): memory is the
+// document being built plus a few MB, whatever the file's size. Every other
+// top-level value is parsed by simdjson on its own. Errors name the field and
+// position ("nodes[3].count: ...") or the byte offset of bad syntax.
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
+#include <set>
+
+#include <fmt/format.h>
+// Every simdjson result is checked here: none may become an exception.
+#define SIMDJSON_EXCEPTIONS 0
+#include <simdjson.h>
+
+#include "apd/core/error.hpp"
+#include "apd_document.hpp"
+
+namespace apd::detail {
+
+namespace sj = simdjson::ondemand;
+
+const char* type_name(JsonType t) noexcept {
+  switch (t) {
+    case JsonType::absent: return "nothing";
+    case JsonType::null: return "null";
+    case JsonType::boolean: return "boolean";
+    case JsonType::number: return "number";
+    case JsonType::string: return "string";
+    case JsonType::object: return "object";
+    case JsonType::array: return "array";
+  }
+  return "value";
+}
+
+void IdArena::add(std::string_view id) {
+  chars_.append(id);
+  end_.push_back(chars_.size());
+}
+
+namespace {
+
+constexpr std::size_t kBatchBytes = std::size_t{2} << 20;
+constexpr std::size_t kReadBytes = std::size_t{4} << 20;
+// The graph metadata is small and written by apd; deeper nesting is an attack.
+constexpr int kMaxGraphDepth = 64;
+
+[[noreturn]] void fail(const std::string& name, const std::string& where, const std::string& what) {
+  throw Error(fmt::format("{}: {}: {}", name, where, what));
+}
+
+// key == literal, as a fixed-size compare the compiler inlines (keys are
+// compared millions of times; a library memcmp call per compare shows).
+template <std::size_t N>
+bool is(std::string_view key, const char (&literal)[N]) {
+  return key.size() == N - 1 && std::memcmp(key.data(), literal, N - 1) == 0;
+}
+
+JsonType type_of_first_byte(char c) {
+  switch (c) {
+    case '{': return JsonType::object;
+    case '[': return JsonType::array;
+    case '"': return JsonType::string;
+    case 't':
+    case 'f': return JsonType::boolean;
+    case 'n': return JsonType::null;
+    default: return JsonType::number;
+  }
+}
+
+// A field's key and value. Keys without escapes (all of apd's) are read in
+// place; others are unescaped by simdjson.
+bool key_value(simdjson::simdjson_result<sj::field> result, std::string_view& key, sj::value& value) {
+  sj::field field;
+  if (std::move(result).get(field) != simdjson::SUCCESS) return false;
+  const char* raw = field.key().raw();
+  const char* end = raw;
+  while (*end != '"' && *end != '\\') ++end;  // stage 1 guarantees a closing quote
+  if (*end == '"') {
+    key = std::string_view(raw, static_cast<std::size_t>(end - raw));
+  } else if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
+    return false;
+  }
+  value = field.value();
+  return true;
+}
+
+JsonType type_of(sj::value& v) {
+  sj::json_type t{};
+  if (v.type().get(t) != simdjson::SUCCESS) return JsonType::absent;
+  switch (t) {
+    case sj::json_type::array: return JsonType::array;
+    case sj::json_type::object: return JsonType::object;
+    case sj::json_type::number: return JsonType::number;
+    case sj::json_type::string: return JsonType::string;
+    case sj::json_type::boolean: return JsonType::boolean;
+    case sj::json_type::null: return JsonType::null;
+  }
+  return JsonType::absent;
+}
+
+// A window over the source's bytes that refills as the scanner advances and
+// keeps everything from the mark on (the value being cut out).
+class Window {
+ public:
+  Window(ByteSource& source, std::string name) : source_(source), name_(std::move(name)) {}
+
+  // The byte at the cursor, or -1 at the end of the input.
+  int peek() {
+    if (pos_ == end_ && !refill()) return -1;
+    return static_cast<unsigned char>(buf_[pos_]);
+  }
+  void advance() { ++pos_; }
+  [[nodiscard]] std::size_t offset() const noexcept { return base_ + pos_; }
+
+  int skip_whitespace() {
+    for (;;) {
+      const int c = peek();
+      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return c;
+      ++pos_;
+    }
+  }
+  // Consumes `c` after whitespace, or fails naming what came instead.
+  void expect(char c, const std::string& context) {
+    const int got = skip_whitespace();
+    if (got != c) syntax_error(fmt::format("expected '{}' {}", c, context), got);
+    ++pos_;
+  }
+  [[noreturn]] void syntax_error(const std::string& what, int got) const {
+    throw Error(fmt::format("{}: not valid JSON: {} at byte {}{}", name_, what, offset(),
+                            got < 0 ? " (the file ends there)" : ""));
+  }
+
+  void mark() { mark_ = pos_; }
+  // Bytes from the mark to the cursor; valid until the next peek().
+  [[nodiscard]] std::string_view marked() const { return {buf_.data() + mark_, pos_ - mark_}; }
+  void unmark() { mark_ = kNone; }
+
+  // Moves the cursor past one JSON value starting at it: strings, nesting and
+  // scalars are delimited, not validated (simdjson validates what is cut out).
+  void skip_value() {
+    int depth = 0;
+    for (;;) {
+      while (pos_ < end_ && kPlain[static_cast<unsigned char>(buf_[pos_])]) ++pos_;
+      const int c = peek();
+      if (c < 0) syntax_error("unterminated value", c);
+      if (c == '"') {
+        skip_string();
+      } else if (c == '{' || c == '[') {
+        ++depth, ++pos_;
+      } else if (c == '}' || c == ']') {
+        if (depth == 0) return;  // a scalar ended by its container
+        --depth, ++pos_;
+      } else if (depth == 0 && (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t')) {
+        return;
+      } else {
+        ++pos_;
+      }
+      if (depth == 0 && (c == '"' || c == '}' || c == ']')) return;
+    }
+  }
+
+ private:
+  static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+  // Bytes that neither open, close nor end anything outside a string.
+  static constexpr std::array<bool, 256> kPlain = [] {
+    std::array<bool, 256> plain{};
+    plain.fill(true);
+    for (const unsigned char c : {'"', '{', '[', '}', ']', ',', ' ', '\n', '\r', '\t'}) plain[c] = false;
+    return plain;
+  }();
+
+  // A quote ends the string unless an odd number of backslashes precede it.
+  void skip_string() {
+    const std::size_t open = offset();  // absolute: refill() moves the buffer
+    ++pos_;
+    for (;;) {
+      if (pos_ == end_ && !refill()) syntax_error("unterminated string", -1);
+      const char* at = buf_.data() + pos_;
+      const auto* quote = static_cast<const char*>(std::memchr(at, '"', end_ - pos_));
+      if (quote == nullptr) {
+        pos_ = end_;
+        continue;
+      }
+      pos_ = static_cast<std::size_t>(quote - buf_.data()) + 1;
+      std::size_t backslashes = 0;
+      for (std::size_t k = pos_ - 1; k > 0 && base_ + k > open + 1 && buf_[k - 1] == '\\'; --k) ++backslashes;
+      if (backslashes % 2 == 0) return;
+    }
+  }
+
+  // Drops what lies before the mark (or the cursor), then reads more.
+  bool refill() {
+    const std::size_t keep = std::min(mark_, pos_);
+    if (keep > 0) {
+      std::memmove(buf_.data(), buf_.data() + keep, end_ - keep);
+      base_ += keep;
+      pos_ -= keep;
+      end_ -= keep;
+      if (mark_ != kNone) mark_ -= keep;
+    }
+    if (buf_.size() - end_ < kReadBytes) buf_.resize(std::max(buf_.size() * 2, end_ + kReadBytes));
+    const std::size_t got = source_.read(buf_.data() + end_, buf_.size() - end_);
+    end_ += got;
+    return got > 0;
+  }
+
+  ByteSource& source_;
+  std::string name_;
+  std::vector<char> buf_;
+  std::size_t base_ = 0, pos_ = 0, end_ = 0, mark_ = kNone;
+};
+
+// Reads typed fields of one record. Its position ("nodes[3]") is formatted
+// only for an error: records are read by the million.
+class RecordReader {
+ public:
+  RecordReader(const std::string& name, const char* section, std::size_t k) : name_(name), section_(section), k_(k) {}
+
+  [[noreturn]] void fail_at(std::string_view suffix, const std::string& what) const {
+    fail(name_, fmt::format("{}[{}]{}", section_, k_, suffix), what);
+  }
+  [[noreturn]] void missing(const char* key) const { fail_at("", fmt::format("missing field \"{}\"", key)); }
+
+  std::uint64_t count(sj::value v, std::string_view key, std::string_view subkey = {}) const {
+    std::uint64_t out = 0;
+    if (v.get_uint64().get(out) != simdjson::SUCCESS) {
+      fail_at(suffix(key, subkey), fmt::format("expected a non-negative integer, got {}", type_name(type_of(v))));
+    }
+    return out;
+  }
+  std::int64_t integer(sj::value v, std::string_view key) const {
+    std::int64_t out = 0;
+    if (v.get_int64().get(out) != simdjson::SUCCESS) {
+      fail_at(suffix(key), fmt::format("expected an integer, got {}", type_name(type_of(v))));
+    }
+    return out;
+  }
+  std::int32_t label(sj::value v, std::string_view key) const {
+    const std::int64_t out = integer(v, key);
+    if (out < 0 || out > std::numeric_limits<std::int32_t>::max()) {
+      fail_at(suffix(key), fmt::format("label {} is outside 0..2^31-1", out));
+    }
+    return static_cast<std::int32_t>(out);
+  }
+  std::string_view string(sj::value v, std::string_view key, const char* expected = "a string") const {
+    // Fast path: a string without escapes is its raw bytes, between the quotes.
+    const std::string_view token = v.raw_json_token();
+    if (!token.empty() && token[0] == '"') {
+      const std::size_t close = token.find_first_of("\"\\", 1);
+      if (close != std::string_view::npos && token[close] == '"') return token.substr(1, close - 1);
+    }
+    std::string_view out;
+    if (v.get_string().get(out) != simdjson::SUCCESS) {
+      fail_at(suffix(key), fmt::format("expected {}, got {}", expected, type_name(type_of(v))));
+    }
+    return out;
+  }
+
+  // {"3": 12, "7": 1}: appends (label, count) to `out`, sorted by label;
+  // returns the sum of the counts.
+  std::uint64_t histogram(sj::value v, std::string_view key, std::vector<LabelCount>& out) const {
+    sj::object obj;
+    const JsonType t = type_of(v);
+    if (t != JsonType::object || v.get_object().get(obj) != simdjson::SUCCESS) {
+      fail_at(suffix(key), fmt::format("expected an object of label counts, got {}", type_name(t)));
+    }
+    const std::size_t begin = out.size();
+    std::uint64_t sum = 0;
+    for (auto field : obj) {
+      std::string_view k;
+      sj::value c;
+      if (field.unescaped_key().get(k) != simdjson::SUCCESS || field.value().get(c) != simdjson::SUCCESS) {
+        fail_at(suffix(key), "not valid JSON");
+      }
+      std::int64_t lbl = 0;
+      bool ok = !k.empty() && k.size() <= 10;
+      for (const char ch : k) {
+        ok = ok && ch >= '0' && ch <= '9';
+        lbl = lbl * 10 + (ch - '0');
+      }
+      if (!ok || lbl > std::numeric_limits<std::int32_t>::max()) {
+        fail_at(suffix(key), fmt::format("key \"{}\" is not a label (a non-negative integer)", k));
+      }
+      const std::string label_key(k);  // the key's view ends at the next string read
+      const std::uint64_t n = count(c, key, label_key);
+      if (sum > std::numeric_limits<std::uint64_t>::max() - n) fail_at(suffix(key), "counts overflow 64 bits");
+      sum += n;
+      out.push_back({static_cast<std::int32_t>(lbl), n});
+    }
+    std::sort(out.begin() + static_cast<std::ptrdiff_t>(begin), out.end(),
+              [](const LabelCount& a, const LabelCount& b) { return a.label < b.label; });
+    return sum;
+  }
+
+ private:
+  static std::string suffix(std::string_view key, std::string_view subkey = {}) {
+    return subkey.empty() ? fmt::format(".{}", key) : fmt::format(".{}.{}", key, subkey);
+  }
+
+  const std::string& name_;
+  const char* section_;
+  std::size_t k_;
+};
+
+enum class Section { nodes, links, instances };
+
+const char* section_name(Section s) {
+  switch (s) {
+    case Section::nodes: return "nodes";
+    case Section::links: return "links";
+    case Section::instances: return "instances";
+  }
+  return "?";
+}
+
+// Turns records (whole JSON objects, as text) into the document's columns.
+class RecordParser {
+ public:
+  RecordParser(ApdDocument& doc, const std::string& name) : doc_(doc), name_(name) {}
+
+  void add(Section section, std::string_view record) {
+    if (section != section_) flush();
+    section_ = section;
+    starts_.push_back(batch_.size());
+    batch_.append(record);
+    batch_.push_back('\n');
+    if (batch_.size() >= kBatchBytes) flush();
+  }
+
+  // Parses the records gathered so far. On a JSON error the batch's records
+  // are parsed one by one, so the message names the first bad record.
+  void flush() {
+    if (starts_.empty()) return;
+    const std::size_t first = done_[static_cast<int>(section_)];
+    batch_.append(simdjson::SIMDJSON_PADDING, ' ');
+    const std::size_t size = batch_.size() - simdjson::SIMDJSON_PADDING;
+    sj::document_stream stream;
+    std::size_t k = 0;
+    bool broken = parser_.iterate_many(batch_.data(), size, std::max(size, std::size_t{1} << 20)).get(stream) != simdjson::SUCCESS;
+    for (auto it = stream.begin(); !broken && it != stream.end(); ++it, ++k) {
+      sj::document_reference doc;
+      sj::object obj;
+      broken = k >= starts_.size() || (*it).get(doc) != simdjson::SUCCESS || doc.get_object().get(obj) != simdjson::SUCCESS ||
+               !record(obj, first + k);
+    }
+    if (broken || k != starts_.size()) reparse_one_by_one(first, k);
+    done_[static_cast<int>(section_)] += starts_.size();
+    batch_.clear();
+    starts_.clear();
+  }
+
+ private:
+  bool record(sj::object& obj, std::size_t k) {
+    switch (section_) {
+      case Section::nodes: return node(obj, k);
+      case Section::links: return link(obj, k);
+      case Section::instances: return instance(obj, k);
+    }
+    return false;
+  }
+
+  // Records before `from` were parsed into the document already.
+  void reparse_one_by_one(std::size_t first, std::size_t from) {
+    for (std::size_t k = from; k < starts_.size(); ++k) {
+      const std::size_t end = k + 1 < starts_.size() ? starts_[k + 1] : batch_.size() - simdjson::SIMDJSON_PADDING;
+      const std::string where = fmt::format("{}[{}]", section_name(section_), first + k);
+      simdjson::padded_string one(batch_.data() + starts_[k], end - starts_[k]);
+      sj::document doc;
+      sj::object obj;
+      simdjson::error_code e = parser_.iterate(one).get(doc);
+      if (e == simdjson::SUCCESS) e = doc.get_object().get(obj);
+      if (e != simdjson::SUCCESS || !record(obj, first + k)) {
+        fail(name_, where, fmt::format("not valid JSON ({})", simdjson::error_message(e == simdjson::SUCCESS ? simdjson::TAPE_ERROR : e)));
+      }
+    }
+  }
+
+  // Each record function returns false on a JSON syntax error (simdjson
+  // reports those while iterating) and throws on a type error.
+  bool node(sj::object& obj, std::size_t k) {
+    const RecordReader r(name_, "nodes", k);
+    Node n;
+    std::int64_t layer = 0;
+    bool has_id = false, has_kind = false, has_count = false, has_errors = false, has_layer = false, has_pattern = false,
+         has_label = false, has_true = false, has_pred = false;
+    std::string kind;
+    std::size_t pattern_bits = 0;
+    std::uint64_t true_sum = 0, pred_sum = 0;
+    for (auto field : obj) {
+      std::string_view key;
+      sj::value v;
+      if (!key_value(field, key, v)) return false;
+      if (is(key, "id")) {
+        doc_.node_ids.add(r.string(v, "id"));
+        has_id = true;
+      } else if (is(key, "kind")) {
+        kind = r.string(v, "kind");
+        has_kind = true;
+      } else if (is(key, "count")) {
+        n.count = r.count(v, "count");
+        has_count = true;
+      } else if (is(key, "errors")) {
+        n.errors = r.count(v, "errors");
+        has_errors = true;
+      } else if (is(key, "layer")) {
+        layer = r.integer(v, "layer");
+        has_layer = true;
+      } else if (is(key, "pattern")) {
+        pattern_bits = pack_pattern(r, r.string(v, "pattern"), n);
+        has_pattern = true;
+      } else if (is(key, "label")) {
+        n.label = r.label(v, "label");
+        has_label = true;
+      } else if (is(key, "true_labels") || is(key, "predicted_labels")) {
+        const bool is_true = is(key, "true_labels");
+        if (is_true ? has_true : has_pred) r.fail_at(is_true ? ".true_labels" : ".predicted_labels", "given twice");
+        const std::size_t begin = doc_.histograms.size();
+        (is_true ? true_sum : pred_sum) = r.histogram(v, is_true ? "true_labels" : "predicted_labels", doc_.histograms);
+        (is_true ? n.true_begin : n.pred_begin) = begin;
+        (is_true ? n.true_size : n.pred_size) = doc_.histograms.size() - begin;
+        (is_true ? has_true : has_pred) = true;
+      }
+    }
+    if (!has_id) r.missing("id");
+    if (!has_kind) r.missing("kind");
+    if (!has_count) r.missing("count");
+    if (!has_errors) r.missing("errors");
+    if (n.errors > n.count) r.fail_at("", fmt::format("errors {} exceed count {}", n.errors, n.count));
+    if (kind == "pattern") {
+      if (!has_layer) r.missing("layer");
+      if (!has_pattern) r.missing("pattern");
+      n.kind = NodeKind::pattern;
+    } else if (kind == "label") {
+      if (!has_label) r.missing("label");
+      n.kind = NodeKind::label;
+      pattern_bits = 0;
+    } else {
+      r.fail_at(".kind", fmt::format("\"{}\" is neither \"pattern\" nor \"label\"", kind));
+    }
+    if (!has_true) r.missing("true_labels");
+    if (!has_pred) r.missing("predicted_labels");
+    if (true_sum != n.count) r.fail_at(".true_labels", fmt::format("counts do not sum to the node's count {}", n.count));
+    if (pred_sum != n.count) r.fail_at(".predicted_labels", fmt::format("counts do not sum to the node's count {}", n.count));
+    if (n.kind == NodeKind::label) n.pattern_offset = 0;
+    doc_.nodes.push_back(n);
+    doc_.node_layer.push_back(layer);
+    doc_.pattern_bits.push_back(static_cast<std::uint32_t>(pattern_bits));
+    return true;
+  }
+
+  // Packs '0'/'1' text into words appended to pattern_words (bit i of the
+  // pattern is bit i % 64 of word i / 64), as the Diagram stores patterns.
+  std::size_t pack_pattern(const RecordReader& r, std::string_view text, Node& n) {
+    if (text.size() > std::numeric_limits<std::uint32_t>::max()) r.fail_at(".pattern", "longer than 2^32 bits");
+    n.pattern_offset = doc_.pattern_words.size();
+    doc_.pattern_words.resize(n.pattern_offset + (text.size() + 63) / 64, 0);
+    std::uint64_t* words = doc_.pattern_words.data() + n.pattern_offset;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (c == '1') {
+        words[i / 64] |= std::uint64_t{1} << (i % 64);
+      } else if (c != '0') {
+        r.fail_at(".pattern", fmt::format("character '{}' at position {} (only '0' and '1')", c, i + 1));
+      }
+    }
+    return text.size();
+  }
+
+  bool link(sj::object& obj, std::size_t k) {
+    const RecordReader r(name_, "links", k);
+    Link l;
+    std::string source, target;
+    bool has_source = false, has_target = false, has_count = false, has_errors = false;
+    for (auto field : obj) {
+      std::string_view key;
+      sj::value v;
+      if (!key_value(field, key, v)) return false;
+      if (is(key, "source")) {
+        source = r.string(v, "source");
+        has_source = true;
+      } else if (is(key, "target")) {
+        target = r.string(v, "target");
+        has_target = true;
+      } else if (is(key, "count")) {
+        l.count = r.count(v, "count");
+        has_count = true;
+      } else if (is(key, "errors")) {
+        l.errors = r.count(v, "errors");
+        has_errors = true;
+      }
+    }
+    if (!has_source) r.missing("source");
+    if (!has_target) r.missing("target");
+    if (!has_count) r.missing("count");
+    if (!has_errors) r.missing("errors");
+    if (l.errors > l.count) r.fail_at("", fmt::format("errors {} exceed count {}", l.errors, l.count));
+    doc_.links.push_back(l);
+    doc_.link_ends.add(source);
+    doc_.link_ends.add(target);
+    return true;
+  }
+
+  bool instance(sj::object& obj, std::size_t k) {
+    const RecordReader r(name_, "instances", k);
+    std::int64_t index = 0;
+    std::int32_t label = 0, predicted = 0;
+    bool has_index = false, has_label = false, has_predicted = false, has_path = false;
+    std::uint32_t ids = 0;
+    for (auto field : obj) {
+      std::string_view key;
+      sj::value v;
+      if (!key_value(field, key, v)) return false;
+      if (is(key, "index")) {
+        index = r.integer(v, "index");
+        has_index = true;
+      } else if (is(key, "label")) {
+        label = r.label(v, "label");
+        has_label = true;
+      } else if (is(key, "predicted")) {
+        predicted = r.label(v, "predicted");
+        has_predicted = true;
+      } else if (is(key, "path")) {
+        if (has_path) r.fail_at(".path", "given twice");
+        ids = path(r, v);
+        has_path = true;
+      }
+    }
+    if (!has_index) r.missing("index");
+    if (!has_label) r.missing("label");
+    if (!has_predicted) r.missing("predicted");
+    if (!has_path) r.missing("path");
+    doc_.index.push_back(index);
+    doc_.label.push_back(label);
+    doc_.predicted.push_back(predicted);
+    doc_.path_count.push_back(ids);
+    return true;
+  }
+
+  std::uint32_t path(const RecordReader& r, sj::value v) {
+    sj::array arr;
+    const JsonType t = type_of(v);
+    if (t != JsonType::array || v.get_array().get(arr) != simdjson::SUCCESS) {
+      r.fail_at(".path", fmt::format("expected an array, got {}", type_name(t)));
+    }
+    std::uint32_t ids = 0;
+    for (auto element : arr) {
+      sj::value id;
+      if (element.get(id) != simdjson::SUCCESS) r.fail_at(".path", "not valid JSON");
+      if (type_of(id) != JsonType::string) {
+        r.fail_at(fmt::format(".path[{}]", ids), fmt::format("expected a node id, got {}", type_name(type_of(id))));
+      }
+      doc_.path_ids.add(r.string(id, "path", "a node id"));
+      if (++ids == std::numeric_limits<std::uint32_t>::max()) r.fail_at(".path", "too many node ids");
+    }
+    return ids;
+  }
+
+  ApdDocument& doc_;
+  const std::string& name_;
+  sj::parser parser_;
+  Section section_ = Section::nodes;
+  std::string batch_;
+  std::vector<std::size_t> starts_;
+  std::array<std::size_t, 3> done_{};
+};
+
+// Converts simdjson's view of the graph metadata into nlohmann::json (the
+// Diagram keeps metadata as a small DOM), bounding the depth.
+nlohmann::json to_dom(sj::value v, const std::string& name, const std::string& where, int depth) {
+  if (depth > kMaxGraphDepth) fail(name, where, fmt::format("nested deeper than {} levels", kMaxGraphDepth));
+  auto bad = [&] { fail(name, where, "not valid JSON"); };
+  switch (type_of(v)) {
+    case JsonType::object: {
+      nlohmann::json out = nlohmann::json::object();
+      sj::object obj;
+      if (v.get_object().get(obj) != simdjson::SUCCESS) bad();
+      for (auto field : obj) {
+        std::string_view key;
+        sj::value child;
+        if (field.unescaped_key().get(key) != simdjson::SUCCESS || field.value().get(child) != simdjson::SUCCESS) bad();
+        std::string k(key);
+        out[k] = to_dom(child, name, where + "." + k, depth + 1);
+      }
+      return out;
+    }
+    case JsonType::array: {
+      nlohmann::json out = nlohmann::json::array();
+      sj::array arr;
+      if (v.get_array().get(arr) != simdjson::SUCCESS) bad();
+      for (auto element : arr) {
+        sj::value child;
+        if (element.get(child) != simdjson::SUCCESS) bad();
+        out.push_back(to_dom(child, name, fmt::format("{}[{}]", where, out.size()), depth + 1));
+      }
+      return out;
+    }
+    case JsonType::number: {
+      sj::number n;
+      if (v.get_number().get(n) != simdjson::SUCCESS) fail(name, where, "number out of range");
+      // As nlohmann's own parser: non-negative integers are unsigned.
+      if (n.is_uint64()) return n.get_uint64();
+      if (n.is_int64() && n.get_int64() >= 0) return static_cast<std::uint64_t>(n.get_int64());
+      if (n.is_int64()) return n.get_int64();
+      return n.get_double();
+    }
+    case JsonType::string: {
+      std::string_view s;
+      if (v.get_string().get(s) != simdjson::SUCCESS) bad();
+      return std::string(s);
+    }
+    case JsonType::boolean: {
+      bool b = false;
+      if (v.get_bool().get(b) != simdjson::SUCCESS) bad();
+      return b;
+    }
+    case JsonType::null: {
+      bool is_null = false;
+      if (v.is_null().get(is_null) != simdjson::SUCCESS || !is_null) bad();
+      return nullptr;
+    }
+    case JsonType::absent: break;
+  }
+  fail(name, where, "not valid JSON");
+}
+
+// Reserves the document's columns for the counts the graph metadata states,
+// each capped by what `bytes` of JSON could hold at all (a record takes at
+// least ~40 bytes, a pattern bit one), so a false header cannot make us
+// allocate more than the file's size. Saves the copies and page faults of
+// growing vectors of millions of records.
+void reserve_from_graph(ApdDocument& doc, const nlohmann::json& graph, std::uint64_t bytes) {
+  auto number = [&](const nlohmann::json& v) { return v.is_number_unsigned() ? v.get<std::uint64_t>() : std::uint64_t{0}; };
+  auto capped = [&](std::uint64_t wanted, std::uint64_t per_byte_divisor) {
+    return static_cast<std::size_t>(std::min(wanted, bytes / per_byte_divisor));
+  };
+  const std::uint64_t instances = number(graph.value("instances", nlohmann::json()));
+  const auto widths = graph.value("widths", nlohmann::json::array());
+  const auto unique = graph.value("unique_patterns", nlohmann::json::array());
+  if (!widths.is_array() || !unique.is_array() || widths.size() != unique.size() || widths.size() > 4096) return;
+  std::uint64_t nodes = 64, words = 0;  // + label nodes
+  for (std::size_t l = 0; l < widths.size(); ++l) {
+    const std::uint64_t u = std::min<std::uint64_t>(number(unique[l]), bytes), w = std::min<std::uint64_t>(number(widths[l]), bytes);
+    nodes += u;
+    words += std::min<std::uint64_t>(u * ((w + 63) / 64), bytes);
+  }
+  doc.nodes.reserve(capped(nodes, 40));
+  doc.node_layer.reserve(capped(nodes, 40));
+  doc.pattern_bits.reserve(capped(nodes, 40));
+  doc.pattern_words.reserve(capped(words, 64));
+  doc.histograms.reserve(capped(2 * nodes, 8));
+  doc.node_ids.reserve(capped(nodes, 40), capped(10 * nodes, 4));
+  doc.links.reserve(capped(nodes, 40));
+  doc.link_ends.reserve(capped(2 * nodes, 20), capped(20 * nodes, 2));
+  doc.index.reserve(capped(instances, 40));
+  doc.label.reserve(capped(instances, 40));
+  doc.predicted.reserve(capped(instances, 40));
+  doc.path_count.reserve(capped(instances, 40));
+  const std::uint64_t path_ids = std::min<std::uint64_t>(instances, bytes) * widths.size();
+  doc.path_ids.reserve(capped(path_ids, 8), capped(10 * path_ids, 2));
+}
+
+// Walks the top-level object: the three arrays go record by record to the
+// RecordParser; every other value is parsed whole by simdjson.
+class TopLevel {
+ public:
+  TopLevel(ByteSource& source, std::string name)
+      : in_(source, name), name_(std::move(name)), records_(doc_, name_), size_(source.size()) {}
+
+  ApdDocument run() {
+    const int first = in_.skip_whitespace();
+    if (first < 0) in_.syntax_error("the file is empty", first);
+    doc_.top = type_of_first_byte(static_cast<char>(first));
+    if (first != '{') {
+      (void)parse_whole("top level");  // its type is all the checks need, once it is valid JSON
+      return std::move(doc_);
+    }
+    in_.advance();
+    int c = in_.skip_whitespace();
+    if (c == '}') in_.advance();
+    while (c != '}') {
+      const std::string key = read_key();
+      in_.expect(':', fmt::format("after the key \"{}\"", key));
+      value(key);
+      c = in_.skip_whitespace();
+      if (c != ',' && c != '}') in_.syntax_error("expected ',' or '}' in the top-level object", c);
+      in_.advance();
+    }
+    if (in_.skip_whitespace() >= 0) in_.syntax_error("text after the top-level object", in_.peek());
+    records_.flush();
+    return std::move(doc_);
+  }
+
+ private:
+  std::string read_key() {
+    const int c = in_.skip_whitespace();
+    if (c != '"') in_.syntax_error("expected a key string", c);
+    const nlohmann::json key = parse_whole("top level");
+    return key.get<std::string>();
+  }
+
+  void value(const std::string& key) {
+    const int c = in_.skip_whitespace();
+    if (c < 0) in_.syntax_error(fmt::format("missing value of \"{}\"", key), c);
+    const JsonType type = type_of_first_byte(static_cast<char>(c));
+    if (!seen_.insert(key).second) fail(name_, "top level", fmt::format("duplicate field \"{}\"", key));
+    if (is(key, "nodes")) doc_.nodes_type = type;
+    if (is(key, "links")) doc_.links_type = type;
+    if (is(key, "instances")) doc_.instances_type = type;
+    if (type == JsonType::array && (is(key, "nodes") || is(key, "links") || is(key, "instances"))) {
+      return records(is(key, "nodes") ? Section::nodes : is(key, "links") ? Section::links : Section::instances);
+    }
+    nlohmann::json v = parse_whole(key);
+    if (is(key, "schema") && v.is_string()) doc_.schema = v.get<std::string>();
+    if (is(key, "graph")) {
+      doc_.graph_type = type;
+      doc_.graph = std::move(v);
+      if (doc_.graph.is_object() && doc_.nodes.empty()) reserve_from_graph(doc_, doc_.graph, size_);
+    }
+  }
+
+  void records(Section section) {
+    in_.advance();  // '['
+    int c = in_.skip_whitespace();
+    if (c == ']') return in_.advance();
+    for (std::size_t k = 0;; ++k) {
+      if (c != '{') {
+        if (c < 0) in_.syntax_error("unterminated array", c);
+        fail(name_, fmt::format("{}[{}]", section_name(section), k),
+             fmt::format("expected an object, got {}", type_name(type_of_first_byte(static_cast<char>(c)))));
+      }
+      in_.mark();
+      in_.skip_value();
+      records_.add(section, in_.marked());
+      in_.unmark();
+      c = in_.skip_whitespace();
+      if (c == ']') return in_.advance();
+      if (c != ',') in_.syntax_error(fmt::format("expected ',' or ']' after {}[{}]", section_name(section), k), c);
+      in_.advance();
+      c = in_.skip_whitespace();
+    }
+  }
+
+  // Cuts out the value at the cursor and parses it with simdjson on its own
+  // (inside brackets: simdjson reads any value there, scalars included).
+  nlohmann::json parse_whole(const std::string& where) {
+    in_.mark();
+    in_.skip_value();
+    const std::string_view text = in_.marked();
+    simdjson::padded_string padded(text.size() + 2);
+    padded.data()[0] = '[';
+    std::memcpy(padded.data() + 1, text.data(), text.size());
+    padded.data()[text.size() + 1] = ']';
+    in_.unmark();
+    sj::document doc;
+    sj::array arr;
+    simdjson::error_code e = parser_.iterate(padded).get(doc);
+    if (e == simdjson::SUCCESS) e = doc.get_array().get(arr);
+    if (e != simdjson::SUCCESS) fail(name_, where, fmt::format("not valid JSON ({})", simdjson::error_message(e)));
+    nlohmann::json out;
+    std::size_t values = 0;
+    for (auto element : arr) {
+      sj::value v;
+      if (element.get(v) != simdjson::SUCCESS) fail(name_, where, "not valid JSON");
+      out = to_dom(v, name_, where, 1);
+      ++values;
+    }
+    if (values != 1) fail(name_, where, "not valid JSON");
+    return out;
+  }
+
+  Window in_;
+  std::string name_;
+  ApdDocument doc_;
+  RecordParser records_;
+  sj::parser parser_;
+  std::set<std::string> seen_;
+  std::uint64_t size_;
+};
+
+}  // namespace
+
+ApdDocument parse_apd_document(ByteSource& source, const std::string& name) {
+  return TopLevel(source, name).run();
+}
+
+}  // namespace apd::detail
