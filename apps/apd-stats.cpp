@@ -9,6 +9,7 @@
 #include "apd/io/apd_json.hpp"
 #include "apd/io/atomic_file.hpp"
 #include "apd/core/error.hpp"
+#include "apd/io/run_info.hpp"
 #include "apd/report/stats.hpp"
 
 namespace {

@@ -5,6 +5,7 @@
 #include "apd/torch/checkpoint.hpp"
 #include "apd/core/error.hpp"
 #include "apd/io/run_dir.hpp"
+#include "apd/io/run_info.hpp"
 #include "apd/torch/train.hpp"
 #include "test_support.hpp"
 
@@ -57,9 +58,10 @@ TEST_CASE("training on a separable dataset drives the loss down and the accuracy
   CHECK(metrics.front().unique_patterns.size() == 2);
   CHECK(apd::list_checkpoints(run).size() == 30);
   const auto info = apd::read_run_info(run);
-  CHECK(info["model"]["architecture"] == "64-16-8-3");
-  CHECK(info["split"]["val_count"] == 60);
-  CHECK(info["split"]["train_count"] == 540);
+  CHECK(info.model.architecture == "64-16-8-3");
+  CHECK(info.split.val_count == 60);
+  CHECK(info.split.train_count == 540);
+  CHECK(info.train_indices().size() == 540);
 }
 
 TEST_CASE("a checkpoint round-trips through pickle_save and pickle_load", "[train]") {

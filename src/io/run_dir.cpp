@@ -117,21 +117,4 @@ nlohmann::json run_summary(const std::vector<EpochMetrics>& metrics, double tota
   return s;
 }
 
-nlohmann::json read_run_info(const RunPaths& run) {
-  const auto path = run.run_json();
-  if (!std::filesystem::exists(path)) {
-    throw Error(fmt::format("{}: not a run directory (no run.json; runs are made by apd-train)", run.dir.string()));
-  }
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_text_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
-  }
-  if (!j.is_object() || j.value("schema", "") != kRunSchema) {
-    throw Error(fmt::format("{}: not an apd run file (expected \"schema\": \"{}\")", path.string(), kRunSchema));
-  }
-  return j;
-}
-
 }  // namespace apd

@@ -8,6 +8,7 @@
 #include "apd/core/flows.hpp"
 #include "apd/report/report.hpp"
 #include "apd/io/run_dir.hpp"
+#include "apd/io/run_info.hpp"
 #include "apd/report/stats.hpp"
 #include "apd/core/version.hpp"
 
@@ -167,9 +168,12 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
     if (metrics.empty()) throw Error(fmt::format("{}: no epochs recorded", run.metrics().string()));
     nlohmann::json r;
     r["dir"] = o.run.string();
-    r["architecture"] = info.at("model").at("architecture");
-    r["hyperparameters"] = info.at("hyperparameters");
-    r["normalize"] = info.at("data").at("normalize");
+    r["architecture"] = info.model.architecture;
+    r["hyperparameters"] = {{"epochs", info.hyper.epochs},
+                            {"lr", info.hyper.lr},
+                            {"momentum", info.hyper.momentum},
+                            {"batch_size", info.hyper.batch_size}};
+    r["normalize"] = to_string(info.data.normalize);
     std::size_t layers = 0;
     for (const auto& m : metrics) layers = std::max(layers, m.unique_patterns.size());
     r["unique"] = nlohmann::json::array();
@@ -188,7 +192,7 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
     r["best_val_loss"] = best->val_loss;
     r["best_val_acc"] = best->val_acc;
     data["run"] = r;
-    depth = info.at("model").at("hidden").size();
+    depth = info.model.hidden.size();
   }
   data["apds"] = nlohmann::json::array();
   std::uint64_t zmax_all = 1, zmax_wrong = 1;

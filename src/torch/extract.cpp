@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 #include "apd/torch/extraction.hpp"
 #include "apd/core/random.hpp"
 #include "apd/io/run_dir.hpp"
+#include "apd/io/run_info.hpp"
 #include "apd/io/digest.hpp"
 #include "apd/core/version.hpp"
 #include "threading.hpp"
@@ -72,20 +74,13 @@ int resolve_epoch(const std::string& text, const RunPaths& run, const std::vecto
 }
 
 // The IDX indices of the split, ascending.
-std::vector<std::int64_t> split_indices(const std::string& split, const nlohmann::json& run_info, std::size_t count) {
-  std::vector<std::int64_t> out;
-  if (split == "test" || run_info.is_null()) {
-    out.resize(count);
+std::vector<std::int64_t> split_indices(const std::string& split, const std::optional<RunInfo>& info, std::size_t count) {
+  if (split == "test" || !info) {
+    std::vector<std::int64_t> out(count);
     std::iota(out.begin(), out.end(), std::int64_t{0});
     return out;
   }
-  const auto val = run_info.at("split").at("val_indices").get<std::vector<std::int64_t>>();
-  if (split == "val") return val;
-  const std::set<std::int64_t> held_out(val.begin(), val.end());
-  for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i) {
-    if (held_out.count(i) == 0) out.push_back(i);
-  }
-  return out;
+  return split == "val" ? info->split.val_indices : info->train_indices();
 }
 
 std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<std::int64_t> pool,
@@ -150,98 +145,131 @@ void validate(const ExtractOptions& o) {
   }
 }
 
-int run_extraction(const ExtractOptions& o) {
-  validate(o);
-  set_thread_count(o.threads);
-  nlohmann::json info;  // null without --run
-  std::filesystem::path data_dir = o.data.value_or("data/mnist");
-  Normalization normalization = o.normalize.value_or(Normalization::unit);
+namespace {
+
+// The model and preprocessing of one extraction: from a run, or from a bare
+// --checkpoint with --data and --normalize.
+struct Plan {
+  std::optional<RunInfo> info;
+  std::filesystem::path data_dir;
+  Normalization normalization = Normalization::unit;
   std::vector<Job> jobs;
-  if (!o.run.empty()) {
-    const RunPaths run{o.run};
-    info = read_run_info(run);
-    if (!o.data) data_dir = info.at("data").at("dataset").at("dir").get<std::string>();
-    const auto recorded = parse_normalization(info.at("data").at("normalize").get<std::string>());
-    if (o.normalize && *o.normalize != recorded) {
-      throw UsageError(fmt::format("--normalize {}: the run was trained with {}", to_string(*o.normalize),
-                                   to_string(recorded)));
-    }
-    normalization = recorded;
-    const auto available = list_checkpoints(run);
-    std::vector<std::string> wanted = o.epochs.empty() ? std::vector<std::string>{"last"} : o.epochs;
-    std::set<int> seen;
-    for (const auto& text : wanted) {
-      const int epoch = resolve_epoch(text, run, available);
-      if (seen.insert(epoch).second) jobs.push_back({epoch, run.checkpoint(epoch), replace_epoch(o.out, epoch), {}});
-    }
-  } else {
-    jobs.push_back({0, o.checkpoint, o.out, {}});
+};
+
+Plan plan_jobs(const ExtractOptions& o) {
+  Plan plan{std::nullopt, o.data.value_or("data/mnist"), o.normalize.value_or(Normalization::unit), {}};
+  if (o.run.empty()) {
+    plan.jobs.push_back({0, o.checkpoint, o.out, {}});
+    return plan;
   }
+  const RunPaths run{o.run};
+  plan.info = read_run_info(run);
+  if (!o.data) plan.data_dir = plan.info->data.dir;
+  if (o.normalize && *o.normalize != plan.info->data.normalize) {
+    throw UsageError(fmt::format("--normalize {}: the run was trained with {}", to_string(*o.normalize),
+                                 to_string(plan.info->data.normalize)));
+  }
+  plan.normalization = plan.info->data.normalize;
+  const auto available = list_checkpoints(run);
+  std::set<int> seen;
+  for (const auto& text : o.epochs.empty() ? std::vector<std::string>{"last"} : o.epochs) {
+    const int epoch = resolve_epoch(text, run, available);
+    if (seen.insert(epoch).second) plan.jobs.push_back({epoch, run.checkpoint(epoch), replace_epoch(o.out, epoch), {}});
+  }
+  return plan;
+}
 
-  // Read every checkpoint before the data and before writing anything.
-  std::vector<StateDict> dicts;
-  for (const Job& job : jobs) dicts.push_back(load_state_dict(job.checkpoint));
+// The split's image and label files, checked against each other and, for a
+// run, against the SHA-256 and the image count recorded in run.json.
+struct SplitData {
+  DatasetFiles files;
+  std::filesystem::path images_path, labels_path;
+  std::vector<std::uint8_t> labels;
+};
 
-  const DatasetFiles files = find_dataset(data_dir);
+SplitData open_split(const ExtractOptions& o, const Plan& plan) {
+  SplitData s;
+  s.files = find_dataset(plan.data_dir);
   const bool train_file = o.split != "test";
-  const IdxImageFile images(train_file ? files.train_images : files.test_images);
-  const auto labels_path = train_file ? files.train_labels : files.test_labels;
-  const std::vector<std::uint8_t> labels = read_idx_labels(labels_path);
-  if (labels.size() != images.count()) {
-    throw Error(fmt::format("{}: holds {} labels but {} holds {} images", labels_path.string(), labels.size(),
-                            images.path().string(), images.count()));
-  }
-  if (!info.is_null()) {
-    const auto& sums = info.at("data").at("dataset").at("sha256");
-    for (const auto& p : train_file ? std::vector{files.train_images, files.train_labels}
-                                    : std::vector{files.test_images, files.test_labels}) {
-      const auto recorded = sums.find(p.filename().string());
-      if (recorded != sums.end() && *recorded != sha256_file(p)) {
-        throw Error(fmt::format("{}: differs from the file the run was trained with (SHA-256 in {})", p.string(),
-                                RunPaths{o.run}.run_json().string()));
-      }
+  s.images_path = train_file ? s.files.train_images : s.files.test_images;
+  s.labels_path = train_file ? s.files.train_labels : s.files.test_labels;
+  s.labels = read_idx_labels(s.labels_path);
+  if (!plan.info) return s;
+  const auto run_json = RunPaths{o.run}.run_json().string();
+  for (const auto& p : {s.images_path, s.labels_path}) {
+    const auto recorded = plan.info->data.sha256.find(p.filename().string());
+    if (recorded != plan.info->data.sha256.end() && recorded->second != sha256_file(p)) {
+      throw Error(fmt::format("{}: differs from the file the run was trained with (SHA-256 in {})", p.string(), run_json));
     }
   }
-  const auto inputs = static_cast<std::int64_t>(images.image_size());
+  if (train_file && plan.info->split.source_count != s.labels.size()) {
+    throw Error(fmt::format("{}: holds {} labels, the run's split was made of {} ({})", s.labels_path.string(), s.labels.size(),
+                            plan.info->split.source_count, run_json));
+  }
+  return s;
+}
+
+// Infers each checkpoint's MLP, checking it against the data and the run.
+void infer_models(std::vector<Job>& jobs, const std::vector<StateDict>& dicts, const Plan& plan, std::int64_t inputs) {
   for (std::size_t k = 0; k < jobs.size(); ++k) {
     Job& job = jobs[k];
     job.model = infer_mlp(dicts[k], job.checkpoint.string(), inputs);
-    if (!info.is_null() && job.model.shape.hidden != info.at("model").at("hidden").get<std::vector<std::int64_t>>()) {
-      throw Error(fmt::format("{}: architecture {} differs from run.json's", job.checkpoint.string(),
-                              describe(job.model.shape)));
+    if (plan.info && job.model.shape.hidden != plan.info->model.hidden) {
+      throw Error(fmt::format("{}: architecture {} differs from run.json's", job.checkpoint.string(), describe(job.model.shape)));
     }
   }
+}
+
+nlohmann::json diagram_metadata(const ExtractOptions& o, const Job& job, const Plan& plan, const SplitData& data,
+                                const nlohmann::json& selection) {
+  return {{"tool", {{"name", "apd-extract"}, {"version", version()}, {"git_sha", git_sha()}}},
+          {"model",
+           {{"architecture", describe(job.model.shape)},
+            {"inputs", job.model.shape.inputs},
+            {"hidden", job.model.shape.hidden},
+            {"classes", job.model.shape.classes}}},
+          {"checkpoint", job.checkpoint.string()},
+          {"run", o.run.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.run.string())},
+          {"epoch", job.epoch > 0 ? nlohmann::json(job.epoch) : nlohmann::json(nullptr)},
+          {"dataset",
+           {{"dir", data.files.dir.string()},
+            {"normalize", to_string(plan.normalization)},
+            {"images", data.images_path.filename().string()}}},
+          {"selection", selection}};
+}
+
+}  // namespace
+
+int run_extraction(const ExtractOptions& o) {
+  validate(o);
+  set_thread_count(o.threads);
+  Plan plan = plan_jobs(o);
+  // Every checkpoint is read before the data, and before anything is written.
+  std::vector<StateDict> dicts;
+  for (const Job& job : plan.jobs) dicts.push_back(load_state_dict(job.checkpoint));
+  const SplitData data = open_split(o, plan);
+  const IdxImageFile images(data.images_path);
+  if (data.labels.size() != images.count()) {
+    throw Error(fmt::format("{}: holds {} labels but {} holds {} images", data.labels_path.string(), data.labels.size(),
+                            images.path().string(), images.count()));
+  }
+  infer_models(plan.jobs, dicts, plan, static_cast<std::int64_t>(images.image_size()));
 
   nlohmann::json selection = {{"split", o.split},
                               {"labels", o.labels.empty() ? nlohmann::json("all") : nlohmann::json(o.labels)},
                               {"limit", o.limit ? nlohmann::json(*o.limit) : nlohmann::json(nullptr)},
                               {"select", o.select},
                               {"seed", o.seed}};
-  const auto chosen = select_instances(o, split_indices(o.split, info, images.count()), labels, selection);
+  const auto chosen = select_instances(o, split_indices(o.split, plan.info, images.count()), data.labels, selection);
   std::vector<std::int32_t> truth;
   truth.reserve(chosen.size());
-  for (const auto i : chosen) truth.push_back(labels[static_cast<std::size_t>(i)]);
+  for (const auto i : chosen) truth.push_back(data.labels[static_cast<std::size_t>(i)]);
 
-  for (const Job& job : jobs) {
+  for (const Job& job : plan.jobs) {
     Mlp model(job.model.shape);
     load_into(*model, job.model.canonical, job.checkpoint.string());
-    const ForwardPass pass = forward_pass(*model, images, normalization, chosen, o.batch_size);
-    nlohmann::json meta = {
-        {"tool", {{"name", "apd-extract"}, {"version", version()}, {"git_sha", git_sha()}}},
-        {"model",
-         {{"architecture", describe(job.model.shape)},
-          {"inputs", job.model.shape.inputs},
-          {"hidden", job.model.shape.hidden},
-          {"classes", job.model.shape.classes}}},
-        {"checkpoint", job.checkpoint.string()},
-        {"run", o.run.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.run.string())},
-        {"epoch", job.epoch > 0 ? nlohmann::json(job.epoch) : nlohmann::json(nullptr)},
-        {"dataset",
-         {{"dir", files.dir.string()},
-          {"normalize", to_string(normalization)},
-          {"images", (train_file ? files.train_images : files.test_images).filename().string()}}},
-        {"selection", selection}};
-    const Diagram d = build_diagram(pass.patterns, truth, pass.predicted, chosen, std::move(meta));
+    const ForwardPass pass = forward_pass(*model, images, plan.normalization, chosen, o.batch_size);
+    const Diagram d = build_diagram(pass.patterns, truth, pass.predicted, chosen, diagram_metadata(o, job, plan, data, selection));
     save_diagram(d, job.out, o.format, {.instances = o.instances});
     if (job.out != "-") {
       spdlog::info("{}: {} instances, {} errors, unique patterns per layer {}", job.out, d.instances, d.errors,

@@ -19,6 +19,7 @@
 #include "apd/torch/extraction.hpp"
 #include "apd/core/random.hpp"
 #include "apd/io/run_dir.hpp"
+#include "apd/io/run_info.hpp"
 #include "apd/torch/sgd.hpp"
 #include "apd/io/digest.hpp"
 #include "apd/torch/torch_data.hpp"
@@ -57,76 +58,55 @@ class SignalGuard {
 
 constexpr std::int64_t kEvalBatch = 2048;
 
-nlohmann::json dataset_info(const DatasetFiles& files) {
-  nlohmann::json sums = nlohmann::json::object();
+std::map<std::string, std::string> dataset_digests(const DatasetFiles& files) {
+  std::map<std::string, std::string> sums;
   for (const auto& p : {files.train_images, files.train_labels, files.test_images, files.test_labels}) {
     sums[p.filename().string()] = sha256_file(p);
   }
-  return {{"dir", std::filesystem::absolute(files.dir).lexically_normal().string()}, {"sha256", sums}};
+  return sums;
 }
 
-nlohmann::json run_info(const TrainOptions& o, const MlpShape& shape, const nlohmann::json& dataset, const Split& split,
-                        std::size_t source_count) {
-  return {
-      {"schema", kRunSchema},
-      {"tool", {{"name", "apd-train"}, {"version", version()}, {"git_sha", git_sha()}}},
-      {"model",
-       {{"kind", "mlp-relu"},
-        {"architecture", describe(shape)},
-        {"inputs", shape.inputs},
-        {"hidden", shape.hidden},
-        {"classes", shape.classes},
-        {"state_dict_keys", "nn.Sequential: Linear at 0, 2, 4, ...; ReLU between"}}},
-      {"data", {{"dataset", dataset}, {"normalize", to_string(o.normalize)}, {"source", "train"}}},
-      {"split",
-       {{"seed", o.seed},
-        {"val_split", o.val_split},
-        {"source_count", source_count},
-        {"train_count", split.train.size()},
-        {"val_count", split.validation.size()},
-        {"val_indices", split.validation}}},
-      {"hyperparameters",
-       {{"epochs", o.epochs},
-        {"lr", o.lr},
-        {"momentum", o.momentum},
-        {"batch_size", o.batch_size},
-        {"seed", o.seed},
-        {"loss", "cross_entropy"},
-        {"optimizer", "sgd"}}},
-      {"threads", o.threads},
-      {"checkpoint_every", o.checkpoint_every},
-      {"track_patterns", o.track_patterns},
-  };
+RunInfo make_run_info(const TrainOptions& o, const MlpShape& shape, const DatasetFiles& files,
+                      std::map<std::string, std::string> digests, const Split& split, std::size_t source_count) {
+  RunInfo info;
+  info.tool = {"apd-train", std::string(version()), std::string(git_sha())};
+  info.model = {describe(shape), shape.inputs, shape.hidden, shape.classes};
+  info.data = {std::filesystem::absolute(files.dir).lexically_normal(), std::move(digests), o.normalize};
+  info.split = {o.seed, o.val_split, source_count, split.train.size(), split.validation.size(), split.validation};
+  info.hyper = {o.epochs, o.lr, o.momentum, o.batch_size, o.seed};
+  info.threads = o.threads;
+  info.checkpoint_every = o.checkpoint_every;
+  info.track_patterns = o.track_patterns;
+  return info;
 }
 
 // With --resume: options the user gave must agree with run.json; the rest come from it.
-void reconcile(TrainOptions& o, const nlohmann::json& info) {
+void reconcile(TrainOptions& o, const RunInfo& info) {
   auto check = [&](const char* name, const nlohmann::json& recorded, const nlohmann::json& given) {
     if (o.given.count(name) != 0 && recorded != given) {
       throw UsageError(fmt::format("--resume: --{} {} contradicts run.json ({})", name, given.dump(), recorded.dump()));
     }
   };
-  const auto& hp = info.at("hyperparameters");
-  check("hidden", info.at("model").at("hidden"), o.hidden);
-  check("lr", hp.at("lr"), o.lr);
-  check("momentum", hp.at("momentum"), o.momentum);
-  check("batch-size", hp.at("batch_size"), o.batch_size);
-  check("seed", hp.at("seed"), o.seed);
-  check("val-split", info.at("split").at("val_split"), o.val_split);
-  check("normalize", info.at("data").at("normalize"), to_string(o.normalize));
-  check("threads", info.at("threads"), o.threads);
-  o.hidden = info.at("model").at("hidden").get<std::vector<std::int64_t>>();
-  o.lr = hp.at("lr").get<double>();
-  o.momentum = hp.at("momentum").get<double>();
-  o.batch_size = hp.at("batch_size").get<std::int64_t>();
-  o.seed = hp.at("seed").get<std::uint64_t>();
-  o.val_split = info.at("split").at("val_split").get<double>();
-  o.normalize = parse_normalization(info.at("data").at("normalize").get<std::string>());
-  o.threads = info.at("threads").get<int>();
-  if (o.given.count("epochs") == 0) o.epochs = hp.at("epochs").get<int>();
-  if (o.given.count("data") == 0) o.data = info.at("data").at("dataset").at("dir").get<std::string>();
-  if (o.given.count("checkpoint-every") == 0) o.checkpoint_every = info.at("checkpoint_every").get<int>();
-  if (o.given.count("no-track-patterns") == 0) o.track_patterns = info.at("track_patterns").get<bool>();
+  check("hidden", info.model.hidden, o.hidden);
+  check("lr", info.hyper.lr, o.lr);
+  check("momentum", info.hyper.momentum, o.momentum);
+  check("batch-size", info.hyper.batch_size, o.batch_size);
+  check("seed", info.hyper.seed, o.seed);
+  check("val-split", info.split.val_split, o.val_split);
+  check("normalize", to_string(info.data.normalize), to_string(o.normalize));
+  check("threads", info.threads, o.threads);
+  o.hidden = info.model.hidden;
+  o.lr = info.hyper.lr;
+  o.momentum = info.hyper.momentum;
+  o.batch_size = info.hyper.batch_size;
+  o.seed = info.hyper.seed;
+  o.val_split = info.split.val_split;
+  o.normalize = info.data.normalize;
+  o.threads = info.threads;
+  if (o.given.count("epochs") == 0) o.epochs = info.hyper.epochs;
+  if (o.given.count("data") == 0) o.data = info.data.dir;
+  if (o.given.count("checkpoint-every") == 0) o.checkpoint_every = info.checkpoint_every;
+  if (o.given.count("no-track-patterns") == 0) o.track_patterns = info.track_patterns;
 }
 
 void save_resume_state(const RunPaths& run, int epoch, const std::vector<torch::Tensor>& buffers) {
@@ -197,7 +177,7 @@ void validate(const TrainOptions& o) {
 int run_training(TrainOptions o) {
   validate(o);
   const RunPaths run{o.out};
-  nlohmann::json info;
+  RunInfo info;
   std::vector<EpochMetrics> metrics;
   int start_epoch = 1;
   if (o.resume) {
@@ -215,8 +195,8 @@ int run_training(TrainOptions o) {
 
   const DatasetFiles files = find_dataset(o.data);
   const LabeledImages source = read_labeled_images(files.train_images, files.train_labels);
-  const nlohmann::json dataset = dataset_info(files);
-  if (o.resume && info.at("data").at("dataset").at("sha256") != dataset.at("sha256")) {
+  auto digests = dataset_digests(files);
+  if (o.resume && info.data.sha256 != digests) {
     throw Error(fmt::format("{}: the dataset files differ from those the run was trained on (SHA-256 in run.json)",
                             files.dir.string()));
   }
@@ -245,8 +225,8 @@ int run_training(TrainOptions o) {
                 "resuming {} after epoch {} of {}", run.dir.string(), done, o.epochs);
   } else {
     std::filesystem::create_directories(run.checkpoints());
-    info = run_info(o, shape, dataset, split, source.images.count);
-    write_file_atomically(run.run_json(), info.dump(2) + "\n");
+    info = make_run_info(o, shape, files, std::move(digests), split, source.images.count);
+    write_run_info(run, info);
   }
 
   SignalGuard signals;

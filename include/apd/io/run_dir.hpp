@@ -1,5 +1,5 @@
 // The run directory written by apd-train and read by the other tools:
-//   run.json            what is needed to rebuild the model and feed it
+//   run.json            what is needed to rebuild the model and feed it (run_info.hpp)
 //   metrics.jsonl       one JSON object per epoch (EpochMetrics)
 //   summary.json        best-validation epoch, final metrics, total time
 //   checkpoints/epoch-NNNN.pt   state_dicts (torch.load-able)
@@ -50,8 +50,5 @@ struct EpochMetrics {
 [[nodiscard]] std::optional<EpochMetrics> best_epoch(const std::vector<EpochMetrics>& metrics);
 [[nodiscard]] nlohmann::json run_summary(const std::vector<EpochMetrics>& metrics, double total_seconds,
                                          bool complete);
-
-// Reads and checks run.json (schema apd-run/1); throws apd::Error naming the file.
-[[nodiscard]] nlohmann::json read_run_info(const RunPaths& run);
 
 }  // namespace apd
