@@ -27,7 +27,8 @@ PY
 # Determinism: the same command twice gives identical bytes.
 "$extract" --run "$run" --epoch 3 --labels 1,2 --out a.json --quiet
 "$extract" --run "$run" --epoch 3 --labels 1,2 --out b.json --quiet
-cmp a.json b.json && echo "determinism: identical bytes: ok"
+cmp a.json b.json || { echo "FAIL: two extractions differ"; exit 1; }
+echo "determinism: identical bytes: ok"
 
 # --select random: the same seed picks the same instances at every epoch.
 "$extract" --run "$run" --epochs 1,5 --select random --seed 9 --limit 50 --out r{epoch}.json --quiet
@@ -53,6 +54,7 @@ print('best, last to stdout, graphml (networkx reads it), --no-instances: ok')"
 
 # --limit beyond the selection: all of it, with a warning.
 "$extract" --run "$run" --split val --labels 2 --limit 100000 --out big.json 2> warn.txt
-grep -q "warning: --limit 100000: the selection holds only" warn.txt && echo "limit warning: ok"
+grep -q "warning: --limit 100000: the selection holds only" warn.txt || { echo "FAIL: no --limit warning"; cat warn.txt; exit 1; }
+echo "limit warning: ok"
 [[ -z "$(find . -name '*.tmp')" ]] || { echo "FAIL: temporary files left"; exit 1; }
 cd / && rm -rf "$dir"

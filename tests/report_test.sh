@@ -16,7 +16,9 @@ node "$browser/check_report.mjs" "$dir/merged.html" "$shots/report-merged.png"
 cp "$dir/apd-e5.json" "$dir/other-run.json"
 sed -i 's|"run":"[^"]*"|"run":"/elsewhere/other-run"|' "$dir/other-run.json"
 mkdir -p "$dir/no-metrics" && cp "$run/run.json" "$dir/no-metrics/"
-python3_state="$(dirname "$dir")/state-dicts/sequential.pt"
-"$extract" --checkpoint "$python3_state" --data "$(cd "$(dirname "$0")/.." && pwd)/data/mnist" --split test --limit 50 \
+# The shallow model reads the synthetic data the run was trained on (64 pixels): no MNIST needed.
+/usr/bin/python3 "$(dirname "$0")/python/make_state_dicts.py" "$dir/state-dicts-64" 64
+data="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["dataset"]["dir"])' "$run/run.json")"
+"$extract" --checkpoint "$dir/state-dicts-64/sequential.pt" --data "$data" --split test --limit 50 \
   --out "$dir/shallow.json" --quiet
 echo "report ok: screenshots in $shots"

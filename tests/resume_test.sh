@@ -7,7 +7,8 @@ set -euo pipefail
 train="$1"; fixture="$2"; dir="$3"
 rm -rf "$dir"; mkdir -p "$dir"
 "$fixture" "$dir/data" 30000
-common=(--data "$dir/data" --hidden 32,16 --epochs 60 --lr 0.05 --momentum 0.5 --quiet)
+base=(--data "$dir/data" --hidden 32,16 --epochs 60 --lr 0.05 --momentum 0.5)
+common=("${base[@]}" --quiet)
 
 metrics_lines() { [[ -f "$1/metrics.jsonl" ]] && wc -l <"$1/metrics.jsonl" || echo 0; }
 without_seconds() { /usr/bin/python3 -c "
@@ -20,18 +21,25 @@ same_as_whole() {
   [[ -z "$(find "$1" -name '*.tmp')" ]] || { echo "FAIL: temporary files left in $1"; exit 1; }
   echo "ok: $1 matches the uninterrupted run"
 }
-start_and_wait_for() { # out-dir epochs -> starts a run in the background, returns when it has that many epochs
-  "$train" "${common[@]}" --out "$1" 2>"$1.stderr" &
-  pid=$!
-  for _ in $(seq 2000); do
-    (( $(metrics_lines "$1") >= $2 )) && return 0
-    kill -0 "$pid" 2>/dev/null || { echo "FAIL: run $1 ended before epoch $2"; exit 1; }
-    sleep 0.01
+# out-dir epochs -> starts a run in the background and returns as soon as it
+# reports that epoch complete: the run's progress lines arrive through a pipe
+# (a blocking read wakes at once; no wall-clock polling that a loaded machine
+# could outrun). The rest of its output goes on to OUT-DIR.stderr.
+start_and_wait_for() {
+  coproc TRAIN { exec "$train" "${base[@]}" --out "$1" 2>&1; }
+  pid=$TRAIN_PID
+  exec {from_train}<&"${TRAIN[0]}"
+  local line
+  while IFS= read -r line <&"$from_train"; do
+    echo "$line" >>"$1.stderr"
+    [[ "$line" == *"epoch $2/60 "* ]] && { (cat <&"$from_train" >>"$1.stderr" &) ; return 0; }
   done
-  echo "FAIL: run $1 never reached epoch $2"; exit 1
+  echo "FAIL: run $1 ended before epoch $2"; cat "$1.stderr"; exit 1
 }
 
 "$train" "${common[@]}" --out "$dir/whole"
+# An epoch must take long enough that 50 of them cannot pass between the
+# progress line and the signal: the data set is sized for that.
 
 # kill -9 at an arbitrary moment after epoch 10.
 start_and_wait_for "$dir/killed" 10
