@@ -4,35 +4,61 @@
 #include <spdlog/spdlog.h>
 
 #include "app_support.hpp"
-#include "apd/io/atomic_file.hpp"
 #include "apd/core/error.hpp"
+#include "apd/core/stopwatch.hpp"
+#include "apd/io/output.hpp"
 #include "apd/report/report.hpp"
+
+namespace {
+
+struct Options {
+  apd::ReportOptions report;
+  std::string out;
+  apd::Verbosity verbosity = apd::Verbosity::normal;
+};
+
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("--run", o.report.run, "apd-train run directory (Figure 1 and the header)");
+  app.add_option("--apd", o.report.apds, "APD files written by apd-extract (Figures 2 and 3), in the order shown");
+  app.add_option("--out", o.out, "The HTML file to write")->required();
+  app.add_option("--max-nodes", o.report.max_nodes, "Nodes per Sankey column (2 or more); smaller patterns merge into \"other\"")
+      ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--title", o.report.title, "Page title");
+  apd::app::add_verbosity_flags(app, o.verbosity);
+}
+
+int run(const Options& o) {
+  if (o.report.run.empty() && o.report.apds.empty()) throw apd::UsageError("give --run RUNDIR, --apd FILE..., or both");
+  apd::Stopwatch clock;
+  std::vector<std::string> warnings;
+  nlohmann::json data = apd::report_data(o.report, warnings);
+  for (const auto& file : o.report.apds) {
+    spdlog::debug("read {} ({:.1f} MB)", file.string(), static_cast<double>(std::filesystem::file_size(file)) / 1e6);
+  }
+  spdlog::debug("read the run and {} APD files in {:.2f} s", o.report.apds.size(), clock.lap());
+  for (const auto& w : warnings) spdlog::warn("{}", w);
+  data["warnings"] = warnings;
+  const std::string page = apd::render_report(data);
+  spdlog::debug("rendered the page ({:.1f} MB) in {:.2f} s", static_cast<double>(page.size()) / 1e6, clock.lap());
+  apd::write_output(o.out, page);
+  spdlog::info("wrote {}", o.out);
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   const std::string program = "apd-report";
-  apd::ReportOptions o;
-  std::string out;
+  Options o;
   CLI::App app{"Write the paper's figures for a run and its APD files as one offline HTML page: training curves and "
                "unique patterns per epoch (Figure 1), a Sankey diagram per APD file (Figure 2), and strength x purity "
                "heatmaps of all and wrong instances (Figure 3).",
                program};
   app.get_formatter()->column_width(34);
-  app.add_option("--run", o.run, "apd-train run directory (Figure 1 and the header)");
-  app.add_option("--apd", o.apds, "APD files written by apd-extract (Figures 2 and 3), in the order shown");
-  app.add_option("--out", out, "The HTML file to write")->required();
-  app.add_option("--max-nodes", o.max_nodes, "Nodes per Sankey column; smaller patterns merge into \"other\"")
-      ->capture_default_str();
-  app.add_option("--title", o.title, "Page title");
+  add_options(app, o);
   apd::app::add_version_flag(app, program);
   if (const auto rc = apd::app::parse(app, program, argc, argv)) return *rc;
-  apd::app::setup_logging(program, apd::Verbosity::normal);
-  return apd::app::run_guarded([&] {
-    std::vector<std::string> warnings;
-    nlohmann::json data = apd::report_data(o, warnings);
-    for (const auto& w : warnings) spdlog::warn("{}", w);
-    data["warnings"] = warnings;
-    apd::write_file_atomically(out, apd::render_report(data));
-    spdlog::info("wrote {}", out);
-    return 0;
-  });
+  apd::app::setup_logging(program, o.verbosity);
+  return apd::app::run_guarded([&] { return run(o); });
 }

@@ -4,26 +4,37 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "app_support.hpp"
 #include "apd/io/apd_json.hpp"
-#include "apd/io/atomic_file.hpp"
+#include "apd/io/output.hpp"
 #include "apd/core/error.hpp"
+#include "apd/core/stopwatch.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/report/stats.hpp"
 
 namespace {
 
+// The tables apd-stats writes: the four of APD files, or a run's epochs.
+enum class TableChoice { all, layers, flows, bins, errors, epochs };
+constexpr apd::NameTable<TableChoice, 5> kTableNames{{{"layers", TableChoice::layers},
+                                                    {"flows", TableChoice::flows},
+                                                    {"bins", TableChoice::bins},
+                                                    {"errors", TableChoice::errors},
+                                                    {"epochs", TableChoice::epochs}}};
+
 struct Options {
   std::vector<std::string> files;
   std::string run;
-  std::string table;  // empty: all
-  std::string format = "text";
+  TableChoice table = TableChoice::all;
+  apd::TableFormat format = apd::TableFormat::text;
   std::vector<std::size_t> flow_layers;
   std::size_t top = 20;
   double strength_base = 2.0;
   std::size_t purity_bins = 10;
   std::string out = "-";
+  apd::Verbosity verbosity = apd::Verbosity::normal;
 };
 
 std::string render(const std::vector<apd::Table>& tables, apd::TableFormat format) {
@@ -41,37 +52,26 @@ std::string render(const std::vector<apd::Table>& tables, apd::TableFormat forma
   return out;
 }
 
-void write_output(const std::string& out, const std::string& text) {
-  if (out == "-") {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    if (std::fflush(stdout) != 0) throw apd::Error("stdout: write failed");
-    return;
-  }
-  apd::write_file_atomically(out, text);
-}
-
 int run(const Options& o) {
-  const auto format = apd::parse_table_format(o.format);
+  const auto format = o.format;
   if (o.run.empty() == o.files.empty()) throw apd::UsageError("give APD files, or --run RUNDIR (not both)");
   if (!o.run.empty()) {
-    if (!o.table.empty() && o.table != "epochs") {
-      throw apd::UsageError(fmt::format("--table {}: with --run the table is epochs", o.table));
+    if (o.table != TableChoice::all && o.table != TableChoice::epochs) {
+      throw apd::UsageError(fmt::format("--table {}: with --run the table is epochs", apd::name_of(kTableNames, o.table)));
     }
     const apd::RunPaths run{o.run};
     (void)apd::read_run_info(run);
     if (!std::filesystem::exists(run.metrics())) {
       throw apd::Error(fmt::format("{}: no metrics.jsonl (has the run finished an epoch?)", o.run));
     }
-    write_output(o.out, render({apd::run_table(apd::read_metrics(run.metrics()))}, format));
+    apd::write_output(o.out, render({apd::run_table(apd::read_metrics(run.metrics()))}, format));
     return 0;
   }
-  if (format == apd::TableFormat::csv && o.table.empty()) {
+  if (format == apd::TableFormat::csv && o.table == TableChoice::all) {
     throw apd::UsageError("--format csv writes one table: add --table layers, flows, bins or errors");
   }
-  if (!o.table.empty() && o.table != "layers" && o.table != "flows" && o.table != "bins" && o.table != "errors") {
-    throw apd::UsageError(fmt::format("--table: '{}' is not layers, flows, bins or errors", o.table));
-  }
-  const bool all = o.table.empty();
+  if (o.table == TableChoice::epochs) throw apd::UsageError("--table epochs is the table of a run: it needs --run RUNDIR");
+  const bool all = o.table == TableChoice::all;
   apd::StatsSpec spec;
   spec.flow_layers = o.flow_layers;
   spec.top = o.top;
@@ -82,8 +82,12 @@ int run(const Options& o) {
   if (o.purity_bins == 0) throw apd::UsageError("--purity-bins: at least 1");
 
   auto tables = apd::make_stats_tables();
+  apd::Stopwatch clock;
   for (const auto& file : o.files) {
     const apd::Diagram d = apd::read_apd_file(file);
+    spdlog::debug("read {} ({:.1f} MB): {} nodes, {} links, {} instances in {:.2f} s", file,
+                  static_cast<double>(std::filesystem::file_size(file)) / 1e6, d.nodes.size(), d.links.size(), d.instances,
+                  clock.lap());
     if (!o.flow_layers.empty()) {
       try {
         (void)apd::normalize_flow_layers(o.flow_layers, d.layers());
@@ -91,15 +95,18 @@ int run(const Options& o) {
         throw apd::UsageError(fmt::format("--flow-layers: {} in {}", e.what(), file));
       }
     }
-    if (all || o.table == "layers") apd::add_layer_rows(tables, file, d);
-    const bool flows = all || o.table == "flows", bins = all || o.table == "bins", errors = all || o.table == "errors";
+    if (all || o.table == TableChoice::layers) apd::add_layer_rows(tables, file, d);
+    const bool flows = all || o.table == TableChoice::flows, bins = all || o.table == TableChoice::bins,
+               errors = all || o.table == TableChoice::errors;
     if (flows || bins || errors) apd::add_flow_rows(tables, file, d, spec, flows, bins, errors);
+    spdlog::debug("{}: tables in {:.2f} s", file, clock.lap());
   }
   std::vector<apd::Table> chosen;
   for (auto* t : {&tables.layers, &tables.flows, &tables.bins, &tables.errors}) {
-    if (all || o.table == t->name) chosen.push_back(std::move(*t));
+    if (all || apd::name_of(kTableNames, o.table) == t->name) chosen.push_back(std::move(*t));
   }
-  write_output(o.out, render(chosen, format));
+  apd::write_output(o.out, render(chosen, format));
+  spdlog::debug("wrote {} in {:.2f} s", o.out == "-" ? "stdout" : o.out, clock.lap());
   return 0;
 }
 
@@ -115,18 +122,19 @@ int main(int argc, char** argv) {
   app.get_formatter()->column_width(34);
   app.add_option("files", o.files, "APD files (apd/1 JSON written by apd-extract)");
   app.add_option("--run", o.run, "apd-train run directory: per-epoch losses, accuracies and unique patterns");
-  app.add_option("--table", o.table, "One table: layers, flows, bins or errors (epochs with --run); default all");
-  app.add_option("--format", o.format, "text, csv, json or markdown")
-      ->check(CLI::IsMember({"text", "csv", "json", "markdown"}))
-      ->capture_default_str();
+  apd::app::add_enum_option<TableChoice>(
+      app, "--table", kTableNames, [&o](TableChoice t) { o.table = t; },
+      "One table: layers, flows, bins or errors (epochs with --run); default all");
+  apd::app::add_enum_option(app, "--format", apd::kTableFormatNames, o.format, "text, csv, json or markdown");
   app.add_option("--flow-layers", o.flow_layers, "Layers whose patterns define a flow (default: the last two)")
       ->delimiter(',');
   app.add_option("--top", o.top, "Flows listed, strongest first (0 = all)")->capture_default_str();
   app.add_option("--strength-base", o.strength_base, "Base of the logarithmic strength bins")->capture_default_str();
   app.add_option("--purity-bins", o.purity_bins, "Equal-width purity bins over [0, 1]")->capture_default_str();
   app.add_option("--out", o.out, "Output file (default: stdout)")->capture_default_str();
+  apd::app::add_verbosity_flags(app, o.verbosity);
   apd::app::add_version_flag(app, program);
   if (const auto rc = apd::app::parse(app, program, argc, argv)) return *rc;
-  apd::app::setup_logging(program, apd::Verbosity::normal);
+  apd::app::setup_logging(program, o.verbosity);
   return apd::app::run_guarded([&] { return run(o); });
 }

@@ -3,18 +3,9 @@
 #include "app_support.hpp"
 #include "apd/torch/train.hpp"
 
-int main(int argc, char** argv) {
-  const std::string program = "apd-train";
-  apd::TrainOptions o;
-  std::string normalize = "unit";
-  bool no_track = false;
-  bool quiet = false;
-  bool verbose = false;
+namespace {
 
-  CLI::App app{"Train a ReLU MLP with SGD, checkpointing every epoch and tracking the number of unique "
-               "activation patterns per hidden layer over the training split.",
-               program};
-  app.get_formatter()->column_width(34);
+void add_options(CLI::App& app, apd::TrainOptions& o) {
   app.add_option("--data", o.data, "IDX dataset directory")->capture_default_str();
   app.add_option("--hidden", o.hidden, "Hidden layer widths, comma-separated")->delimiter(',')->capture_default_str();
   app.add_option("--epochs", o.epochs, "Number of epochs")->capture_default_str();
@@ -25,27 +16,35 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "Seed of the split, the initialisation and the batch order")->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (LibTorch and OpenBLAS); results are reproducible per count")
       ->capture_default_str();
-  app.add_option("--normalize", normalize, "Pixel scaling: unit (x/255), standard ((x/255-0.1307)/0.3081), symmetric (x/127.5-1)")
-      ->check(CLI::IsMember({"unit", "standard", "symmetric"}))
-      ->capture_default_str();
+  apd::app::add_enum_option(app, "--normalize", apd::kNormalizationNames, o.normalize,
+                            "Pixel scaling: unit (x/255), standard ((x/255-0.1307)/0.3081), symmetric (x/127.5-1)");
   app.add_option("--out", o.out, "Run directory to create (or continue with --resume)")->required();
   app.add_option("--checkpoint-every", o.checkpoint_every, "Write a checkpoint every N epochs (and at the last)")
       ->capture_default_str();
-  app.add_flag("--no-track-patterns", no_track, "Do not count unique activation patterns per epoch");
+  app.add_flag_callback("--no-track-patterns", [&o] { o.track_patterns = false; },
+                        "Do not count unique activation patterns per epoch");
   app.add_flag("--resume", o.resume, "Continue the run in --out from its last complete checkpoint");
-  app.add_flag("--quiet", quiet, "Print only errors");
-  app.add_flag("--verbose", verbose, "Print debugging details");
+  apd::app::add_verbosity_flags(app, o.verbosity);
+  // With --resume, options given again must agree with run.json: remember which were given.
+  app.parse_complete_callback([&app, &o] {
+    for (const auto* opt : app.get_options()) {
+      if (opt->count() > 0 && !opt->get_lnames().empty()) o.given.insert(opt->get_lnames().front());
+    }
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string program = "apd-train";
+  apd::TrainOptions o;
+  CLI::App app{"Train a ReLU MLP with SGD, checkpointing every epoch and tracking the number of unique "
+               "activation patterns per hidden layer over the training split.",
+               program};
+  app.get_formatter()->column_width(34);
+  add_options(app, o);
   apd::app::add_version_flag(app, program);
   if (const auto rc = apd::app::parse(app, program, argc, argv)) return *rc;
-
-  for (const auto* opt : app.get_options()) {
-    if (opt->count() > 0 && !opt->get_lnames().empty()) o.given.insert(opt->get_lnames().front());
-  }
-  o.verbosity = quiet ? apd::Verbosity::quiet : (verbose ? apd::Verbosity::verbose : apd::Verbosity::normal);
   apd::app::setup_logging(program, o.verbosity);
-  return apd::app::run_guarded([&] {
-    o.normalize = apd::parse_normalization(normalize);
-    o.track_patterns = !no_track;
-    return apd::run_training(o);
-  });
+  return apd::app::run_guarded([&] { return apd::run_training(o); });
 }

@@ -32,6 +32,13 @@ std::optional<int> parse(CLI::App& app, const std::string& program, int argc, ch
   return std::nullopt;
 }
 
+void add_verbosity_flags(CLI::App& app, Verbosity& verbosity) {
+  auto* quiet = app.add_flag_callback("--quiet", [&verbosity] { verbosity = Verbosity::quiet; }, "Print only errors");
+  app.add_flag_callback("--verbose", [&verbosity] { verbosity = Verbosity::verbose; },
+                        "Also print the files read and their sizes, threads, and the time of each stage")
+      ->excludes(quiet);
+}
+
 void setup_logging(const std::string& program, Verbosity verbosity) {
   auto logger = spdlog::stderr_color_st(program);
   logger->set_pattern("%n: %^%l%$: %v");

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
-#include "apd/torch/train.hpp"
+#include "apd/core/names.hpp"
+#include "apd/core/verbosity.hpp"
 
 namespace apd::app {
 
@@ -21,6 +23,42 @@ void add_version_flag(CLI::App& app, const std::string& program);
 // Parses argv. Returns an exit code when the program should stop now (after
 // --help, --version or a usage error, already reported), nothing otherwise.
 [[nodiscard]] std::optional<int> parse(CLI::App& app, const std::string& program, int argc, char** argv);
+
+// A transformer that maps a value's name straight into the enum, from the
+// enum's one name table; anything else is a usage error listing the names.
+template <typename Enum, std::size_t N>
+[[nodiscard]] CLI::Validator one_of(const NameTable<Enum, N>& names) {
+  CLI::Validator v(
+      [names](std::string& value) -> std::string {
+        const auto parsed = from_name(names, value);
+        if (!parsed) return "'" + value + "' is not " + choices(names);
+        value = std::to_string(static_cast<int>(*parsed));
+        return {};
+      },
+      choices(names));
+  return v;
+}
+
+// An option whose value is a name from `names`, parsed straight into the
+// enum; `set` receives it. The help shows the choices.
+template <typename Enum, std::size_t N>
+CLI::Option* add_enum_option(CLI::App& app, const std::string& name, const NameTable<Enum, N>& names,
+                             std::function<void(Enum)> set, const std::string& description) {
+  return app.add_option_function<int>(name, [set](const int& v) { set(static_cast<Enum>(v)); }, description)
+      ->transform(one_of(names))
+      ->type_name("NAME");
+}
+
+// The same, storing into `value`, whose current value is shown as the default.
+template <typename Enum, std::size_t N>
+CLI::Option* add_enum_option(CLI::App& app, const std::string& name, const NameTable<Enum, N>& names, Enum& value,
+                             const std::string& description) {
+  return add_enum_option<Enum, N>(app, name, names, [&value](Enum v) { value = v; }, description)
+      ->default_str(std::string(name_of(names, value)));
+}
+
+// Adds --quiet and --verbose, which set `verbosity`.
+void add_verbosity_flags(CLI::App& app, Verbosity& verbosity);
 
 // Logs to stderr as "<program>: <level>: <message>".
 void setup_logging(const std::string& program, Verbosity verbosity);

@@ -21,9 +21,8 @@ TEST_CASE("the patterns of all 60000 training images equal a direct matmul + rel
   apd::ExtractOptions o;
   o.checkpoint = scratch / "model.pt";
   o.data = dir;
-  o.split = "train";
+  o.split = apd::DataSplit::train;
   o.out = (scratch / "apd.json").string();
-  o.verbosity = apd::Verbosity::quiet;
   REQUIRE(apd::run_extraction(o) == 0);
   const auto d = apd::read_apd_file(scratch / "apd.json");
   REQUIRE(d.instances == 60000);

@@ -9,38 +9,10 @@
 #include "apd/torch/train.hpp"
 #include "test_support.hpp"
 
-namespace {
-
-// Three classes of 8x8 images, each bright in its own band of rows.
-void write_separable(const std::filesystem::path& dir, std::uint32_t n) {
-  std::filesystem::create_directories(dir);
-  auto make = [&](const std::string& prefix, std::uint32_t count, std::uint32_t salt) {
-    std::vector<std::uint8_t> images, labels;
-    apd::test::append_be32(images, 0x00000803);
-    apd::test::append_be32(images, count);
-    apd::test::append_be32(images, 8);
-    apd::test::append_be32(images, 8);
-    std::vector<std::uint8_t> label_values;
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const std::uint32_t c = (i * 7 + salt) % 3;
-      label_values.push_back(static_cast<std::uint8_t>(c));
-      for (std::uint32_t p = 0; p < 64; ++p) {
-        const bool bright = p / 16 == c;
-        images.push_back(static_cast<std::uint8_t>(bright ? 200 + (p * i) % 50 : (p * 13 + i) % 40));
-      }
-    }
-    apd::test::write_bytes(dir / (prefix + "-images-idx3-ubyte"), images);
-    apd::test::write_bytes(dir / (prefix + "-labels-idx1-ubyte"), apd::test::idx_labels(label_values));
-  };
-  make("train", n, 0);
-  make("t10k", 60, 1);
-}
-
-}  // namespace
 
 TEST_CASE("training on a separable dataset drives the loss down and the accuracy up", "[train]") {
   apd::test::TempDir dir("train-synthetic");
-  write_separable(dir / "data", 600);
+  apd::test::write_separable_dataset(dir / "data", 600);
   apd::TrainOptions o;
   o.data = dir / "data";
   o.out = dir / "run";
@@ -84,7 +56,7 @@ TEST_CASE("a checkpoint round-trips through pickle_save and pickle_load", "[trai
 
 TEST_CASE("training the same options twice gives byte-identical checkpoints and metrics", "[train]") {
   apd::test::TempDir dir("train-determinism");
-  write_separable(dir / "data", 300);
+  apd::test::write_separable_dataset(dir / "data", 300);
   std::vector<std::string> metrics_without_seconds;
   for (const char* name : {"a", "b"}) {
     apd::TrainOptions o;

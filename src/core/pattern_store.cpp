@@ -29,38 +29,37 @@ std::uint64_t hash_row(std::span<const std::uint64_t> row) noexcept {
   return h;
 }
 
-// Open addressing over group ids (0 = empty slot, else id + 1); linear probing.
-// `same(i, j)` says whether instances i and j belong together (j is a group's
-// first instance).
-template <typename Hash, typename Same>
-Grouping group_by(std::size_t n, Hash&& hash, Same&& same) {
+// Groups 0..n-1, numbered in order of first appearance. Open addressing
+// with linear probing; each slot holds the instance's 64-bit fingerprint
+// beside its group id (0 = empty, else id + 1), so a probe touches one cache
+// line, and `same(i, j)` (j a group's first instance) is asked only when the
+// fingerprints agree. For exact 64-bit keys, `same` is simply true.
+template <typename Fingerprint, typename Same>
+Grouping group_by(std::size_t n, Fingerprint&& fingerprint, Same&& same) {
   if (n >= std::numeric_limits<std::uint32_t>::max()) {
     throw Error(fmt::format("{} instances exceed the 2^32 - 1 this store can group", n));
   }
   std::size_t capacity = 16;
   while (capacity < 2 * n) capacity *= 2;
   const std::size_t mask = capacity - 1;
-  std::vector<std::uint32_t> slots(capacity, 0);
+  std::vector<std::uint64_t> slot_key(capacity);
+  std::vector<std::uint32_t> slot_id(capacity, 0);
   Grouping g;
   g.id.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    std::size_t s = static_cast<std::size_t>(hash(i)) & mask;
-    while (true) {
-      const std::uint32_t slot = slots[s];
-      if (slot == 0) {
-        const auto fresh = static_cast<std::uint32_t>(g.first.size());
-        slots[s] = fresh + 1;
-        g.first.push_back(static_cast<std::uint32_t>(i));
-        g.count.push_back(1);
-        g.id[i] = fresh;
-        break;
-      }
-      if (same(i, g.first[slot - 1])) {
-        g.id[i] = slot - 1;
-        ++g.count[slot - 1];
-        break;
-      }
-      s = (s + 1) & mask;
+    const std::uint64_t key = fingerprint(i);
+    std::size_t s = static_cast<std::size_t>(mix(key)) & mask;
+    while (slot_id[s] != 0 && !(slot_key[s] == key && same(i, g.first[slot_id[s] - 1]))) s = (s + 1) & mask;
+    if (slot_id[s] == 0) {
+      const auto fresh = static_cast<std::uint32_t>(g.first.size());
+      slot_key[s] = key;
+      slot_id[s] = fresh + 1;
+      g.first.push_back(static_cast<std::uint32_t>(i));
+      g.count.push_back(1);
+      g.id[i] = fresh;
+    } else {
+      g.id[i] = slot_id[s] - 1;
+      ++g.count[slot_id[s] - 1];
     }
   }
   return g;
@@ -127,12 +126,8 @@ void PatternStore::append_pattern(std::size_t layer, std::string_view bits) {
     throw Error(fmt::format("layer {}: pattern of {} bits, the layer has {} neurons", layer + 1, bits.size(), width));
   }
   std::vector<std::uint64_t> row(words_[layer], 0);
-  for (std::size_t i = 0; i < width; ++i) {
-    if (bits[i] == '1') {
-      row[i / kBitsPerWord] |= std::uint64_t{1} << (i % kBitsPerWord);
-    } else if (bits[i] != '0') {
-      throw Error(fmt::format("layer {}: pattern has '{}' at position {} (only '0' and '1')", layer + 1, bits[i], i + 1));
-    }
+  if (const std::size_t bad = pack_pattern_text(bits, row); bad != std::string_view::npos) {
+    throw Error(fmt::format("layer {}: pattern has '{}' at position {} (only '0' and '1')", layer + 1, bits[bad], bad + 1));
   }
   append_row(layer, row);
 }
@@ -155,10 +150,23 @@ std::string PatternStore::pattern_string(std::size_t layer, std::size_t instance
 
 std::string pattern_to_string(std::span<const std::uint64_t> row, std::size_t width) {
   std::string out(width, '0');
-  for (std::size_t i = 0; i < width; ++i) {
-    if ((row[i / kBitsPerWord] >> (i % kBitsPerWord)) & 1U) out[i] = '1';
-  }
+  write_pattern_text(row, width, out.data());
   return out;
+}
+
+void write_pattern_text(std::span<const std::uint64_t> row, std::size_t width, char* out) noexcept {
+  for (std::size_t i = 0; i < width; ++i) out[i] = static_cast<char>('0' + ((row[i / kBitsPerWord] >> (i % kBitsPerWord)) & 1U));
+}
+
+std::size_t pack_pattern_text(std::string_view text, std::span<std::uint64_t> row) noexcept {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '1') {
+      row[i / kBitsPerWord] |= std::uint64_t{1} << (i % kBitsPerWord);
+    } else if (text[i] != '0') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
 }
 
 int compare_patterns(std::span<const std::uint64_t> a, std::span<const std::uint64_t> b) noexcept {
@@ -174,36 +182,8 @@ int compare_patterns(std::span<const std::uint64_t> a, std::span<const std::uint
 }
 
 Grouping group_keys(std::span<const std::uint64_t> keys) {
-  const std::size_t n = keys.size();
-  if (n >= std::numeric_limits<std::uint32_t>::max()) {
-    throw Error(fmt::format("{} instances exceed the 2^32 - 1 this store can group", n));
-  }
-  // Slots hold the exact key beside the id (0 = empty, else id + 1), so a
-  // probe touches one cache line instead of chasing the group's first row.
-  std::size_t capacity = 16;
-  while (capacity < 2 * n) capacity *= 2;
-  const std::size_t mask = capacity - 1;
-  std::vector<std::uint64_t> slot_key(capacity);
-  std::vector<std::uint32_t> slot_id(capacity, 0);
-  Grouping g;
-  g.id.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t key = keys[i];
-    std::size_t s = static_cast<std::size_t>(mix(key)) & mask;
-    while (slot_id[s] != 0 && slot_key[s] != key) s = (s + 1) & mask;
-    if (slot_id[s] == 0) {
-      const auto fresh = static_cast<std::uint32_t>(g.first.size());
-      slot_key[s] = key;
-      slot_id[s] = fresh + 1;
-      g.first.push_back(static_cast<std::uint32_t>(i));
-      g.count.push_back(1);
-      g.id[i] = fresh;
-    } else {
-      g.id[i] = slot_id[s] - 1;
-      ++g.count[slot_id[s] - 1];
-    }
-  }
-  return g;
+  return group_by(
+      keys.size(), [&](std::size_t i) { return keys[i]; }, [](std::size_t, std::size_t) { return true; });
 }
 
 Grouping group_patterns(const PatternStore& store, std::size_t layer) {

@@ -38,11 +38,11 @@ std::uint64_t Rng::below(std::uint64_t bound) noexcept {
 
 Split make_split(std::size_t n, double val_fraction, std::uint64_t seed) {
   if (!(val_fraction > 0.0 && val_fraction < 1.0)) {
-    throw UsageError(fmt::format("--val-split: {} is outside (0, 1)", val_fraction));
+    throw UsageError(fmt::format("validation share {} is outside (0, 1)", val_fraction));
   }
   const auto val = static_cast<std::size_t>(std::llround(static_cast<double>(n) * val_fraction));
   if (val == 0 || val >= n) {
-    throw UsageError(fmt::format("--val-split {} of {} instances leaves an empty split", val_fraction, n));
+    throw UsageError(fmt::format("a validation share of {} of {} instances leaves an empty split", val_fraction, n));
   }
   std::vector<std::int64_t> perm(n);
   std::iota(perm.begin(), perm.end(), std::int64_t{0});

@@ -461,14 +461,9 @@ class RecordParser {
     if (text.size() > std::numeric_limits<std::uint32_t>::max()) r.fail_at(".pattern", "longer than 2^32 bits");
     n.pattern_offset = doc_.pattern_words.size();
     doc_.pattern_words.resize(n.pattern_offset + (text.size() + 63) / 64, 0);
-    std::uint64_t* words = doc_.pattern_words.data() + n.pattern_offset;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      const char c = text[i];
-      if (c == '1') {
-        words[i / 64] |= std::uint64_t{1} << (i % 64);
-      } else if (c != '0') {
-        r.fail_at(".pattern", fmt::format("character '{}' at position {} (only '0' and '1')", c, i + 1));
-      }
+    const std::span<std::uint64_t> row(doc_.pattern_words.data() + n.pattern_offset, (text.size() + 63) / 64);
+    if (const std::size_t bad = pack_pattern_text(text, row); bad != std::string_view::npos) {
+      r.fail_at(".pattern", fmt::format("character '{}' at position {} (only '0' and '1')", text[bad], bad + 1));
     }
     return text.size();
   }

@@ -13,29 +13,6 @@ namespace apd {
 
 namespace {
 
-constexpr std::size_t kFlushBytes = std::size_t{1} << 22;
-
-class Buffer {
- public:
-  explicit Buffer(const Sink& sink) : sink_(sink) { text_.reserve(kFlushBytes + 4096); }
-  ~Buffer() = default;
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-
-  std::string& text() { return text_; }
-  void maybe_flush() {
-    if (text_.size() >= kFlushBytes) flush();
-  }
-  void flush() {
-    sink_(text_);
-    text_.clear();
-  }
-
- private:
-  const Sink& sink_;
-  std::string text_;
-};
-
 template <typename Int>
 void append_int(std::string& out, Int v) {
   const fmt::format_int text(v);
@@ -57,8 +34,7 @@ void append_histogram(std::string& out, std::span<const LabelCount> hist) {
 void append_pattern(std::string& out, std::span<const std::uint64_t> row, std::size_t width) {
   const std::size_t at = out.size();
   out.resize(at + width);
-  char* dst = out.data() + at;
-  for (std::size_t i = 0; i < width; ++i) dst[i] = static_cast<char>('0' + ((row[i / 64] >> (i % 64)) & 1U));
+  write_pattern_text(row, width, out.data() + at);
 }
 
 // Node ids packed in one word each ("l<layer>n<rank>" or "y<label>"), so the
@@ -88,18 +64,8 @@ void append_id(std::string& out, std::uint64_t code) {
   out.push_back('"');
 }
 
-}  // namespace
-
-void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& options) {
-  Buffer buffer(sink);
+void write_nodes(const Diagram& d, const std::vector<std::uint64_t>& ids, ChunkBuffer& buffer) {
   std::string& out = buffer.text();
-  const std::vector<std::uint64_t> ids = id_codes(d);
-
-  nlohmann::json graph = d.graph;
-  graph["schema"] = kSchema;
-  fmt::format_to(std::back_inserter(out),
-                 "{{\"schema\":\"{}\",\"directed\":true,\"multigraph\":false,\n\"graph\":{},\n\"nodes\":[",
-                 kSchema, graph.dump());
   for (std::size_t k = 0; k < d.nodes.size(); ++k) {
     const Node& node = d.nodes[k];
     out += k == 0 ? "\n{\"id\":" : ",\n{\"id\":";
@@ -127,7 +93,10 @@ void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& opti
     out += '}';
     buffer.maybe_flush();
   }
-  out += "],\n\"links\":[";
+}
+
+void write_links(const Diagram& d, const std::vector<std::uint64_t>& ids, ChunkBuffer& buffer) {
+  std::string& out = buffer.text();
   for (std::size_t k = 0; k < d.links.size(); ++k) {
     const Link& link = d.links[k];
     out += k == 0 ? "\n{\"source\":" : ",\n{\"source\":";
@@ -141,28 +110,48 @@ void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& opti
     out += '}';
     buffer.maybe_flush();
   }
-  out += ']';
-  if (options.instances && d.has_instances) {
-    out += ",\n\"instances\":[";
-    const std::size_t layers = d.layers();
-    for (std::size_t i = 0; i < d.instances; ++i) {
-      out += i == 0 ? "\n{\"index\":" : ",\n{\"index\":";
-      append_int(out, d.index[i]);
-      out += ",\"label\":";
-      append_int(out, d.label[i]);
-      out += ",\"predicted\":";
-      append_int(out, d.predicted[i]);
-      out += ",\"path\":[";
-      for (std::size_t l = 0; l < layers; ++l) {
-        if (l != 0) out += ',';
-        append_id(out, ids[d.path[i * layers + l]]);
-      }
-      out += "]}";
-      buffer.maybe_flush();
+}
+
+void write_instances(const Diagram& d, const std::vector<std::uint64_t>& ids, ChunkBuffer& buffer) {
+  std::string& out = buffer.text();
+  const std::size_t layers = d.layers();
+  for (std::size_t i = 0; i < d.instances; ++i) {
+    out += i == 0 ? "\n{\"index\":" : ",\n{\"index\":";
+    append_int(out, d.index[i]);
+    out += ",\"label\":";
+    append_int(out, d.label[i]);
+    out += ",\"predicted\":";
+    append_int(out, d.predicted[i]);
+    out += ",\"path\":[";
+    for (std::size_t l = 0; l < layers; ++l) {
+      if (l != 0) out += ',';
+      append_id(out, ids[d.path[i * layers + l]]);
     }
-    out += ']';
+    out += "]}";
+    buffer.maybe_flush();
   }
-  out += "}\n";
+}
+
+}  // namespace
+
+void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& options) {
+  ChunkBuffer buffer(sink);
+  const std::vector<std::uint64_t> ids = id_codes(d);
+  nlohmann::json graph = d.graph;
+  graph["schema"] = kSchema;
+  fmt::format_to(std::back_inserter(buffer.text()),
+                 "{{\"schema\":\"{}\",\"directed\":true,\"multigraph\":false,\n\"graph\":{},\n\"nodes\":[",
+                 kSchema, graph.dump());
+  write_nodes(d, ids, buffer);
+  buffer.text() += "],\n\"links\":[";
+  write_links(d, ids, buffer);
+  buffer.text() += ']';
+  if (options.instances && d.has_instances) {
+    buffer.text() += ",\n\"instances\":[";
+    write_instances(d, ids, buffer);
+    buffer.text() += ']';
+  }
+  buffer.text() += "}\n";
   buffer.flush();
 }
 
@@ -172,31 +161,15 @@ std::string to_apd_json(const Diagram& d, const WriteOptions& options) {
   return out;
 }
 
-OutputFormat parse_output_format(std::string_view name) {
-  if (name == "json") return OutputFormat::json;
-  if (name == "graphml") return OutputFormat::graphml;
-  throw UsageError(fmt::format("unknown format '{}' (expected json or graphml)", name));
-}
-
 void save_diagram(const Diagram& d, const std::filesystem::path& path, OutputFormat format,
                   const WriteOptions& options) {
-  auto write = [&](const Sink& sink) {
+  write_output(path, [&](const Sink& sink) {
     if (format == OutputFormat::json) {
       write_apd_json(d, sink, options);
     } else {
       write_graphml(d, sink);
     }
-  };
-  if (path == "-") {
-    write([](std::string_view chunk) {
-      if (std::fwrite(chunk.data(), 1, chunk.size(), stdout) != chunk.size()) throw Error("stdout: write failed");
-    });
-    if (std::fflush(stdout) != 0) throw Error("stdout: write failed");
-    return;
-  }
-  AtomicFile file(path);
-  write([&](std::string_view chunk) { file.write(chunk); });
-  file.commit();
+  });
 }
 
 }  // namespace apd

@@ -43,20 +43,11 @@ DatasetFiles find_dataset(const std::filesystem::path& dir) {
 }
 
 Normalization parse_normalization(std::string_view name) {
-  if (name == "unit") return Normalization::unit;
-  if (name == "standard") return Normalization::standard;
-  if (name == "symmetric") return Normalization::symmetric;
-  throw UsageError(fmt::format("unknown normalization '{}' (expected unit, standard or symmetric)", name));
+  if (const auto n = from_name(kNormalizationNames, name)) return *n;
+  throw UsageError(fmt::format("unknown normalization '{}' (expected {})", name, choices(kNormalizationNames)));
 }
 
-std::string_view to_string(Normalization n) noexcept {
-  switch (n) {
-    case Normalization::unit: return "unit";
-    case Normalization::standard: return "standard";
-    case Normalization::symmetric: return "symmetric";
-  }
-  return "unit";
-}
+std::string_view to_string(Normalization n) noexcept { return name_of(kNormalizationNames, n); }
 
 std::array<float, 256> normalization_table(Normalization n) noexcept {
   std::array<float, 256> table{};

@@ -20,7 +20,8 @@ std::string histogram_json(std::span<const LabelCount> hist) {
 }  // namespace
 
 void write_graphml(const Diagram& d, const Sink& sink) {
-  std::string out;
+  ChunkBuffer buffer(sink);
+  std::string& out = buffer.text();
   out +=
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\" "
@@ -58,23 +59,17 @@ void write_graphml(const Diagram& d, const Sink& sink) {
                    "<data key=\"n_true\">{}</data><data key=\"n_pred\">{}</data></node>\n",
                    n.count, n.errors, escape_markup(histogram_json(d.true_labels(k))),
                    escape_markup(histogram_json(d.predicted_labels(k))));
-    if (out.size() > (1U << 22)) {
-      sink(out);
-      out.clear();
-    }
+    buffer.maybe_flush();
   }
   for (const Link& link : d.links) {
     fmt::format_to(std::back_inserter(out),
                    "<edge source=\"{}\" target=\"{}\"><data key=\"e_count\">{}</data>"
                    "<data key=\"e_errors\">{}</data></edge>\n",
                    d.node_id(link.source), d.node_id(link.target), link.count, link.errors);
-    if (out.size() > (1U << 22)) {
-      sink(out);
-      out.clear();
-    }
+    buffer.maybe_flush();
   }
   out += "</graph>\n</graphml>\n";
-  sink(out);
+  buffer.flush();
 }
 
 }  // namespace apd

@@ -95,7 +95,7 @@ std::string canonical_path(const std::filesystem::path& p) {
 }  // namespace
 
 SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
-  if (max_nodes < 2) throw UsageError("--max-nodes: at least 2 nodes per column");
+  if (max_nodes < 2) throw UsageError(fmt::format("a Sankey column needs room for 2 nodes, not {}", max_nodes));
   SankeyView v;
   const std::size_t columns = d.layers() + 1;
   std::vector<std::vector<std::size_t>> by_column(columns + 1);
@@ -153,7 +153,6 @@ SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
 }
 
 nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& warnings) {
-  if (o.run.empty() && o.apds.empty()) throw UsageError("give --run RUNDIR, --apd FILE..., or both");
   nlohmann::json data;
   data["tool"] = {{"name", "apd-report"}, {"version", version()}, {"git_sha", git_sha()}};
   data["title"] = o.title.empty() ? std::string("Activation Pattern Diagrams") : o.title;
@@ -206,7 +205,7 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
     if (!o.run.empty()) {
       const auto from = d.graph.find("run");
       if (from == d.graph.end() || !from->is_string() || canonical_path(from->get<std::string>()) != canonical_path(o.run)) {
-        warnings.push_back(fmt::format("{}: extracted from {}, not from --run {}", file.string(),
+        warnings.push_back(fmt::format("{}: extracted from {}, not from the report's run {}", file.string(),
                                        from != d.graph.end() && from->is_string() ? from->get<std::string>() : "a bare checkpoint",
                                        o.run.string()));
       }

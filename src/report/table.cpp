@@ -67,13 +67,6 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
-TableFormat parse_table_format(const std::string& name) {
-  if (name == "text") return TableFormat::text;
-  if (name == "csv") return TableFormat::csv;
-  if (name == "json") return TableFormat::json;
-  if (name == "markdown") return TableFormat::markdown;
-  throw UsageError(fmt::format("--format: '{}' is not text, csv, json or markdown", name));
-}
 
 std::string render_text(const Table& t) {
   std::vector<std::size_t> width(t.columns.size());

@@ -98,7 +98,6 @@ InferredMlp infer_mlp(const StateDict& dict, const std::string& source, std::int
     const std::string name = std::to_string(sequential_index(k));
     out.canonical.emplace_back(name + ".weight", l.weight.to(torch::kFloat32).contiguous());
     out.canonical.emplace_back(name + ".bias", l.bias.to(torch::kFloat32).contiguous());
-    out.modules.push_back(l.module);
   }
   return out;
 }

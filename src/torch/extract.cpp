@@ -13,6 +13,7 @@
 #include "apd/core/error.hpp"
 #include "apd/torch/extraction.hpp"
 #include "apd/core/random.hpp"
+#include "apd/core/stopwatch.hpp"
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/io/digest.hpp"
@@ -74,13 +75,13 @@ int resolve_epoch(const std::string& text, const RunPaths& run, const std::vecto
 }
 
 // The IDX indices of the split, ascending.
-std::vector<std::int64_t> split_indices(const std::string& split, const std::optional<RunInfo>& info, std::size_t count) {
-  if (split == "test" || !info) {
+std::vector<std::int64_t> split_indices(DataSplit split, const std::optional<RunInfo>& info, std::size_t count) {
+  if (split == DataSplit::test || !info) {
     std::vector<std::int64_t> out(count);
     std::iota(out.begin(), out.end(), std::int64_t{0});
     return out;
   }
-  return split == "val" ? info->split.val_indices : info->train_indices();
+  return split == DataSplit::val ? info->split.val_indices : info->train_indices();
 }
 
 std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<std::int64_t> pool,
@@ -92,7 +93,7 @@ std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<
       if (present.count(l) == 0) {
         std::vector<std::int64_t> have;
         for (const auto& [k, v] : present) have.push_back(k);
-        throw Error(fmt::format("--labels: label {} does not occur in the {} split (labels present: {})", l, o.split,
+        throw Error(fmt::format("--labels: label {} does not occur in the {} split (labels present: {})", l, name_of(kDataSplitNames, o.split),
                                 fmt::join(have, ",")));
       }
     }
@@ -100,9 +101,9 @@ std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<
     std::erase_if(pool, [&](std::int64_t i) { return keep.count(labels[static_cast<std::size_t>(i)]) == 0; });
   }
   selection["available"] = pool.size();
-  if (pool.empty()) throw Error(fmt::format("the selection is empty ({} split, labels {})", o.split, selection["labels"].dump()));
+  if (pool.empty()) throw Error(fmt::format("the selection is empty ({} split, labels {})", name_of(kDataSplitNames, o.split), selection["labels"].dump()));
   if (o.limit && *o.limit < pool.size()) {
-    if (o.select == "random") {
+    if (o.select == Selection::random) {
       Rng rng(o.seed);
       shuffle(std::span(pool), rng);
       pool.resize(*o.limit);
@@ -121,14 +122,8 @@ std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<
 void validate(const ExtractOptions& o) {
   if (o.run.empty() == o.checkpoint.empty()) throw UsageError("give either --run RUNDIR or --checkpoint FILE");
   if (!o.checkpoint.empty() && !o.epochs.empty()) throw UsageError("--epoch/--epochs need --run, not --checkpoint");
-  if (!o.checkpoint.empty() && o.split == "val") {
+  if (!o.checkpoint.empty() && o.split == DataSplit::val) {
     throw UsageError("--split val is the run's own validation split: it needs --run");
-  }
-  if (o.split != "train" && o.split != "val" && o.split != "test") {
-    throw UsageError(fmt::format("--split: '{}' is not train, val or test", o.split));
-  }
-  if (o.select != "first" && o.select != "random") {
-    throw UsageError(fmt::format("--select: '{}' is not first or random", o.select));
   }
   if (o.limit && *o.limit == 0) throw UsageError("--limit: 0 selects nothing");
   if (o.batch_size <= 0) throw UsageError(fmt::format("--batch-size: {} must be at least 1", o.batch_size));
@@ -190,7 +185,7 @@ struct SplitData {
 SplitData open_split(const ExtractOptions& o, const Plan& plan) {
   SplitData s;
   s.files = find_dataset(plan.data_dir);
-  const bool train_file = o.split != "test";
+  const bool train_file = o.split != DataSplit::test;
   s.images_path = train_file ? s.files.train_images : s.files.test_images;
   s.labels_path = train_file ? s.files.train_labels : s.files.test_labels;
   s.labels = read_idx_labels(s.labels_path);
@@ -243,34 +238,46 @@ nlohmann::json diagram_metadata(const ExtractOptions& o, const Job& job, const P
 int run_extraction(const ExtractOptions& o) {
   validate(o);
   set_thread_count(o.threads);
+  Stopwatch clock;
+  spdlog::debug("{} thread(s)", o.threads);
   Plan plan = plan_jobs(o);
   // Every checkpoint is read before the data, and before anything is written.
   std::vector<StateDict> dicts;
-  for (const Job& job : plan.jobs) dicts.push_back(load_state_dict(job.checkpoint));
+  for (const Job& job : plan.jobs) {
+    dicts.push_back(load_state_dict(job.checkpoint));
+    spdlog::debug("read {} ({:.1f} MB) in {:.2f} s", job.checkpoint.string(),
+                  static_cast<double>(std::filesystem::file_size(job.checkpoint)) / 1e6, clock.lap());
+  }
   const SplitData data = open_split(o, plan);
   const IdxImageFile images(data.images_path);
+  spdlog::debug("opened {} ({} images of {} pixels) and {}, checked, in {:.2f} s", data.images_path.string(), images.count(),
+                images.image_size(), data.labels_path.string(), clock.lap());
   if (data.labels.size() != images.count()) {
     throw Error(fmt::format("{}: holds {} labels but {} holds {} images", data.labels_path.string(), data.labels.size(),
                             images.path().string(), images.count()));
   }
   infer_models(plan.jobs, dicts, plan, static_cast<std::int64_t>(images.image_size()));
 
-  nlohmann::json selection = {{"split", o.split},
+  nlohmann::json selection = {{"split", name_of(kDataSplitNames, o.split)},
                               {"labels", o.labels.empty() ? nlohmann::json("all") : nlohmann::json(o.labels)},
                               {"limit", o.limit ? nlohmann::json(*o.limit) : nlohmann::json(nullptr)},
-                              {"select", o.select},
+                              {"select", name_of(kSelectionNames, o.select)},
                               {"seed", o.seed}};
   const auto chosen = select_instances(o, split_indices(o.split, plan.info, images.count()), data.labels, selection);
   std::vector<std::int32_t> truth;
   truth.reserve(chosen.size());
   for (const auto i : chosen) truth.push_back(data.labels[static_cast<std::size_t>(i)]);
+  spdlog::debug("selected {} instances", chosen.size());
 
   for (const Job& job : plan.jobs) {
     Mlp model(job.model.shape);
     load_into(*model, job.model.canonical, job.checkpoint.string());
     const ForwardPass pass = forward_pass(*model, images, plan.normalization, chosen, o.batch_size);
+    spdlog::debug("{}: forward pass of {} in {:.2f} s", job.out, describe(job.model.shape), clock.lap());
     const Diagram d = build_diagram(pass.patterns, truth, pass.predicted, chosen, diagram_metadata(o, job, plan, data, selection));
+    spdlog::debug("{}: APD of {} nodes and {} links in {:.2f} s", job.out, d.nodes.size(), d.links.size(), clock.lap());
     save_diagram(d, job.out, o.format, {.instances = o.instances});
+    spdlog::debug("{}: written in {:.2f} s", job.out == "-" ? "stdout" : job.out, clock.lap());
     if (job.out != "-") {
       spdlog::info("{}: {} instances, {} errors, unique patterns per layer {}", job.out, d.instances, d.errors,
                    fmt::join(d.unique_patterns(), "/"));

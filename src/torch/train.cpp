@@ -18,6 +18,7 @@
 #include "apd/core/error.hpp"
 #include "apd/torch/extraction.hpp"
 #include "apd/core/random.hpp"
+#include "apd/core/stopwatch.hpp"
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/torch/sgd.hpp"
@@ -174,7 +175,8 @@ void validate(const TrainOptions& o) {
   if (o.out.empty()) throw UsageError("--out: a run directory is required");
 }
 
-int run_training(TrainOptions o) {
+int run_training(const TrainOptions& options) {
+  TrainOptions o = options;  // --resume completes it from run.json
   validate(o);
   const RunPaths run{o.out};
   RunInfo info;
@@ -193,14 +195,25 @@ int run_training(TrainOptions o) {
   }
   set_thread_count(o.threads);
 
+  Stopwatch clock;
+  spdlog::debug("{} thread(s)", o.threads);
   const DatasetFiles files = find_dataset(o.data);
   const LabeledImages source = read_labeled_images(files.train_images, files.train_labels);
+  spdlog::debug("read {} ({} images of {} pixels) in {:.2f} s", files.train_images.string(), source.images.count,
+                source.images.image_size(), clock.lap());
   auto digests = dataset_digests(files);
+  spdlog::debug("SHA-256 of the four dataset files in {:.2f} s", clock.lap());
   if (o.resume && info.data.sha256 != digests) {
     throw Error(fmt::format("{}: the dataset files differ from those the run was trained on (SHA-256 in run.json)",
                             files.dir.string()));
   }
-  const Split split = make_split(source.images.count, o.val_split, o.seed);
+  const Split split = [&] {
+    try {
+      return make_split(source.images.count, o.val_split, o.seed);
+    } catch (const UsageError& e) {
+      throw UsageError(fmt::format("--val-split: {}", e.what()));
+    }
+  }();
   const TensorSet data = to_tensors(source, o.normalize);
   std::int64_t classes = 0;
   for (const auto l : source.labels) classes = std::max<std::int64_t>(classes, l + 1);

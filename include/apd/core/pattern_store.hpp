@@ -51,6 +51,12 @@ class PatternStore {
 
 // '0'/'1' text of a packed row, neuron 1 first.
 [[nodiscard]] std::string pattern_to_string(std::span<const std::uint64_t> row, std::size_t width);
+// Writes that text into out[0, width).
+void write_pattern_text(std::span<const std::uint64_t> row, std::size_t width, char* out) noexcept;
+// Packs '0'/'1' text into `row` (ceil(size/64) words, zeroed by the caller):
+// bit i % 64 of word i / 64 is neuron i + 1. Returns the index of the first
+// character that is neither '0' nor '1', or npos.
+[[nodiscard]] std::size_t pack_pattern_text(std::string_view text, std::span<std::uint64_t> row) noexcept;
 // Lexicographic order of the '0'/'1' strings, without building them.
 [[nodiscard]] int compare_patterns(std::span<const std::uint64_t> a, std::span<const std::uint64_t> b) noexcept;
 

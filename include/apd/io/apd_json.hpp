@@ -10,10 +10,10 @@
 #include <string_view>
 
 #include "apd/core/diagram.hpp"
+#include "apd/core/names.hpp"
+#include "apd/io/output.hpp"
 
 namespace apd {
-
-using Sink = std::function<void(std::string_view)>;
 
 struct WriteOptions {
   bool instances = true;  // write per-instance records (needed for flows)
@@ -28,7 +28,7 @@ void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& opti
 [[nodiscard]] Diagram read_apd_file(const std::filesystem::path& path);
 
 enum class OutputFormat { json, graphml };
-[[nodiscard]] OutputFormat parse_output_format(std::string_view name);
+inline constexpr NameTable<OutputFormat, 2> kOutputFormatNames{{{"json", OutputFormat::json}, {"graphml", OutputFormat::graphml}}};
 
 // Writes `d` to `path` atomically (temp file + rename), or to stdout for "-".
 void save_diagram(const Diagram& d, const std::filesystem::path& path, OutputFormat format,

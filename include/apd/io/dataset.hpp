@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "apd/core/names.hpp"
+
 namespace apd {
 
 struct DatasetFiles {
@@ -24,6 +26,8 @@ struct DatasetFiles {
 [[nodiscard]] DatasetFiles find_dataset(const std::filesystem::path& dir);
 
 enum class Normalization { unit, standard, symmetric };
+inline constexpr NameTable<Normalization, 3> kNormalizationNames{
+    {{"unit", Normalization::unit}, {"standard", Normalization::standard}, {"symmetric", Normalization::symmetric}}};
 
 // "unit": x/255; "standard": (x/255 - 0.1307)/0.3081; "symmetric": x/127.5 - 1.
 [[nodiscard]] Normalization parse_normalization(std::string_view name);

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apd/core/names.hpp"
+
 namespace apd {
 
 struct Decimal {
@@ -28,8 +30,9 @@ struct Table {
 };
 
 enum class TableFormat { text, csv, json, markdown };
+inline constexpr NameTable<TableFormat, 4> kTableFormatNames{
+    {{"text", TableFormat::text}, {"csv", TableFormat::csv}, {"json", TableFormat::json}, {"markdown", TableFormat::markdown}}};
 
-[[nodiscard]] TableFormat parse_table_format(const std::string& name);
 [[nodiscard]] std::string render_text(const Table& t);
 [[nodiscard]] std::string render_markdown(const Table& t);
 [[nodiscard]] std::string render_csv(const Table& t);

@@ -31,7 +31,6 @@ void load_into(MlpImpl& model, const StateDict& dict, const std::string& source)
 struct InferredMlp {
   MlpShape shape;
   StateDict canonical;              // "0.weight", "0.bias", "2.weight", ...
-  std::vector<std::string> modules;  // the source's module name of each Linear layer
 };
 
 // Throws apd::Error naming the offending key: keys that are not a Linear

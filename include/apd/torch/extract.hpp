@@ -11,9 +11,17 @@
 
 #include "apd/io/apd_json.hpp"
 #include "apd/io/dataset.hpp"
-#include "apd/torch/train.hpp"
+#include "apd/core/names.hpp"
 
 namespace apd {
+
+// Which instances: the run's own training or validation split, or the test file.
+enum class DataSplit { train, val, test };
+inline constexpr NameTable<DataSplit, 3> kDataSplitNames{
+    {{"train", DataSplit::train}, {"val", DataSplit::val}, {"test", DataSplit::test}}};
+// Which instances --limit keeps: the first by index, or a seeded random sample.
+enum class Selection { first, random };
+inline constexpr NameTable<Selection, 2> kSelectionNames{{{"first", Selection::first}, {"random", Selection::random}}};
 
 struct ExtractOptions {
   std::filesystem::path run;               // --run RUNDIR
@@ -21,17 +29,16 @@ struct ExtractOptions {
   std::filesystem::path checkpoint;        // --checkpoint FILE (instead of --run)
   std::optional<std::filesystem::path> data;  // --data DIR (default: the run's, or data/mnist)
   std::optional<Normalization> normalize;  // --normalize (default: the run's, or unit)
-  std::string split = "train";             // train | val | test
+  DataSplit split = DataSplit::train;
   std::vector<std::int64_t> labels;        // true labels to keep; empty = all
   std::optional<std::size_t> limit;        // at most this many instances
-  std::string select = "first";            // first | random
+  Selection select = Selection::first;
   std::uint64_t seed = 0;                  // for --select random
   std::string out;                         // FILE, "-" for stdout; "{epoch}" is replaced
   OutputFormat format = OutputFormat::json;
   bool instances = true;
   std::int64_t batch_size = 1024;
   int threads = 1;
-  Verbosity verbosity = Verbosity::normal;
 };
 
 // Checks option combinations; throws UsageError naming the option.

@@ -9,11 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "apd/core/verbosity.hpp"
 #include "apd/io/dataset.hpp"
 
 namespace apd {
-
-enum class Verbosity { quiet, normal, verbose };
 
 struct TrainOptions {
   std::filesystem::path data = "data/mnist";
@@ -41,6 +40,6 @@ void validate(const TrainOptions& options);
 
 // Runs the training. Returns the process exit code: 0 when done, 130/143
 // when SIGINT/SIGTERM stopped it after completing the current epoch's files.
-[[nodiscard]] int run_training(TrainOptions options);
+[[nodiscard]] int run_training(const TrainOptions& options);
 
 }  // namespace apd
