@@ -193,3 +193,27 @@ TEST_CASE("truncated or corrupted APD files raise apd::Error and never crash", "
     }
   }
 }
+
+TEST_CASE("the provenance in an APD's metadata is typed, and a wrong type names the key", "[json]") {
+  auto d = sample(20, 4);
+  d.graph["run"] = "runs/paper";
+  d.graph["epoch"] = 10;
+  d.graph["model"] = {{"architecture", "4-4-5-10"}};
+  const apd::ApdProvenance p = apd::provenance(d, "f.json");
+  CHECK(p.run == "runs/paper");
+  CHECK(p.epoch == 10);
+  CHECK(p.architecture == "4-4-5-10");
+  CHECK(p.selection["split"] == "train");
+  d.graph["run"] = nullptr;
+  d.graph.erase("epoch");
+  CHECK(!apd::provenance(d, "f.json").run);
+  CHECK(!apd::provenance(d, "f.json").epoch);
+  d.graph["epoch"] = "ten";
+  CHECK_THROWS_WITH(apd::provenance(d, "f.json"), "f.json: graph.epoch: expected an integer or null, got string");
+  d.graph["epoch"] = 10;
+  d.graph["model"] = {{"architecture", 7}};
+  CHECK_THROWS_WITH(apd::provenance(d, "f.json"), "f.json: graph.model.architecture: expected a string, got number");
+  d.graph["model"] = json::object();
+  d.graph["selection"] = json::array();
+  CHECK_THROWS_WITH(apd::provenance(d, "f.json"), "f.json: graph.selection: expected an object or null, got array");
+}

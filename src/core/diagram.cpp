@@ -166,48 +166,38 @@ void check_inputs(const PatternStore& store, std::span<const std::int32_t> true_
   }
 }
 
-}  // namespace
+// Which node each instance visits in each column (column `layers` holds the
+// label nodes), and where each column's nodes begin in Diagram::nodes.
+struct Columns {
+  std::vector<std::vector<std::uint32_t>> node_of;  // [column][instance]
+  std::vector<std::size_t> begin;                   // per column, plus the end
+};
 
-Diagram build_diagram(const PatternStore& store, std::span<const std::int32_t> true_labels,
-                      std::span<const std::int32_t> predicted, std::span<const std::int64_t> indices,
-                      nlohmann::json metadata) {
-  check_inputs(store, true_labels, predicted, indices);
+// Pattern nodes. Layers are independent: group and rank them in parallel,
+// then fill each layer's own range of nodes.
+void add_pattern_nodes(Diagram& d, const PatternStore& store, std::span<const std::uint8_t> wrong, Columns& c) {
   const std::size_t n = store.size();
   const std::size_t layers = store.layers();
-  Diagram d;
-  d.graph = metadata.is_object() ? std::move(metadata) : nlohmann::json::object();
-  d.widths = store.widths();
-  d.instances = n;
-  std::vector<std::uint8_t> wrong(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    wrong[i] = true_labels[i] != predicted[i] ? 1 : 0;
-    d.errors += wrong[i];
-  }
-
-  // Pattern nodes. Layers are independent: group and rank them in parallel,
-  // then fill each layer's own range of nodes. node_of[l][i] is instance i's
-  // node in column l (column `layers` holds the label nodes).
-  std::vector<std::vector<std::uint32_t>> node_of(layers + 1, std::vector<std::uint32_t>(n));
   std::vector<Grouping> groups(layers);
   std::vector<std::vector<std::uint32_t>> ranks(layers);
   parallel_for(layers, [&](std::size_t l) {
     groups[l] = group_patterns(store, l);
     ranks[l] = rank_groups(store, l, groups[l]);
   });
-  std::vector<std::size_t> node_base(layers + 1, 0), word_base(layers + 1, 0);
+  c.begin.assign(layers + 1, 0);
+  std::vector<std::size_t> word_base(layers + 1, 0);
   for (std::size_t l = 0; l < layers; ++l) {
-    node_base[l + 1] = node_base[l] + groups[l].groups();
+    c.begin[l + 1] = c.begin[l] + groups[l].groups();
     word_base[l + 1] = word_base[l] + groups[l].groups() * store.words(l);
   }
-  d.nodes.resize(node_base[layers]);
+  d.nodes.resize(c.begin[layers]);
   d.pattern_words.resize(word_base[layers]);
   parallel_for(layers, [&](std::size_t l) {
     const Grouping& g = groups[l];
     const auto& rank = ranks[l];
-    const std::size_t base = node_base[l];
     const std::size_t w = store.words(l);
     for (std::size_t grp = 0; grp < g.groups(); ++grp) {
-      Node& node = d.nodes[base + rank[grp]];
+      Node& node = d.nodes[c.begin[l] + rank[grp]];
       node.kind = NodeKind::pattern;
       node.layer = static_cast<std::uint32_t>(l + 1);
       node.rank = rank[grp];
@@ -217,16 +207,17 @@ Diagram build_diagram(const PatternStore& store, std::span<const std::int32_t> t
       std::copy(row.begin(), row.end(), d.pattern_words.begin() + static_cast<std::ptrdiff_t>(node.pattern_offset));
     }
     for (std::size_t i = 0; i < n; ++i) {
-      const auto node = static_cast<std::uint32_t>(base + rank[g.id[i]]);
-      node_of[l][i] = node;
+      const auto node = static_cast<std::uint32_t>(c.begin[l] + rank[g.id[i]]);
+      c.node_of[l][i] = node;
       d.nodes[node].errors += wrong[i];
     }
   });
-  groups.clear();
-  ranks.clear();
+}
 
-  // Label nodes: by descending count, then label. Predicted labels are
-  // grouped as 64-bit keys, like patterns.
+// Label nodes: by descending count, then label. Predicted labels are
+// grouped as 64-bit keys, like patterns.
+void add_label_nodes(Diagram& d, std::span<const std::int32_t> predicted, std::span<const std::uint8_t> wrong, Columns& c) {
+  const std::size_t layers = d.layers();
   std::vector<std::uint64_t> label_keys(predicted.begin(), predicted.end());
   const Grouping by_label = group_keys(label_keys);
   std::vector<std::uint32_t> label_order(by_label.groups());
@@ -246,40 +237,44 @@ Diagram build_diagram(const PatternStore& store, std::span<const std::int32_t> t
     label_node[label_order[r]] = static_cast<std::uint32_t>(d.nodes.size());
     d.nodes.push_back(node);
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    node_of[layers][i] = label_node[by_label.id[i]];
-    d.nodes[node_of[layers][i]].errors += wrong[i];
+  for (std::size_t i = 0; i < predicted.size(); ++i) {
+    c.node_of[layers][i] = label_node[by_label.id[i]];
+    d.nodes[c.node_of[layers][i]].errors += wrong[i];
   }
+  c.begin.push_back(d.nodes.size());
+}
 
-  // Label histograms, each column into its own pool in parallel, then one
-  // pool in node order (the layout the reader produces).
-  node_base.push_back(d.nodes.size());  // the label nodes' column ends the node list
-  std::vector<std::vector<LabelCount>> pools(layers + 1);
-  parallel_for(layers + 1, [&](std::size_t col) {
-    append_histograms(node_of[col], true_labels, predicted, d.nodes, pools[col]);
-  });
-  for (std::size_t col = 0; col <= layers; ++col) {
+// Label histograms, each column into its own pool in parallel, then one
+// pool in node order (the layout the reader produces).
+void add_histograms(Diagram& d, const Columns& c, std::span<const std::int32_t> true_labels,
+                    std::span<const std::int32_t> predicted) {
+  const std::size_t columns = c.node_of.size();
+  std::vector<std::vector<LabelCount>> pools(columns);
+  parallel_for(columns, [&](std::size_t col) { append_histograms(c.node_of[col], true_labels, predicted, d.nodes, pools[col]); });
+  for (std::size_t col = 0; col < columns; ++col) {
     const std::size_t offset = d.histograms.size();
-    for (std::size_t k = node_base[col]; k < node_base[col + 1]; ++k) {
+    for (std::size_t k = c.begin[col]; k < c.begin[col + 1]; ++k) {
       d.nodes[k].true_begin += offset;
       d.nodes[k].pred_begin += offset;
     }
     d.histograms.insert(d.histograms.end(), pools[col].begin(), pools[col].end());
   }
-  pools.clear();
+}
 
-  // Links between consecutive columns, each column in parallel, sorted by
-  // descending count, then source, then target.
+// Links between consecutive columns, each column in parallel, sorted by
+// descending count, then source, then target.
+void add_links(Diagram& d, const Columns& c, std::span<const std::uint8_t> wrong) {
+  const std::size_t layers = d.layers();
   std::vector<std::vector<Link>> column_links(layers);
   parallel_for(layers, [&](std::size_t col) {
-    const Grouping pairs = group_pairs(node_of[col], node_of[col + 1]);
+    const Grouping pairs = group_pairs(c.node_of[col], c.node_of[col + 1]);
     auto& links = column_links[col];
     links.reserve(pairs.groups());
     for (std::size_t p = 0; p < pairs.groups(); ++p) {
       const std::uint32_t i = pairs.first[p];
-      links.push_back({node_of[col][i], node_of[col + 1][i], pairs.count[p], 0});
+      links.push_back({c.node_of[col][i], c.node_of[col + 1][i], pairs.count[p], 0});
     }
-    for (std::size_t i = 0; i < n; ++i) links[pairs.id[i]].errors += wrong[i];
+    for (std::size_t i = 0; i < wrong.size(); ++i) links[pairs.id[i]].errors += wrong[i];
     std::sort(links.begin(), links.end(), [](const Link& a, const Link& b) {
       if (a.count != b.count) return a.count > b.count;
       if (a.source != b.source) return a.source < b.source;
@@ -287,16 +282,44 @@ Diagram build_diagram(const PatternStore& store, std::span<const std::int32_t> t
     });
   });
   for (const auto& links : column_links) d.links.insert(d.links.end(), links.begin(), links.end());
+}
 
-  // Per-instance records.
+void add_instance_records(Diagram& d, const Columns& c, std::span<const std::int64_t> indices,
+                          std::span<const std::int32_t> true_labels, std::span<const std::int32_t> predicted) {
+  const std::size_t layers = d.layers();
+  const std::size_t n = indices.size();
   d.has_instances = true;
   d.index.assign(indices.begin(), indices.end());
   d.label.assign(true_labels.begin(), true_labels.end());
   d.predicted.assign(predicted.begin(), predicted.end());
   d.path.resize(n * layers);
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t l = 0; l < layers; ++l) d.path[i * layers + l] = node_of[l][i];
+    for (std::size_t l = 0; l < layers; ++l) d.path[i * layers + l] = c.node_of[l][i];
   }
+}
+
+}  // namespace
+
+Diagram build_diagram(const PatternStore& store, std::span<const std::int32_t> true_labels,
+                      std::span<const std::int32_t> predicted, std::span<const std::int64_t> indices,
+                      nlohmann::json metadata) {
+  check_inputs(store, true_labels, predicted, indices);
+  const std::size_t n = store.size();
+  Diagram d;
+  d.graph = metadata.is_object() ? std::move(metadata) : nlohmann::json::object();
+  d.widths = store.widths();
+  d.instances = n;
+  std::vector<std::uint8_t> wrong(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    wrong[i] = true_labels[i] != predicted[i] ? 1 : 0;
+    d.errors += wrong[i];
+  }
+  Columns columns{std::vector<std::vector<std::uint32_t>>(store.layers() + 1, std::vector<std::uint32_t>(n)), {}};
+  add_pattern_nodes(d, store, wrong, columns);
+  add_label_nodes(d, predicted, wrong, columns);
+  add_histograms(d, columns, true_labels, predicted);
+  add_links(d, columns, wrong);
+  add_instance_records(d, columns, indices, true_labels, predicted);
   complete_metadata(d);
   return d;
 }

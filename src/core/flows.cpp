@@ -25,29 +25,28 @@ std::vector<std::size_t> normalize_flow_layers(std::vector<std::size_t> layers, 
   return layers;
 }
 
-FlowSet compute_flows(const Diagram& d, std::span<const std::size_t> layers_in) {
-  if (!d.has_instances) {
-    throw Error("flows need per-instance records, and this APD has none "
-                "(rerun apd-extract without --no-instances)");
-  }
-  FlowSet out;
-  out.layers = normalize_flow_layers({layers_in.begin(), layers_in.end()}, d.layers());
-  const std::size_t n = d.instances;
-  if (n == 0) return out;
+namespace {
 
-  // Refine the grouping one layer at a time: pairs of (group so far, node).
+// Refines the grouping one layer at a time: pairs of (group so far, node).
+Grouping group_flows(const Diagram& d, std::span<const std::size_t> layers) {
+  const std::size_t n = d.instances;
   std::vector<std::uint64_t> keys(n);
-  for (std::size_t i = 0; i < n; ++i) keys[i] = d.path_node(i, out.layers[0]);
+  for (std::size_t i = 0; i < n; ++i) keys[i] = d.path_node(i, layers[0]);
   Grouping flows = group_keys(keys);
-  for (std::size_t k = 1; k < out.layers.size(); ++k) {
-    for (std::size_t i = 0; i < n; ++i) keys[i] = (std::uint64_t{flows.id[i]} << 32) | d.path_node(i, out.layers[k]);
+  for (std::size_t k = 1; k < layers.size(); ++k) {
+    for (std::size_t i = 0; i < n; ++i) keys[i] = (std::uint64_t{flows.id[i]} << 32) | d.path_node(i, layers[k]);
     flows = group_keys(keys);
   }
+  return flows;
+}
 
+// Strength, errors and the majority predicted label (smallest on ties) of
+// each flow, from the (flow, predicted label) pairs.
+std::vector<Flow> measure_flows(const Diagram& d, const Grouping& flows) {
   std::vector<Flow> raw(flows.groups());
   for (std::size_t f = 0; f < raw.size(); ++f) raw[f].strength = flows.count[f];
-  // Majority predicted label per flow, from the (flow, predicted) pairs.
-  for (std::size_t i = 0; i < n; ++i) {
+  std::vector<std::uint64_t> keys(d.instances);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
     keys[i] = (std::uint64_t{flows.id[i]} << 32) | static_cast<std::uint32_t>(d.predicted[i]);
     if (d.label[i] != d.predicted[i]) ++raw[flows.id[i]].errors;
   }
@@ -61,46 +60,68 @@ FlowSet compute_flows(const Diagram& d, std::span<const std::size_t> layers_in) 
       f.majority_label = label;
     }
   }
+  return raw;
+}
 
-  // Sort on contiguous keys: strength, then the first two nodes packed in one
-  // word; only ties on both look at further layers.
-  const std::size_t k_layers = out.layers.size();
-  std::vector<std::uint32_t> raw_nodes(raw.size() * k_layers);
-  for (std::size_t f = 0; f < raw.size(); ++f) {
-    for (std::size_t k = 0; k < k_layers; ++k) raw_nodes[f * k_layers + k] = d.path_node(flows.first[f], out.layers[k]);
-  }
+// The order of the flows: by descending strength, then by their nodes. Sorts
+// on contiguous keys (strength, the first two nodes packed in one word); only
+// ties on both look at further layers.
+std::vector<std::uint32_t> flow_order(const std::vector<Flow>& raw, const std::vector<std::uint32_t>& nodes, std::size_t k_layers) {
   struct Key {
     std::uint64_t strength;
     std::uint64_t nodes;
     std::uint32_t flow;
   };
-  std::vector<Key> keys_sorted(raw.size());
+  std::vector<Key> keys(raw.size());
   for (std::uint32_t f = 0; f < raw.size(); ++f) {
-    const std::uint64_t second = k_layers > 1 ? raw_nodes[f * k_layers + 1] : 0;
-    keys_sorted[f] = {raw[f].strength, (std::uint64_t{raw_nodes[f * k_layers]} << 32) | second, f};
+    const std::uint64_t second = k_layers > 1 ? nodes[f * k_layers + 1] : 0;
+    keys[f] = {raw[f].strength, (std::uint64_t{nodes[f * k_layers]} << 32) | second, f};
   }
-  std::sort(keys_sorted.begin(), keys_sorted.end(), [&](const Key& a, const Key& b) {
+  std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
     if (a.strength != b.strength) return a.strength > b.strength;
     if (a.nodes != b.nodes) return a.nodes < b.nodes;
     for (std::size_t k = 2; k < k_layers; ++k) {
-      const auto na = raw_nodes[a.flow * k_layers + k];
-      const auto nb = raw_nodes[b.flow * k_layers + k];
+      const auto na = nodes[a.flow * k_layers + k];
+      const auto nb = nodes[b.flow * k_layers + k];
       if (na != nb) return na < nb;
     }
     return false;
   });
+  std::vector<std::uint32_t> order(keys.size());
+  for (std::size_t r = 0; r < keys.size(); ++r) order[r] = keys[r].flow;
+  return order;
+}
+
+}  // namespace
+
+FlowSet compute_flows(const Diagram& d, std::span<const std::size_t> layers_in) {
+  if (!d.has_instances) {
+    throw Error("flows need per-instance records, and this APD has none "
+                "(rerun apd-extract without --no-instances)");
+  }
+  FlowSet out;
+  out.layers = normalize_flow_layers({layers_in.begin(), layers_in.end()}, d.layers());
+  if (d.instances == 0) return out;
+  const Grouping flows = group_flows(d, out.layers);
+  const std::vector<Flow> raw = measure_flows(d, flows);
+  const std::size_t k_layers = out.layers.size();
+  std::vector<std::uint32_t> raw_nodes(raw.size() * k_layers);
+  for (std::size_t f = 0; f < raw.size(); ++f) {
+    for (std::size_t k = 0; k < k_layers; ++k) raw_nodes[f * k_layers + k] = d.path_node(flows.first[f], out.layers[k]);
+  }
   std::vector<std::uint32_t> position(raw.size());
   out.flows.reserve(raw.size());
   out.flow_nodes.reserve(raw.size() * k_layers);
-  for (std::size_t r = 0; r < keys_sorted.size(); ++r) {
-    const std::uint32_t f = keys_sorted[r].flow;
+  const std::vector<std::uint32_t> order = flow_order(raw, raw_nodes, k_layers);
+  for (std::size_t r = 0; r < order.size(); ++r) {
+    const std::uint32_t f = order[r];
     position[f] = static_cast<std::uint32_t>(r);
     out.flows.push_back(raw[f]);
     out.flow_nodes.insert(out.flow_nodes.end(), raw_nodes.begin() + static_cast<std::ptrdiff_t>(f * k_layers),
                           raw_nodes.begin() + static_cast<std::ptrdiff_t>((f + 1) * k_layers));
   }
-  out.flow_of.resize(n);
-  for (std::size_t i = 0; i < n; ++i) out.flow_of[i] = position[flows.id[i]];
+  out.flow_of.resize(d.instances);
+  for (std::size_t i = 0; i < d.instances; ++i) out.flow_of[i] = position[flows.id[i]];
   return out;
 }
 

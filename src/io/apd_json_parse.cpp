@@ -21,6 +21,7 @@
 
 #include "apd/core/error.hpp"
 #include "apd_document.hpp"
+#include "json_window.hpp"
 
 namespace apd::detail {
 
@@ -47,7 +48,6 @@ void IdArena::add(std::string_view id) {
 namespace {
 
 constexpr std::size_t kBatchBytes = std::size_t{2} << 20;
-constexpr std::size_t kReadBytes = std::size_t{4} << 20;
 // The graph metadata is small and written by apd; deeper nesting is an attack.
 constexpr int kMaxGraphDepth = 64;
 
@@ -104,118 +104,6 @@ JsonType type_of(sj::value& v) {
   }
   return JsonType::absent;
 }
-
-// A window over the source's bytes that refills as the scanner advances and
-// keeps everything from the mark on (the value being cut out).
-class Window {
- public:
-  Window(ByteSource& source, std::string name) : source_(source), name_(std::move(name)) {}
-
-  // The byte at the cursor, or -1 at the end of the input.
-  int peek() {
-    if (pos_ == end_ && !refill()) return -1;
-    return static_cast<unsigned char>(buf_[pos_]);
-  }
-  void advance() { ++pos_; }
-  [[nodiscard]] std::size_t offset() const noexcept { return base_ + pos_; }
-
-  int skip_whitespace() {
-    for (;;) {
-      const int c = peek();
-      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return c;
-      ++pos_;
-    }
-  }
-  // Consumes `c` after whitespace, or fails naming what came instead.
-  void expect(char c, const std::string& context) {
-    const int got = skip_whitespace();
-    if (got != c) syntax_error(fmt::format("expected '{}' {}", c, context), got);
-    ++pos_;
-  }
-  [[noreturn]] void syntax_error(const std::string& what, int got) const {
-    throw Error(fmt::format("{}: not valid JSON: {} at byte {}{}", name_, what, offset(),
-                            got < 0 ? " (the file ends there)" : ""));
-  }
-
-  void mark() { mark_ = pos_; }
-  // Bytes from the mark to the cursor; valid until the next peek().
-  [[nodiscard]] std::string_view marked() const { return {buf_.data() + mark_, pos_ - mark_}; }
-  void unmark() { mark_ = kNone; }
-
-  // Moves the cursor past one JSON value starting at it: strings, nesting and
-  // scalars are delimited, not validated (simdjson validates what is cut out).
-  void skip_value() {
-    int depth = 0;
-    for (;;) {
-      while (pos_ < end_ && kPlain[static_cast<unsigned char>(buf_[pos_])]) ++pos_;
-      const int c = peek();
-      if (c < 0) syntax_error("unterminated value", c);
-      if (c == '"') {
-        skip_string();
-      } else if (c == '{' || c == '[') {
-        ++depth, ++pos_;
-      } else if (c == '}' || c == ']') {
-        if (depth == 0) return;  // a scalar ended by its container
-        --depth, ++pos_;
-      } else if (depth == 0 && (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t')) {
-        return;
-      } else {
-        ++pos_;
-      }
-      if (depth == 0 && (c == '"' || c == '}' || c == ']')) return;
-    }
-  }
-
- private:
-  static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
-  // Bytes that neither open, close nor end anything outside a string.
-  static constexpr std::array<bool, 256> kPlain = [] {
-    std::array<bool, 256> plain{};
-    plain.fill(true);
-    for (const unsigned char c : {'"', '{', '[', '}', ']', ',', ' ', '\n', '\r', '\t'}) plain[c] = false;
-    return plain;
-  }();
-
-  // A quote ends the string unless an odd number of backslashes precede it.
-  void skip_string() {
-    const std::size_t open = offset();  // absolute: refill() moves the buffer
-    ++pos_;
-    for (;;) {
-      if (pos_ == end_ && !refill()) syntax_error("unterminated string", -1);
-      const char* at = buf_.data() + pos_;
-      const auto* quote = static_cast<const char*>(std::memchr(at, '"', end_ - pos_));
-      if (quote == nullptr) {
-        pos_ = end_;
-        continue;
-      }
-      pos_ = static_cast<std::size_t>(quote - buf_.data()) + 1;
-      std::size_t backslashes = 0;
-      for (std::size_t k = pos_ - 1; k > 0 && base_ + k > open + 1 && buf_[k - 1] == '\\'; --k) ++backslashes;
-      if (backslashes % 2 == 0) return;
-    }
-  }
-
-  // Drops what lies before the mark (or the cursor), then reads more.
-  bool refill() {
-    const std::size_t keep = std::min(mark_, pos_);
-    if (keep > 0) {
-      std::memmove(buf_.data(), buf_.data() + keep, end_ - keep);
-      base_ += keep;
-      pos_ -= keep;
-      end_ -= keep;
-      if (mark_ != kNone) mark_ -= keep;
-    }
-    if (buf_.size() - end_ < kReadBytes) buf_.resize(std::max(buf_.size() * 2, end_ + kReadBytes));
-    const std::size_t got = source_.read(buf_.data() + end_, buf_.size() - end_);
-    end_ += got;
-    return got > 0;
-  }
-
-  ByteSource& source_;
-  std::string name_;
-  std::vector<char> buf_;
-  std::size_t base_ = 0, pos_ = 0, end_ = 0, mark_ = kNone;
-};
 
 // Reads typed fields of one record. Its position ("nodes[3]") is formatted
 // only for an error: records are read by the million.
@@ -384,75 +272,97 @@ class RecordParser {
 
   // Each record function returns false on a JSON syntax error (simdjson
   // reports those while iterating) and throws on a type error.
-  bool node(sj::object& obj, std::size_t k) {
-    const RecordReader r(name_, "nodes", k);
-    Node n;
+  // The fields of a node record as read, before they are checked together.
+  struct NodeFields {
+    Node node;
     std::int64_t layer = 0;
-    bool has_id = false, has_kind = false, has_count = false, has_errors = false, has_layer = false, has_pattern = false,
-         has_label = false, has_true = false, has_pred = false;
     std::string kind;
     std::size_t pattern_bits = 0;
     std::uint64_t true_sum = 0, pred_sum = 0;
+    bool id = false, has_kind = false, count = false, errors = false, has_layer = false, pattern = false, label = false,
+         true_labels = false, predicted_labels = false;
+  };
+
+  bool node(sj::object& obj, std::size_t k) {
+    const RecordReader r(name_, "nodes", k);
+    NodeFields f;
+    if (!read_node_fields(obj, r, f)) return false;
+    check_node(f, r);
+    doc_.nodes.push_back(f.node);
+    doc_.node_layer.push_back(f.layer);
+    doc_.pattern_bits.push_back(static_cast<std::uint32_t>(f.pattern_bits));
+    return true;
+  }
+
+  bool read_node_fields(sj::object& obj, const RecordReader& r, NodeFields& f) {
+    Node& n = f.node;
     for (auto field : obj) {
       std::string_view key;
       sj::value v;
       if (!key_value(field, key, v)) return false;
       if (is(key, "id")) {
         doc_.node_ids.add(r.string(v, "id"));
-        has_id = true;
+        f.id = true;
       } else if (is(key, "kind")) {
-        kind = r.string(v, "kind");
-        has_kind = true;
+        f.kind = r.string(v, "kind");
+        f.has_kind = true;
       } else if (is(key, "count")) {
         n.count = r.count(v, "count");
-        has_count = true;
+        f.count = true;
       } else if (is(key, "errors")) {
         n.errors = r.count(v, "errors");
-        has_errors = true;
+        f.errors = true;
       } else if (is(key, "layer")) {
-        layer = r.integer(v, "layer");
-        has_layer = true;
+        f.layer = r.integer(v, "layer");
+        f.has_layer = true;
       } else if (is(key, "pattern")) {
-        pattern_bits = pack_pattern(r, r.string(v, "pattern"), n);
-        has_pattern = true;
+        f.pattern_bits = pack_pattern(r, r.string(v, "pattern"), n);
+        f.pattern = true;
       } else if (is(key, "label")) {
         n.label = r.label(v, "label");
-        has_label = true;
+        f.label = true;
       } else if (is(key, "true_labels") || is(key, "predicted_labels")) {
-        const bool is_true = is(key, "true_labels");
-        if (is_true ? has_true : has_pred) r.fail_at(is_true ? ".true_labels" : ".predicted_labels", "given twice");
-        const std::size_t begin = doc_.histograms.size();
-        (is_true ? true_sum : pred_sum) = r.histogram(v, is_true ? "true_labels" : "predicted_labels", doc_.histograms);
-        (is_true ? n.true_begin : n.pred_begin) = begin;
-        (is_true ? n.true_size : n.pred_size) = doc_.histograms.size() - begin;
-        (is_true ? has_true : has_pred) = true;
+        read_histogram(v, is(key, "true_labels"), r, f);
       }
     }
-    if (!has_id) r.missing("id");
-    if (!has_kind) r.missing("kind");
-    if (!has_count) r.missing("count");
-    if (!has_errors) r.missing("errors");
-    if (n.errors > n.count) r.fail_at("", fmt::format("errors {} exceed count {}", n.errors, n.count));
-    if (kind == "pattern") {
-      if (!has_layer) r.missing("layer");
-      if (!has_pattern) r.missing("pattern");
-      n.kind = NodeKind::pattern;
-    } else if (kind == "label") {
-      if (!has_label) r.missing("label");
-      n.kind = NodeKind::label;
-      pattern_bits = 0;
-    } else {
-      r.fail_at(".kind", fmt::format("\"{}\" is neither \"pattern\" nor \"label\"", kind));
-    }
-    if (!has_true) r.missing("true_labels");
-    if (!has_pred) r.missing("predicted_labels");
-    if (true_sum != n.count) r.fail_at(".true_labels", fmt::format("counts do not sum to the node's count {}", n.count));
-    if (pred_sum != n.count) r.fail_at(".predicted_labels", fmt::format("counts do not sum to the node's count {}", n.count));
-    if (n.kind == NodeKind::label) n.pattern_offset = 0;
-    doc_.nodes.push_back(n);
-    doc_.node_layer.push_back(layer);
-    doc_.pattern_bits.push_back(static_cast<std::uint32_t>(pattern_bits));
     return true;
+  }
+
+  void read_histogram(sj::value v, bool is_true, const RecordReader& r, NodeFields& f) {
+    Node& n = f.node;
+    bool& seen = is_true ? f.true_labels : f.predicted_labels;
+    if (seen) r.fail_at(is_true ? ".true_labels" : ".predicted_labels", "given twice");
+    const std::size_t begin = doc_.histograms.size();
+    (is_true ? f.true_sum : f.pred_sum) = r.histogram(v, is_true ? "true_labels" : "predicted_labels", doc_.histograms);
+    (is_true ? n.true_begin : n.pred_begin) = begin;
+    (is_true ? n.true_size : n.pred_size) = doc_.histograms.size() - begin;
+    seen = true;
+  }
+
+  // Presence, kind and the counts a node record must agree with itself on.
+  static void check_node(NodeFields& f, const RecordReader& r) {
+    Node& n = f.node;
+    if (!f.id) r.missing("id");
+    if (!f.has_kind) r.missing("kind");
+    if (!f.count) r.missing("count");
+    if (!f.errors) r.missing("errors");
+    if (n.errors > n.count) r.fail_at("", fmt::format("errors {} exceed count {}", n.errors, n.count));
+    if (f.kind == "pattern") {
+      if (!f.has_layer) r.missing("layer");
+      if (!f.pattern) r.missing("pattern");
+      n.kind = NodeKind::pattern;
+    } else if (f.kind == "label") {
+      if (!f.label) r.missing("label");
+      n.kind = NodeKind::label;
+      n.pattern_offset = 0;
+      f.pattern_bits = 0;
+    } else {
+      r.fail_at(".kind", fmt::format("\"{}\" is neither \"pattern\" nor \"label\"", f.kind));
+    }
+    if (!f.true_labels) r.missing("true_labels");
+    if (!f.predicted_labels) r.missing("predicted_labels");
+    if (f.true_sum != n.count) r.fail_at(".true_labels", fmt::format("counts do not sum to the node's count {}", n.count));
+    if (f.pred_sum != n.count) r.fail_at(".predicted_labels", fmt::format("counts do not sum to the node's count {}", n.count));
   }
 
   // Packs '0'/'1' text into words appended to pattern_words (bit i of the

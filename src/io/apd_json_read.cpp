@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
@@ -63,6 +64,39 @@ class FileSource final : public detail::ByteSource {
 Diagram parse_apd_json(std::string_view text, const std::string& name) {
   MemorySource source(text);
   return detail::validate_apd_document(detail::parse_apd_document(source, name), name);
+}
+
+ApdProvenance provenance(const Diagram& d, const std::string& file) {
+  auto field = [&](const nlohmann::json& parent, const char* key) -> const nlohmann::json* {
+    const auto it = parent.find(key);
+    return it == parent.end() || it->is_null() ? nullptr : &*it;
+  };
+  auto wrong = [&](const char* key, const char* expected, const nlohmann::json& got) {
+    throw Error(fmt::format("{}: graph.{}: expected {}, got {}", file, key, expected, got.type_name()));
+  };
+  ApdProvenance p;
+  if (const auto* run = field(d.graph, "run")) {
+    if (!run->is_string()) wrong("run", "a string or null", *run);
+    p.run = run->get<std::string>();
+  }
+  if (const auto* epoch = field(d.graph, "epoch")) {
+    if (!epoch->is_number_integer() || (epoch->is_number_unsigned() && epoch->get<std::uint64_t>() > INT64_MAX)) {
+      wrong("epoch", "an integer or null", *epoch);
+    }
+    p.epoch = epoch->get<std::int64_t>();
+  }
+  if (const auto* model = field(d.graph, "model")) {
+    if (!model->is_object()) wrong("model", "an object", *model);
+    if (const auto* arch = field(*model, "architecture")) {
+      if (!arch->is_string()) wrong("model.architecture", "a string", *arch);
+      p.architecture = arch->get<std::string>();
+    }
+  }
+  if (const auto* selection = field(d.graph, "selection")) {
+    if (!selection->is_object()) wrong("selection", "an object or null", *selection);
+    p.selection = *selection;
+  }
+  return p;
 }
 
 Diagram read_apd_file(const std::filesystem::path& path) {

@@ -152,45 +152,77 @@ SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
   return v;
 }
 
+namespace {
+
+// Figure 1's data and the header's: the run's setup and its per-epoch metrics.
+nlohmann::json run_json(const std::filesystem::path& dir, const RunInfo& info) {
+  const RunPaths run{dir};
+  if (!std::filesystem::exists(run.metrics())) {
+    throw Error(fmt::format("{}: the run has no metrics.jsonl (no epoch finished); Figure 1 needs it", dir.string()));
+  }
+  const auto metrics = read_metrics(run.metrics());
+  if (metrics.empty()) throw Error(fmt::format("{}: no epochs recorded", run.metrics().string()));
+  nlohmann::json r;
+  r["dir"] = dir.string();
+  r["architecture"] = info.model.architecture;
+  r["hyperparameters"] = {{"epochs", info.hyper.epochs},
+                          {"lr", info.hyper.lr},
+                          {"momentum", info.hyper.momentum},
+                          {"batch_size", info.hyper.batch_size}};
+  r["normalize"] = to_string(info.data.normalize);
+  std::size_t layers = 0;
+  for (const auto& m : metrics) layers = std::max(layers, m.unique_patterns.size());
+  r["unique"] = nlohmann::json::array();
+  for (std::size_t l = 0; l < layers; ++l) r["unique"].push_back(nlohmann::json::array());
+  for (const auto& m : metrics) {
+    r["epoch"].push_back(m.epoch);
+    r["train_loss"].push_back(m.train_loss);
+    r["val_loss"].push_back(m.val_loss);
+    r["val_acc"].push_back(m.val_acc);
+    for (std::size_t l = 0; l < layers; ++l) {
+      r["unique"][l].push_back(l < m.unique_patterns.size() ? nlohmann::json(m.unique_patterns[l]) : nlohmann::json(nullptr));
+    }
+  }
+  const auto best = best_epoch(metrics);
+  r["best_epoch"] = best->epoch;
+  r["best_val_loss"] = best->val_loss;
+  r["best_val_acc"] = best->val_acc;
+  return r;
+}
+
+// Figures 2 and 3 of one APD file, and its row of key numbers.
+nlohmann::json apd_json(const std::filesystem::path& file, const Diagram& d, const ApdProvenance& from, std::size_t max_nodes) {
+  nlohmann::json a;
+  a["file"] = file.string();
+  a["epoch"] = from.epoch ? nlohmann::json(*from.epoch) : nlohmann::json(nullptr);
+  a["instances"] = d.instances;
+  a["errors"] = d.errors;
+  a["unique"] = d.unique_patterns();
+  a["selection"] = from.selection;
+  a["architecture"] = from.architecture;
+  a["sankey"] = sankey_json(d, max_nodes);
+  if (d.has_instances) a["bins"] = bins_json(d);
+  return a;
+}
+
+std::uint64_t largest_cell(const nlohmann::json& rows) {
+  std::uint64_t largest = 1;
+  for (const auto& row : rows) {
+    for (const auto& v : row) largest = std::max(largest, v.get<std::uint64_t>());
+  }
+  return largest;
+}
+
+}  // namespace
+
 nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& warnings) {
   nlohmann::json data;
   data["tool"] = {{"name", "apd-report"}, {"version", version()}, {"git_sha", git_sha()}};
   data["title"] = o.title.empty() ? std::string("Activation Pattern Diagrams") : o.title;
   std::optional<std::size_t> depth;
   if (!o.run.empty()) {
-    const RunPaths run{o.run};
-    const auto info = read_run_info(run);
-    if (!std::filesystem::exists(run.metrics())) {
-      throw Error(fmt::format("{}: the run has no metrics.jsonl (no epoch finished); Figure 1 needs it", o.run.string()));
-    }
-    const auto metrics = read_metrics(run.metrics());
-    if (metrics.empty()) throw Error(fmt::format("{}: no epochs recorded", run.metrics().string()));
-    nlohmann::json r;
-    r["dir"] = o.run.string();
-    r["architecture"] = info.model.architecture;
-    r["hyperparameters"] = {{"epochs", info.hyper.epochs},
-                            {"lr", info.hyper.lr},
-                            {"momentum", info.hyper.momentum},
-                            {"batch_size", info.hyper.batch_size}};
-    r["normalize"] = to_string(info.data.normalize);
-    std::size_t layers = 0;
-    for (const auto& m : metrics) layers = std::max(layers, m.unique_patterns.size());
-    r["unique"] = nlohmann::json::array();
-    for (std::size_t l = 0; l < layers; ++l) r["unique"].push_back(nlohmann::json::array());
-    for (const auto& m : metrics) {
-      r["epoch"].push_back(m.epoch);
-      r["train_loss"].push_back(m.train_loss);
-      r["val_loss"].push_back(m.val_loss);
-      r["val_acc"].push_back(m.val_acc);
-      for (std::size_t l = 0; l < layers; ++l) {
-        r["unique"][l].push_back(l < m.unique_patterns.size() ? nlohmann::json(m.unique_patterns[l]) : nlohmann::json(nullptr));
-      }
-    }
-    const auto best = best_epoch(metrics);
-    r["best_epoch"] = best->epoch;
-    r["best_val_loss"] = best->val_loss;
-    r["best_val_acc"] = best->val_acc;
-    data["run"] = r;
+    const RunInfo info = read_run_info(RunPaths{o.run});
+    data["run"] = run_json(o.run, info);
     depth = info.model.hidden.size();
   }
   data["apds"] = nlohmann::json::array();
@@ -202,27 +234,15 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
                               file.string(), d.layers(), o.run.empty() ? o.apds.front().string() : o.run.string(), *depth));
     }
     depth = d.layers();
-    if (!o.run.empty()) {
-      const auto from = d.graph.find("run");
-      if (from == d.graph.end() || !from->is_string() || canonical_path(from->get<std::string>()) != canonical_path(o.run)) {
-        warnings.push_back(fmt::format("{}: extracted from {}, not from the report's run {}", file.string(),
-                                       from != d.graph.end() && from->is_string() ? from->get<std::string>() : "a bare checkpoint",
-                                       o.run.string()));
-      }
+    const ApdProvenance from = provenance(d, file.string());
+    if (!o.run.empty() && (!from.run || canonical_path(*from.run) != canonical_path(o.run))) {
+      warnings.push_back(fmt::format("{}: extracted from {}, not from the report's run {}", file.string(),
+                                     from.run.value_or("a bare checkpoint"), o.run.string()));
     }
-    nlohmann::json a;
-    a["file"] = file.string();
-    a["epoch"] = d.graph.value("epoch", nlohmann::json(nullptr));
-    a["instances"] = d.instances;
-    a["errors"] = d.errors;
-    a["unique"] = d.unique_patterns();
-    a["selection"] = d.graph.value("selection", nlohmann::json(nullptr));
-    a["architecture"] = d.graph.contains("model") ? d.graph["model"].value("architecture", "") : "";
-    a["sankey"] = sankey_json(d, o.max_nodes);
-    if (d.has_instances) {
-      a["bins"] = bins_json(d);
-      for (const auto& row : a["bins"]["all"]) for (const auto& v : row) zmax_all = std::max(zmax_all, v.get<std::uint64_t>());
-      for (const auto& row : a["bins"]["wrong"]) for (const auto& v : row) zmax_wrong = std::max(zmax_wrong, v.get<std::uint64_t>());
+    nlohmann::json a = apd_json(file, d, from, o.max_nodes);
+    if (a.contains("bins")) {
+      zmax_all = std::max(zmax_all, largest_cell(a["bins"]["all"]));
+      zmax_wrong = std::max(zmax_wrong, largest_cell(a["bins"]["wrong"]));
     } else {
       warnings.push_back(fmt::format("{}: no per-instance records, so no Figure 3 heatmaps for it (rerun apd-extract "
                                      "without --no-instances)", file.string()));

@@ -33,13 +33,19 @@ StateDict load_state_dict(const std::filesystem::path& path) {
   return read_python_state_dict(path);
 }
 
-InferredMlp infer_mlp(const StateDict& dict, const std::string& source, std::int64_t inputs) {
-  struct Layer {
-    std::string module;
-    torch::Tensor weight, bias;
-    std::string weight_key, bias_key;
-  };
-  std::vector<Layer> layers;
+namespace {
+
+// A Linear layer's tensors, gathered from the state_dict by module name.
+struct LinearLayer {
+  std::string module;
+  torch::Tensor weight, bias;
+  std::string weight_key, bias_key;
+};
+
+// The Linear layers in the order the dict lists them; any key that is not a
+// weight (2-D) or bias (1-D) is an error naming it.
+std::vector<LinearLayer> linear_layers(const StateDict& dict, const std::string& source) {
+  std::vector<LinearLayer> layers;
   for (const auto& [key, tensor] : dict) {
     const auto dot = key.rfind('.');
     const std::string param = dot == std::string::npos ? key : key.substr(dot + 1);
@@ -48,12 +54,12 @@ InferredMlp infer_mlp(const StateDict& dict, const std::string& source, std::int
       throw Error(fmt::format("{}: key \"{}\" is not a Linear layer's weight or bias "
                               "(apd reads MLPs of Linear and ReLU layers)", source, key));
     }
-    auto it = std::find_if(layers.begin(), layers.end(), [&](const Layer& l) { return l.module == module; });
-    if (it == layers.end()) it = layers.insert(layers.end(), Layer{module, {}, {}, {}, {}});
+    auto it = std::find_if(layers.begin(), layers.end(), [&](const LinearLayer& l) { return l.module == module; });
+    if (it == layers.end()) it = layers.insert(layers.end(), LinearLayer{module, {}, {}, {}, {}});
     if (param == "weight") {
       if (tensor.dim() != 2) {
         throw Error(fmt::format("{}: key \"{}\" has {} dimension(s): not a Linear layer's weight "
-                              "(apd reads MLPs of Linear and ReLU layers)", source, key, tensor.dim()));
+                                "(apd reads MLPs of Linear and ReLU layers)", source, key, tensor.dim()));
       }
       it->weight = tensor;
       it->weight_key = key;
@@ -65,35 +71,48 @@ InferredMlp infer_mlp(const StateDict& dict, const std::string& source, std::int
       it->bias_key = key;
     }
   }
+  return layers;
+}
+
+// Checks that layer k's shapes fit: its bias, and its inputs against the
+// data (k = 0) or the previous layer's outputs.
+void check_chain(std::vector<LinearLayer>& layers, std::size_t k, const std::string& source, std::int64_t inputs) {
+  LinearLayer& l = layers[k];
+  if (!l.weight.defined()) throw Error(fmt::format("{}: key \"{}\" has no matching weight", source, l.bias_key));
+  const std::int64_t out_size = l.weight.size(0);
+  const std::int64_t in_size = l.weight.size(1);
+  if (!l.bias.defined()) l.bias = torch::zeros({out_size});  // Linear(bias=False)
+  if (l.bias.size(0) != out_size) {
+    throw Error(fmt::format("{}: key \"{}\" has {} entries, its weight \"{}\" has {} outputs", source, l.bias_key,
+                            l.bias.size(0), l.weight_key, out_size));
+  }
+  if (k == 0 && inputs > 0 && in_size != inputs) {
+    throw Error(fmt::format("{}: key \"{}\" expects {} inputs, the data has {} pixels per image", source, l.weight_key,
+                            in_size, inputs));
+  }
+  if (k > 0 && in_size != layers[k - 1].weight.size(0)) {
+    throw Error(fmt::format("{}: key \"{}\" takes {} inputs but the previous layer \"{}\" has {} outputs: the "
+                            "weights do not chain", source, l.weight_key, in_size, layers[k - 1].weight_key,
+                            layers[k - 1].weight.size(0)));
+  }
+}
+
+}  // namespace
+
+InferredMlp infer_mlp(const StateDict& dict, const std::string& source, std::int64_t inputs) {
+  std::vector<LinearLayer> layers = linear_layers(dict, source);
   if (layers.size() < 2) {
     throw Error(fmt::format("{}: {} Linear layer(s); an MLP with a hidden layer needs at least 2", source, layers.size()));
   }
   InferredMlp out;
   for (std::size_t k = 0; k < layers.size(); ++k) {
-    Layer& l = layers[k];
-    if (!l.weight.defined()) throw Error(fmt::format("{}: key \"{}\" has no matching weight", source, l.bias_key));
-    const std::int64_t out_size = l.weight.size(0);
-    const std::int64_t in_size = l.weight.size(1);
-    if (!l.bias.defined()) l.bias = torch::zeros({out_size});  // Linear(bias=False)
-    if (l.bias.size(0) != out_size) {
-      throw Error(fmt::format("{}: key \"{}\" has {} entries, its weight \"{}\" has {} outputs", source, l.bias_key,
-                              l.bias.size(0), l.weight_key, out_size));
-    }
-    if (k == 0) {
-      if (inputs > 0 && in_size != inputs) {
-        throw Error(fmt::format("{}: key \"{}\" expects {} inputs, the data has {} pixels per image", source,
-                                l.weight_key, in_size, inputs));
-      }
-      out.shape.inputs = in_size;
-    } else if (in_size != layers[k - 1].weight.size(0)) {
-      throw Error(fmt::format("{}: key \"{}\" takes {} inputs but the previous layer \"{}\" has {} outputs: the "
-                              "weights do not chain", source, l.weight_key, in_size, layers[k - 1].weight_key,
-                              layers[k - 1].weight.size(0)));
-    }
+    check_chain(layers, k, source, inputs);
+    const LinearLayer& l = layers[k];
+    if (k == 0) out.shape.inputs = l.weight.size(1);
     if (k + 1 < layers.size()) {
-      out.shape.hidden.push_back(out_size);
+      out.shape.hidden.push_back(l.weight.size(0));
     } else {
-      out.shape.classes = out_size;
+      out.shape.classes = l.weight.size(0);
     }
     const std::string name = std::to_string(sequential_index(k));
     out.canonical.emplace_back(name + ".weight", l.weight.to(torch::kFloat32).contiguous());

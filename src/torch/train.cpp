@@ -175,166 +175,234 @@ void validate(const TrainOptions& o) {
   if (o.out.empty()) throw UsageError("--out: a run directory is required");
 }
 
+namespace {
+
+// The data of a run: the source images, their split, and the tensors the
+// training and evaluation batches come from.
+struct TrainingData {
+  DatasetFiles files;
+  std::size_t source_count = 0;
+  std::map<std::string, std::string> digests;
+  Split split;
+  MlpShape shape;
+  torch::Tensor train_x, train_y, val_x, val_y;
+};
+
+TrainingData load_training_data(const TrainOptions& o) {
+  Stopwatch clock;
+  TrainingData data;
+  data.files = find_dataset(o.data);
+  const LabeledImages source = read_labeled_images(data.files.train_images, data.files.train_labels);
+  spdlog::debug("read {} ({} images of {} pixels) in {:.2f} s", data.files.train_images.string(), source.images.count,
+                source.images.image_size(), clock.lap());
+  data.digests = dataset_digests(data.files);
+  spdlog::debug("SHA-256 of the four dataset files in {:.2f} s", clock.lap());
+  data.source_count = source.images.count;
+  try {
+    data.split = make_split(source.images.count, o.val_split, o.seed);
+  } catch (const UsageError& e) {
+    throw UsageError(fmt::format("--val-split: {}", e.what()));
+  }
+  std::int64_t classes = 0;
+  for (const auto l : source.labels) classes = std::max<std::int64_t>(classes, l + 1);
+  data.shape = MlpShape{static_cast<std::int64_t>(source.images.image_size()), o.hidden, classes};
+  // The splits as contiguous tensors: training batches gather from the train
+  // split, and evaluation batches are views.
+  const TensorSet all = to_tensors(source, o.normalize);
+  data.train_x = all.images.index_select(0, index_tensor(data.split.train));
+  data.train_y = all.labels.index_select(0, index_tensor(data.split.train));
+  data.val_x = all.images.index_select(0, index_tensor(data.split.validation));
+  data.val_y = all.labels.index_select(0, index_tensor(data.split.validation));
+  return data;
+}
+
+// An epoch whose files are not all written yet: pattern tracking of epoch e
+// runs on a snapshot of its end-of-epoch weights, concurrently with the
+// training of epoch e+1.
+struct PendingEpoch {
+  EpochMetrics metrics;
+  bool checkpoint = false;
+  std::vector<torch::Tensor> momentum;  // as at the end of the epoch
+  std::future<std::vector<std::uint64_t>> patterns;
+};
+
+class TrainingRun {
+ public:
+  TrainingRun(const TrainOptions& o, TrainingData data)
+      : o_(o), run_{o.out}, data_(std::move(data)), model_(seeded_model(o, data_.shape)), step_(model_, o.lr, o.momentum),
+        progress_(o.verbosity, o.epochs), order_(data_.split.train.size()) {}
+
+  // Continues from resume.pt: the weights, momentum and metrics of the last complete epoch.
+  void restore() {
+    if (!std::filesystem::exists(run_.resume_state())) {
+      throw Error(fmt::format("{}: no complete checkpoint to resume from", run_.dir.string()));
+    }
+    const StateDict state = load_state_dict(run_.resume_state());
+    const int done = static_cast<int>(state.at(0).second.item<std::int64_t>());
+    load_into(*model_, load_state_dict(run_.checkpoint(done)), run_.checkpoint(done).string());
+    for (std::size_t k = 0; k < step_.momentum_buffers().size(); ++k) step_.momentum_buffers()[k].copy_(state.at(k + 1).second);
+    if (std::filesystem::exists(run_.metrics())) metrics_ = read_metrics(run_.metrics());
+    std::erase_if(metrics_, [&](const EpochMetrics& m) { return m.epoch > done; });
+    next_epoch_ = done + 1;
+    spdlog::log(o_.verbosity == Verbosity::quiet ? spdlog::level::debug : spdlog::level::info,
+                "resuming {} after epoch {} of {}", run_.dir.string(), done, o_.epochs);
+  }
+
+  // Starts a new run directory with its run.json.
+  void start(const RunInfo& info) {
+    std::filesystem::create_directories(run_.checkpoints());
+    write_run_info(run_, info);
+  }
+
+  // Trains the remaining epochs; 0, or 128 + the signal that stopped it.
+  int run() {
+    SignalGuard signals;
+    g_signal.store(0);
+    std::optional<PendingEpoch> pending;
+    for (int epoch = next_epoch_; epoch <= o_.epochs; ++epoch) {
+      Stopwatch clock;
+      train_epoch(epoch);
+      const int sig = g_signal.load();
+      PendingEpoch next = finish_epoch(epoch, sig != 0);
+      next.metrics.seconds = clock.lap();
+      if (pending) commit(*pending);
+      pending = std::move(next);
+      if (sig != 0) {
+        commit(*pending);
+        progress_.finish();
+        spdlog::error("{} received after epoch {}: its files are complete; continue with --resume",
+                      sig == SIGINT ? "SIGINT" : "SIGTERM", epoch);
+        return 128 + sig;
+      }
+    }
+    if (pending) commit(*pending);
+    progress_.finish();
+    if (o_.verbosity != Verbosity::quiet) {
+      const auto best = best_epoch(metrics_);
+      spdlog::info("done: {} epochs in {}; best validation loss {:.4f} at epoch {}", o_.epochs, run_.dir.string(),
+                   best ? best->val_loss : 0.0, best ? best->epoch : 0);
+    }
+    return 0;
+  }
+
+ private:
+  static Mlp seeded_model(const TrainOptions& o, const MlpShape& shape) {
+    torch::manual_seed(o.seed);
+    return Mlp(shape);
+  }
+
+  // One pass over the training split in the epoch's own seeded order.
+  void train_epoch(int epoch) {
+    std::iota(order_.begin(), order_.end(), std::int64_t{0});
+    Rng rng = Rng::stream(o_.seed, static_cast<std::uint64_t>(epoch));
+    shuffle(std::span(order_), rng);
+    const torch::Tensor order = index_tensor(order_);
+    for (std::int64_t b = 0; b < order.size(0); b += o_.batch_size) {
+      const torch::Tensor idx = order.slice(0, b, std::min(order.size(0), b + o_.batch_size));
+      step_(data_.train_x.index_select(0, idx), data_.train_y.index_select(0, idx));
+    }
+  }
+
+  // The epoch's losses and accuracies, its checkpoint, and its pattern
+  // tracking started on a snapshot of the weights.
+  PendingEpoch finish_epoch(int epoch, bool stopping) {
+    PendingEpoch next;
+    EpochMetrics& m = next.metrics;
+    const auto n_train = static_cast<double>(data_.split.train.size());
+    const auto n_val = static_cast<double>(data_.split.validation.size());
+    m.epoch = epoch;
+    m.train_loss = step_.take_loss_sum() / n_train;
+    m.train_acc = static_cast<double>(step_.take_correct()) / n_train;
+    const ForwardPass val = forward_pass(*model_, data_.val_x, data_.val_y, kEvalBatch, false);
+    m.val_loss = val.loss_sum / n_val;
+    m.val_acc = static_cast<double>(val.correct) / n_val;
+    next.checkpoint = epoch % o_.checkpoint_every == 0 || epoch == o_.epochs || stopping;
+    const StateDict weights = state_dict(*model_);
+    if (next.checkpoint) {
+      save_state_dict(weights, run_.checkpoint(epoch));
+      for (const auto& b : step_.momentum_buffers()) next.momentum.push_back(b.clone());
+    }
+    if (o_.track_patterns) next.patterns = track_patterns(weights);
+    return next;
+  }
+
+  std::future<std::vector<std::uint64_t>> track_patterns(const StateDict& weights) const {
+    Mlp snapshot(data_.shape);
+    load_into(*snapshot, weights, "snapshot");
+    return std::async(std::launch::async, [snapshot, &train_x = data_.train_x]() mutable {
+      const ForwardPass tracked = forward_pass(*snapshot, train_x, {}, kEvalBatch, true);
+      std::vector<std::uint64_t> counts;
+      for (const auto c : unique_pattern_counts(tracked.patterns)) counts.push_back(c);
+      return counts;
+    });
+  }
+
+  // Commit order: checkpoint (already written), metrics, summary, then
+  // resume.pt, which marks the epoch complete.
+  void commit(PendingEpoch& p) {
+    Stopwatch wait;
+    if (p.patterns.valid()) p.patterns.get().swap(p.metrics.unique_patterns);
+    p.metrics.seconds += wait.lap();
+    metrics_.push_back(p.metrics);
+    write_file_atomically(run_.metrics(), metrics_jsonl(metrics_));
+    double total = 0;
+    for (const auto& e : metrics_) total += e.seconds;
+    write_file_atomically(run_.summary(), run_summary(metrics_, total, p.metrics.epoch == o_.epochs).dump(2) + "\n");
+    if (p.checkpoint) save_resume_state(run_, p.metrics.epoch, p.momentum);
+    progress_.epoch(p.metrics, total / static_cast<double>(metrics_.size()));
+  }
+
+  const TrainOptions& o_;
+  RunPaths run_;
+  TrainingData data_;
+  Mlp model_;
+  SgdStep step_;
+  Progress progress_;
+  std::vector<std::int64_t> order_;
+  std::vector<EpochMetrics> metrics_;
+  int next_epoch_ = 1;
+};
+
+// With --resume, the options completed from run.json; otherwise a check that
+// the run directory is new.
+std::optional<RunInfo> open_run_directory(TrainOptions& o) {
+  const RunPaths run{o.out};
+  if (!o.resume) {
+    if (std::filesystem::exists(o.out) && (!std::filesystem::is_directory(o.out) || !std::filesystem::is_empty(o.out))) {
+      throw UsageError(fmt::format("--out {}: exists and is not empty; a run is never overwritten "
+                                   "(choose a new directory, or continue it with --resume)",
+                                   o.out.string()));
+    }
+    return std::nullopt;
+  }
+  RunInfo info = read_run_info(run);
+  reconcile(o, info);
+  validate(o);
+  remove_stale_temporaries(run);
+  return info;
+}
+
+}  // namespace
+
 int run_training(const TrainOptions& options) {
   TrainOptions o = options;  // --resume completes it from run.json
   validate(o);
-  const RunPaths run{o.out};
-  RunInfo info;
-  std::vector<EpochMetrics> metrics;
-  int start_epoch = 1;
-  if (o.resume) {
-    info = read_run_info(run);
-    reconcile(o, info);
-    validate(o);
-    remove_stale_temporaries(run);
-  } else if (std::filesystem::exists(o.out) &&
-             (!std::filesystem::is_directory(o.out) || !std::filesystem::is_empty(o.out))) {
-    throw UsageError(fmt::format("--out {}: exists and is not empty; a run is never overwritten "
-                                 "(choose a new directory, or continue it with --resume)",
-                                 o.out.string()));
-  }
+  const std::optional<RunInfo> resumed = open_run_directory(o);
   set_thread_count(o.threads);
-
-  Stopwatch clock;
   spdlog::debug("{} thread(s)", o.threads);
-  const DatasetFiles files = find_dataset(o.data);
-  const LabeledImages source = read_labeled_images(files.train_images, files.train_labels);
-  spdlog::debug("read {} ({} images of {} pixels) in {:.2f} s", files.train_images.string(), source.images.count,
-                source.images.image_size(), clock.lap());
-  auto digests = dataset_digests(files);
-  spdlog::debug("SHA-256 of the four dataset files in {:.2f} s", clock.lap());
-  if (o.resume && info.data.sha256 != digests) {
+  TrainingData data = load_training_data(o);
+  if (resumed && resumed->data.sha256 != data.digests) {
     throw Error(fmt::format("{}: the dataset files differ from those the run was trained on (SHA-256 in run.json)",
-                            files.dir.string()));
+                            data.files.dir.string()));
   }
-  const Split split = [&] {
-    try {
-      return make_split(source.images.count, o.val_split, o.seed);
-    } catch (const UsageError& e) {
-      throw UsageError(fmt::format("--val-split: {}", e.what()));
-    }
-  }();
-  const TensorSet data = to_tensors(source, o.normalize);
-  std::int64_t classes = 0;
-  for (const auto l : source.labels) classes = std::max<std::int64_t>(classes, l + 1);
-  const MlpShape shape{static_cast<std::int64_t>(source.images.image_size()), o.hidden, classes};
-
-  torch::manual_seed(o.seed);
-  Mlp model(shape);
-  SgdStep step(model, o.lr, o.momentum);
-
-  if (o.resume) {
-    if (!std::filesystem::exists(run.resume_state())) {
-      throw Error(fmt::format("{}: no complete checkpoint to resume from", run.dir.string()));
-    }
-    const StateDict state = load_state_dict(run.resume_state());
-    const int done = static_cast<int>(state.at(0).second.item<std::int64_t>());
-    load_into(*model, load_state_dict(run.checkpoint(done)), run.checkpoint(done).string());
-    for (std::size_t k = 0; k < step.momentum_buffers().size(); ++k) step.momentum_buffers()[k].copy_(state.at(k + 1).second);
-    if (std::filesystem::exists(run.metrics())) metrics = read_metrics(run.metrics());
-    std::erase_if(metrics, [&](const EpochMetrics& m) { return m.epoch > done; });
-    start_epoch = done + 1;
-    spdlog::log(o.verbosity == Verbosity::quiet ? spdlog::level::debug : spdlog::level::info,
-                "resuming {} after epoch {} of {}", run.dir.string(), done, o.epochs);
+  const RunInfo info = resumed ? *resumed : make_run_info(o, data.shape, data.files, data.digests, data.split, data.source_count);
+  TrainingRun training(o, std::move(data));
+  if (resumed) {
+    training.restore();
   } else {
-    std::filesystem::create_directories(run.checkpoints());
-    info = make_run_info(o, shape, files, std::move(digests), split, source.images.count);
-    write_run_info(run, info);
+    training.start(info);
   }
-
-  SignalGuard signals;
-  g_signal.store(0);
-  Progress progress(o.verbosity, o.epochs);
-  // The splits as contiguous tensors: training batches gather from the train
-  // split, and evaluation batches are views.
-  const torch::Tensor train_x = data.images.index_select(0, index_tensor(split.train));
-  const torch::Tensor train_y = data.labels.index_select(0, index_tensor(split.train));
-  const torch::Tensor val_x = data.images.index_select(0, index_tensor(split.validation));
-  const torch::Tensor val_y = data.labels.index_select(0, index_tensor(split.validation));
-  const auto n_train = static_cast<double>(split.train.size());
-  std::vector<std::int64_t> order(split.train.size());
-
-  // Pattern tracking of epoch e runs on a snapshot of its end-of-epoch weights,
-  // concurrently with the training of epoch e+1; epoch e's metrics, summary and
-  // resume state are committed once it is done.
-  struct Pending {
-    EpochMetrics metrics;
-    bool checkpoint = false;
-    std::vector<torch::Tensor> momentum;  // as at the end of the epoch
-    std::future<std::vector<std::uint64_t>> patterns;
-  };
-  std::optional<Pending> pending;
-  auto commit = [&](Pending& p) {
-    const auto wait_start = std::chrono::steady_clock::now();
-    if (p.patterns.valid()) p.patterns.get().swap(p.metrics.unique_patterns);
-    p.metrics.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
-    metrics.push_back(p.metrics);
-    // Commit order: checkpoint (already written), metrics, summary, then
-    // resume.pt, which marks the epoch complete.
-    write_file_atomically(run.metrics(), metrics_jsonl(metrics));
-    double total = 0;
-    for (const auto& e : metrics) total += e.seconds;
-    write_file_atomically(run.summary(), run_summary(metrics, total, p.metrics.epoch == o.epochs).dump(2) + "\n");
-    if (p.checkpoint) save_resume_state(run, p.metrics.epoch, p.momentum);
-    progress.epoch(p.metrics, total / static_cast<double>(metrics.size()));
-  };
-
-  for (int epoch = start_epoch; epoch <= o.epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
-    std::iota(order.begin(), order.end(), std::int64_t{0});
-    Rng rng = Rng::stream(o.seed, static_cast<std::uint64_t>(epoch));
-    shuffle(std::span(order), rng);
-    const torch::Tensor order_t = index_tensor(order);
-    for (std::int64_t b = 0; b < order_t.size(0); b += o.batch_size) {
-      const torch::Tensor idx = order_t.slice(0, b, std::min(order_t.size(0), b + o.batch_size));
-      step(train_x.index_select(0, idx), train_y.index_select(0, idx));
-    }
-    Pending next;
-    EpochMetrics& m = next.metrics;
-    m.epoch = epoch;
-    m.train_loss = step.take_loss_sum() / n_train;
-    m.train_acc = static_cast<double>(step.take_correct()) / n_train;
-    const ForwardPass val = forward_pass(*model, val_x, val_y, kEvalBatch, false);
-    m.val_loss = val.loss_sum / static_cast<double>(split.validation.size());
-    m.val_acc = static_cast<double>(val.correct) / static_cast<double>(split.validation.size());
-
-    const int sig = g_signal.load();
-    next.checkpoint = epoch % o.checkpoint_every == 0 || epoch == o.epochs || sig != 0;
-    const StateDict weights = state_dict(*model);
-    if (next.checkpoint) {
-      save_state_dict(weights, run.checkpoint(epoch));
-      for (const auto& b : step.momentum_buffers()) next.momentum.push_back(b.clone());
-    }
-    if (o.track_patterns) {
-      Mlp snapshot(shape);
-      load_into(*snapshot, weights, "snapshot");
-      next.patterns = std::async(std::launch::async, [snapshot, &train_x]() mutable {
-        const ForwardPass tracked = forward_pass(*snapshot, train_x, {}, kEvalBatch, true);
-        std::vector<std::uint64_t> counts;
-        for (const auto c : unique_pattern_counts(tracked.patterns)) counts.push_back(c);
-        return counts;
-      });
-    }
-    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (pending) commit(*pending);
-    pending = std::move(next);
-
-    if (sig != 0) {
-      commit(*pending);
-      progress.finish();
-      spdlog::error("{} received after epoch {}: its files are complete; continue with --resume",
-                    sig == SIGINT ? "SIGINT" : "SIGTERM", epoch);
-      return 128 + sig;
-    }
-  }
-  if (pending) commit(*pending);
-  progress.finish();
-  if (o.verbosity != Verbosity::quiet) {
-    const auto best = best_epoch(metrics);
-    spdlog::info("done: {} epochs in {}; best validation loss {:.4f} at epoch {}", o.epochs, run.dir.string(),
-                 best ? best->val_loss : 0.0, best ? best->epoch : 0);
-  }
-  return 0;
+  return training.run();
 }
 
 }  // namespace apd

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,17 @@ void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& opti
 // every error message. Throws apd::Error.
 [[nodiscard]] Diagram parse_apd_json(std::string_view text, const std::string& name);
 [[nodiscard]] Diagram read_apd_file(const std::filesystem::path& path);
+
+// Where an APD came from, as apd-extract records it in the graph metadata,
+// typed for the tools that show it. Every field is optional in a file; one of
+// the wrong type is an error naming the file and the key.
+struct ApdProvenance {
+  std::optional<std::string> run;     // graph.run: the run directory (absent or null: a bare checkpoint)
+  std::optional<std::int64_t> epoch;  // graph.epoch
+  std::string architecture;           // graph.model.architecture, "" if absent
+  nlohmann::json selection;           // graph.selection: an object, or null
+};
+[[nodiscard]] ApdProvenance provenance(const Diagram& d, const std::string& file);
 
 enum class OutputFormat { json, graphml };
 inline constexpr NameTable<OutputFormat, 2> kOutputFormatNames{{{"json", OutputFormat::json}, {"graphml", OutputFormat::graphml}}};
