@@ -1,7 +1,7 @@
 // apd-extract: the APD (apd/1 JSON or GraphML) of a label subset at any epoch
 // of an apd-train run, or under a state_dict saved by PyTorch.
-#include "app_support.hpp"
 #include "apd/torch/extract.hpp"
+#include "app_support.hpp"
 
 namespace {
 
@@ -14,26 +14,34 @@ void add_options(CLI::App& app, Options& options) {
   apd::ExtractOptions& o = options.extract;
   auto* run = app.add_option("--run", o.run, "apd-train run directory (model and preprocessing come from it)");
   auto* one = app.add_option_function<std::string>(
-      "--epoch", [&o](const std::string& e) { o.epochs = {e}; }, "Epoch of the run: a number, best or last (default last)");
-  auto* many = app.add_option("--epochs", o.epochs, "Several epochs, comma-separated (use {epoch} in --out)")->delimiter(',');
+      "--epoch", [&o](const std::string& e) { o.epochs = {e}; },
+      "Epoch of the run: a number, best or last (default last)");
+  auto* many =
+      app.add_option("--epochs", o.epochs, "Several epochs, comma-separated (use {epoch} in --out)")->delimiter(',');
   one->excludes(many);
-  app.add_option("--checkpoint", o.checkpoint, "A state_dict saved by torch.save(model.state_dict(), f) of Linear/ReLU layers")
+  app.add_option("--checkpoint", o.checkpoint,
+                 "A state_dict saved by torch.save(model.state_dict(), f) of Linear/ReLU layers")
       ->excludes(run);
   app.add_option_function<std::string>(
-      "--data", [&o](const std::string& d) { o.data = d; }, "IDX dataset directory (default: the run's, or data/mnist)");
+      "--data", [&o](const std::string& d) { o.data = d; },
+      "IDX dataset directory (default: the run's, or data/mnist)");
   apd::app::add_enum_option<apd::Normalization>(
       app, "--normalize", apd::kNormalizationNames, [&o](apd::Normalization n) { o.normalize = n; },
       "Pixel scaling with --checkpoint: unit, standard or symmetric (default unit)");
-  apd::app::add_enum_option(app, "--split", apd::kDataSplitNames, o.split, "train or val (the run's own split), or test");
+  apd::app::add_enum_option(app, "--split", apd::kDataSplitNames, o.split,
+                            "train or val (the run's own split), or test");
   app.add_option("--labels", o.labels, "True labels to keep, comma-separated (default all)")->delimiter(',');
   app.add_option_function<std::size_t>(
-      "--limit", [&o](const std::size_t& n) { o.limit = n; }, "At most N instances (all of them, with a warning, if fewer exist)");
+      "--limit", [&o](const std::size_t& n) { o.limit = n; },
+      "At most N instances (all of them, with a warning, if fewer exist)");
   apd::app::add_enum_option(app, "--select", apd::kSelectionNames, o.select,
                             "Which instances --limit keeps: first (by index) or random");
-  app.add_option("--seed", o.seed, "Seed of --select random (the same instances at every epoch)")->capture_default_str();
+  app.add_option("--seed", o.seed, "Seed of --select random (the same instances at every epoch)")
+      ->capture_default_str();
   app.add_option("--out", o.out, "Output file, - for stdout; {epoch} is replaced by the epoch number")->required();
   apd::app::add_enum_option(app, "--format", apd::kOutputFormatNames, o.format, "json (apd/1) or graphml");
-  app.add_flag_callback("--no-instances", [&o] { o.instances = false; }, "Omit the per-instance records (flows need them)");
+  app.add_flag_callback(
+      "--no-instances", [&o] { o.instances = false; }, "Omit the per-instance records (flows need them)");
   app.add_option("--batch-size", o.batch_size, "Instances per forward batch")->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads")->capture_default_str();
   apd::app::add_verbosity_flags(app, options.verbosity);
@@ -44,9 +52,10 @@ void add_options(CLI::App& app, Options& options) {
 int main(int argc, char** argv) {
   const std::string program = "apd-extract";
   Options o;
-  CLI::App app{"Write the Activation Pattern Diagram of a selection of instances under a model: from an apd-train "
-               "run (--run, at --epoch or --epochs) or from a PyTorch state_dict (--checkpoint).",
-               program};
+  CLI::App app{
+      "Write the Activation Pattern Diagram of a selection of instances under a model: from an apd-train "
+      "run (--run, at --epoch or --epochs) or from a PyTorch state_dict (--checkpoint).",
+      program};
   app.get_formatter()->column_width(34);
   add_options(app, o);
   apd::app::add_version_flag(app, program);

@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "app_support.hpp"
 #include "apd/core/error.hpp"
 #include "apd/core/stopwatch.hpp"
 #include "apd/io/output.hpp"
 #include "apd/report/report.hpp"
+#include "app_support.hpp"
 
 namespace {
 
@@ -21,7 +21,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--run", o.report.run, "apd-train run directory (Figure 1 and the header)");
   app.add_option("--apd", o.report.apds, "APD files written by apd-extract (Figures 2 and 3), in the order shown");
   app.add_option("--out", o.out, "The HTML file to write")->required();
-  app.add_option("--max-nodes", o.report.max_nodes, "Nodes per Sankey column (2 or more); smaller patterns merge into \"other\"")
+  app.add_option("--max-nodes", o.report.max_nodes,
+                 "Nodes per Sankey column (2 or more); smaller patterns merge into \"other\"")
       ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 20))
       ->capture_default_str();
   app.add_option("--title", o.report.title, "Page title");
@@ -51,10 +52,11 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   const std::string program = "apd-report";
   Options o;
-  CLI::App app{"Write the paper's figures for a run and its APD files as one offline HTML page: training curves and "
-               "unique patterns per epoch (Figure 1), a Sankey diagram per APD file (Figure 2), and strength x purity "
-               "heatmaps of all and wrong instances (Figure 3).",
-               program};
+  CLI::App app{
+      "Write the paper's figures for a run and its APD files as one offline HTML page: training curves and "
+      "unique patterns per epoch (Figure 1), a Sankey diagram per APD file (Figure 2), and strength x purity "
+      "heatmaps of all and wrong instances (Figure 3).",
+      program};
   app.get_formatter()->column_width(34);
   add_options(app, o);
   apd::app::add_version_flag(app, program);

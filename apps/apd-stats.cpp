@@ -6,23 +6,23 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "app_support.hpp"
-#include "apd/io/apd_json.hpp"
-#include "apd/io/output.hpp"
 #include "apd/core/error.hpp"
 #include "apd/core/stopwatch.hpp"
+#include "apd/io/apd_json.hpp"
+#include "apd/io/output.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/report/stats.hpp"
+#include "app_support.hpp"
 
 namespace {
 
 // The tables apd-stats writes: the four of APD files, or a run's epochs.
 enum class TableChoice { all, layers, flows, bins, errors, epochs };
 constexpr apd::NameTable<TableChoice, 5> kTableNames{{{"layers", TableChoice::layers},
-                                                    {"flows", TableChoice::flows},
-                                                    {"bins", TableChoice::bins},
-                                                    {"errors", TableChoice::errors},
-                                                    {"epochs", TableChoice::epochs}}};
+                                                      {"flows", TableChoice::flows},
+                                                      {"bins", TableChoice::bins},
+                                                      {"errors", TableChoice::errors},
+                                                      {"epochs", TableChoice::epochs}}};
 
 struct Options {
   std::vector<std::string> files;
@@ -57,7 +57,8 @@ int run(const Options& o) {
   if (o.run.empty() == o.files.empty()) throw apd::UsageError("give APD files, or --run RUNDIR (not both)");
   if (!o.run.empty()) {
     if (o.table != TableChoice::all && o.table != TableChoice::epochs) {
-      throw apd::UsageError(fmt::format("--table {}: with --run the table is epochs", apd::name_of(kTableNames, o.table)));
+      throw apd::UsageError(
+          fmt::format("--table {}: with --run the table is epochs", apd::name_of(kTableNames, o.table)));
     }
     const apd::RunPaths run{o.run};
     (void)apd::read_run_info(run);
@@ -70,7 +71,8 @@ int run(const Options& o) {
   if (format == apd::TableFormat::csv && o.table == TableChoice::all) {
     throw apd::UsageError("--format csv writes one table: add --table layers, flows, bins or errors");
   }
-  if (o.table == TableChoice::epochs) throw apd::UsageError("--table epochs is the table of a run: it needs --run RUNDIR");
+  if (o.table == TableChoice::epochs)
+    throw apd::UsageError("--table epochs is the table of a run: it needs --run RUNDIR");
   const bool all = o.table == TableChoice::all;
   apd::StatsSpec spec;
   spec.flow_layers = o.flow_layers;
@@ -86,8 +88,8 @@ int run(const Options& o) {
   for (const auto& file : o.files) {
     const apd::Diagram d = apd::read_apd_file(file);
     spdlog::debug("read {} ({:.1f} MB): {} nodes, {} links, {} instances in {:.2f} s", file,
-                  static_cast<double>(std::filesystem::file_size(file)) / 1e6, d.nodes.size(), d.links.size(), d.instances,
-                  clock.lap());
+                  static_cast<double>(std::filesystem::file_size(file)) / 1e6, d.nodes.size(), d.links.size(),
+                  d.instances, clock.lap());
     if (!o.flow_layers.empty()) {
       try {
         (void)apd::normalize_flow_layers(o.flow_layers, d.layers());
@@ -115,10 +117,11 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   const std::string program = "apd-stats";
   Options o;
-  CLI::App app{"Tables read off APD files: per-layer pattern counts, flows with strength and purity, the "
-               "strength x purity distribution of all and wrong instances, and the AUROC of small strength or low "
-               "purity as flags of misclassified instances. With --run: the per-epoch table of a training run.",
-               program};
+  CLI::App app{
+      "Tables read off APD files: per-layer pattern counts, flows with strength and purity, the "
+      "strength x purity distribution of all and wrong instances, and the AUROC of small strength or low "
+      "purity as flags of misclassified instances. With --run: the per-epoch table of a training run.",
+      program};
   app.get_formatter()->column_width(34);
   app.add_option("files", o.files, "APD files (apd/1 JSON written by apd-extract)");
   app.add_option("--run", o.run, "apd-train run directory: per-epoch losses, accuracies and unique patterns");

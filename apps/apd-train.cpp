@@ -1,7 +1,7 @@
 // apd-train: the paper's training run (and any variation of it) with a
 // checkpoint per epoch and the number of unique activation patterns per layer.
-#include "app_support.hpp"
 #include "apd/torch/train.hpp"
+#include "app_support.hpp"
 
 namespace {
 
@@ -12,7 +12,8 @@ void add_options(CLI::App& app, apd::TrainOptions& o) {
   app.add_option("--lr", o.lr, "SGD learning rate")->capture_default_str();
   app.add_option("--momentum", o.momentum, "SGD momentum (PyTorch semantics)")->capture_default_str();
   app.add_option("--batch-size", o.batch_size, "Mini-batch size")->capture_default_str();
-  app.add_option("--val-split", o.val_split, "Share of the training images held out for validation")->capture_default_str();
+  app.add_option("--val-split", o.val_split, "Share of the training images held out for validation")
+      ->capture_default_str();
   app.add_option("--seed", o.seed, "Seed of the split, the initialisation and the batch order")->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (LibTorch and OpenBLAS); results are reproducible per count")
       ->capture_default_str();
@@ -21,8 +22,8 @@ void add_options(CLI::App& app, apd::TrainOptions& o) {
   app.add_option("--out", o.out, "Run directory to create (or continue with --resume)")->required();
   app.add_option("--checkpoint-every", o.checkpoint_every, "Write a checkpoint every N epochs (and at the last)")
       ->capture_default_str();
-  app.add_flag_callback("--no-track-patterns", [&o] { o.track_patterns = false; },
-                        "Do not count unique activation patterns per epoch");
+  app.add_flag_callback(
+      "--no-track-patterns", [&o] { o.track_patterns = false; }, "Do not count unique activation patterns per epoch");
   app.add_flag("--resume", o.resume, "Continue the run in --out from its last complete checkpoint");
   apd::app::add_verbosity_flags(app, o.verbosity);
   // With --resume, options given again must agree with run.json: remember which were given.
@@ -38,9 +39,10 @@ void add_options(CLI::App& app, apd::TrainOptions& o) {
 int main(int argc, char** argv) {
   const std::string program = "apd-train";
   apd::TrainOptions o;
-  CLI::App app{"Train a ReLU MLP with SGD, checkpointing every epoch and tracking the number of unique "
-               "activation patterns per hidden layer over the training split.",
-               program};
+  CLI::App app{
+      "Train a ReLU MLP with SGD, checkpointing every epoch and tracking the number of unique "
+      "activation patterns per hidden layer over the training split.",
+      program};
   app.get_formatter()->column_width(34);
   add_options(app, o);
   apd::app::add_version_flag(app, program);

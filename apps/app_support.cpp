@@ -33,9 +33,11 @@ std::optional<int> parse(CLI::App& app, const std::string& program, int argc, ch
 }
 
 void add_verbosity_flags(CLI::App& app, Verbosity& verbosity) {
-  auto* quiet = app.add_flag_callback("--quiet", [&verbosity] { verbosity = Verbosity::quiet; }, "Print only errors");
-  app.add_flag_callback("--verbose", [&verbosity] { verbosity = Verbosity::verbose; },
-                        "Also print the files read and their sizes, threads, and the time of each stage")
+  auto* quiet = app.add_flag_callback(
+      "--quiet", [&verbosity] { verbosity = Verbosity::quiet; }, "Print only errors");
+  app.add_flag_callback(
+         "--verbose", [&verbosity] { verbosity = Verbosity::verbose; },
+         "Also print the files read and their sizes, threads, and the time of each stage")
       ->excludes(quiet);
 }
 

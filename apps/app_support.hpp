@@ -4,7 +4,6 @@
 #pragma once
 
 #include <functional>
-#include <string>
 #include <optional>
 #include <string>
 
@@ -44,7 +43,9 @@ template <typename Enum, std::size_t N>
 template <typename Enum, std::size_t N>
 CLI::Option* add_enum_option(CLI::App& app, const std::string& name, const NameTable<Enum, N>& names,
                              std::function<void(Enum)> set, const std::string& description) {
-  return app.add_option_function<int>(name, [set](const int& v) { set(static_cast<Enum>(v)); }, description)
+  return app
+      .add_option_function<int>(
+          name, [set](const int& v) { set(static_cast<Enum>(v)); }, description)
       ->transform(one_of(names))
       ->type_name("NAME");
 }
@@ -53,7 +54,8 @@ CLI::Option* add_enum_option(CLI::App& app, const std::string& name, const NameT
 template <typename Enum, std::size_t N>
 CLI::Option* add_enum_option(CLI::App& app, const std::string& name, const NameTable<Enum, N>& names, Enum& value,
                              const std::string& description) {
-  return add_enum_option<Enum, N>(app, name, names, [&value](Enum v) { value = v; }, description)
+  return add_enum_option<Enum, N>(
+             app, name, names, [&value](Enum v) { value = v; }, description)
       ->default_str(std::string(name_of(names, value)));
 }
 

@@ -14,16 +14,14 @@
 
 #include <fmt/format.h>
 
-#include "apd/io/apd_json.hpp"
 #include "apd/core/flows.hpp"
+#include "apd/io/apd_json.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 apd::PatternStore make_store(std::size_t n, bool unique, std::mt19937_64& rng) {
   const std::vector<std::size_t> widths = {40, 40, 40};
@@ -86,9 +84,8 @@ void run(std::size_t n, bool unique, const std::filesystem::path& out_dir, bool 
   }
   if (!keep) std::filesystem::remove(path);
 
-  fmt::print("{:<11} N={} unique patterns per layer {}/{}/{}, {} flows, {} bins\n", name, n,
-             layers[0].unique_patterns, layers[1].unique_patterns, layers[2].unique_patterns, flows.flows.size(),
-             bins.size());
+  fmt::print("{:<11} N={} unique patterns per layer {}/{}/{}, {} flows, {} bins\n", name, n, layers[0].unique_patterns,
+             layers[1].unique_patterns, layers[2].unique_patterns, flows.flows.size(), bins.size());
   fmt::print("  build APD          {:7.3f} s\n", t_build);
   fmt::print("  flows+bins+layers  {:7.3f} s\n", t_flows);
   fmt::print("  APD+flows+bins     {:7.3f} s   (target < 1 s)\n", t_build + t_flows);

@@ -98,7 +98,8 @@ fi
 if [[ "$what" == stats || "$what" == all ]]; then
   echo
   echo "== apd-stats: all tables (layers, all flows, bins, errors) of an APD JSON with 1,000,000 instances"
-  echo "   (target < 5 s and < 2 GB peak RSS); the files come from the core benchmark's generator"
+  echo "   (targets: MNIST-like <= 1.0 s; all-unique <= 4 s and <= 1.2 GB peak RSS); the files come from the"
+  echo "   core benchmark's generator. Side by side: Python's json.load of the same file (parsing only)."
   "$bin/bench/apd_bench_core" 1000000 "$scratch" --no-read --keep >/dev/null
   measure() { # label args...
     local label="$1"; shift
@@ -112,6 +113,9 @@ if [[ "$what" == stats || "$what" == all ]]; then
     measure "all tables, text (top 20 flows)" "$f"
     measure "all tables, json (top 20 flows)" "$f" --format json
     measure "every flow (--top 0), csv      " "$f" --table flows --top 0 --format csv
+    /usr/bin/time -f "%e %M" -o "$scratch/py.time" /usr/bin/python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$f"
+    read -r pt prss <"$scratch/py.time"
+    echo "  reference: python3 json.load alone: $pt s, peak RSS $((prss / 1024)) MiB"
   done
   rm -f "$scratch"/apd-bench-*.json
   /usr/bin/python3 - "$bin/apps/apd-stats" <<'PY'

@@ -156,7 +156,8 @@ inline RandomInstances random_instances(std::size_t n, const std::vector<std::si
   return r;
 }
 
-inline PatternStore store_of(const std::vector<std::vector<std::string>>& patterns, const std::vector<std::size_t>& widths) {
+inline PatternStore store_of(const std::vector<std::vector<std::string>>& patterns,
+                             const std::vector<std::size_t>& widths) {
   PatternStore store(widths);
   for (const auto& row : patterns) {
     for (std::size_t l = 0; l < widths.size(); ++l) store.append_pattern(l, row[l]);

@@ -4,9 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "apd/core/error.hpp"
 #include "apd/io/apd_json.hpp"
 #include "apd/io/atomic_file.hpp"
-#include "apd/core/error.hpp"
 #include "apd/io/graphml.hpp"
 #include "naive_apd.hpp"
 #include "test_support.hpp"
@@ -106,7 +106,8 @@ TEST_CASE("malformed APD files are refused with the offending field named", "[js
                d["nodes"][1]["count"] = d["nodes"][1]["count"].get<int>() - 1;
              }),
              Contains("f.json: nodes[0].true_labels: counts do not sum to the node's count"));
-  CHECK(error_after([](json& d) { d["instances"].erase(0); }) == "f.json: instances: 39 records, graph.instances says 40");
+  CHECK(error_after([](json& d) { d["instances"].erase(0); }) ==
+        "f.json: instances: 39 records, graph.instances says 40");
   std::string moved;
   const auto msg = error_after([&](json& d) {
     moved = d["instances"][3]["path"][1].get<std::string>();
@@ -115,8 +116,10 @@ TEST_CASE("malformed APD files are refused with the offending field named", "[js
   CHECK(msg == "f.json: instances[3].path[0]: node \"" + moved + "\" is not in layer 1");
   CHECK_THAT(error_after([](json& d) {
                const auto other = d["instances"][1]["path"][0];
-               if (other != d["instances"][0]["path"][0]) d["instances"][0]["path"][0] = other;
-               else d["instances"][0]["path"][0] = d["instances"][2]["path"][0];
+               if (other != d["instances"][0]["path"][0])
+                 d["instances"][0]["path"][0] = other;
+               else
+                 d["instances"][0]["path"][0] = d["instances"][2]["path"][0];
              }),
              Contains("but the instances give"));
   CHECK(error_after([](json& d) { d["instances"][0]["predicted"] = 77; }) ==
@@ -148,7 +151,8 @@ TEST_CASE("GraphML carries the same node and edge attributes", "[json]") {
   CHECK(nodes == d.nodes.size());
   CHECK(edges == d.links.size());
   CHECK_THAT(xml, Contains("<node id=\"l1n0\"><data key=\"n_kind\">pattern</data><data key=\"n_layer\">1</data>"
-                           "<data key=\"n_pattern\">" + d.pattern(0) + "</data>"));
+                           "<data key=\"n_pattern\">" +
+                           d.pattern(0) + "</data>"));
 }
 
 TEST_CASE("saving writes atomically and leaves no temporary file behind", "[json]") {

@@ -39,7 +39,8 @@ TEST_CASE("the paper's Example 1: one instance, L = 2, widths 2", "[diagram]") {
 
 TEST_CASE("a misclassified instance counts as an error on every node and edge it passes", "[diagram]") {
   apd::PatternStore store({2, 2});
-  for (const auto& [a, b] : std::vector<std::pair<std::string, std::string>>{{"00", "10"}, {"00", "11"}, {"01", "10"}}) {
+  for (const auto& [a, b] :
+       std::vector<std::pair<std::string, std::string>>{{"00", "10"}, {"00", "11"}, {"01", "10"}}) {
     store.append_pattern(0, a);
     store.append_pattern(1, b);
   }

@@ -100,7 +100,8 @@ TEST_CASE("layer summaries have the hand-computed counts and entropy", "[flows]"
   CHECK(s[0].singletons == 1);
   CHECK(s[0].singleton_share == 0.125);
   CHECK(s[0].largest == 5);
-  CHECK(s[0].entropy_bits == Approx(-(5.0 / 8 * std::log2(5.0 / 8) + 0.25 * std::log2(0.25) + 0.125 * std::log2(0.125))));
+  CHECK(s[0].entropy_bits ==
+        Approx(-(5.0 / 8 * std::log2(5.0 / 8) + 0.25 * std::log2(0.25) + 0.125 * std::log2(0.125))));
   CHECK(s[1].unique_patterns == 2);
   CHECK(s[1].entropy_bits == Approx(1.0));
   CHECK(s[1].singletons == 0);
@@ -151,7 +152,8 @@ TEST_CASE("flows need instances and valid layers", "[flows]") {
   const std::vector<std::size_t> bad = {3};
   CHECK_THROWS_WITH(apd::compute_flows(d, bad), "flow layer 3 is outside 1..2");
   d.has_instances = false;
-  CHECK_THROWS_WITH(apd::compute_flows(d, apd::default_flow_layers(2)), Catch::Contains("rerun apd-extract without --no-instances"));
+  CHECK_THROWS_WITH(apd::compute_flows(d, apd::default_flow_layers(2)),
+                    Catch::Contains("rerun apd-extract without --no-instances"));
   CHECK(apd::default_flow_layers(1) == std::vector<std::size_t>{1});
   CHECK(apd::default_flow_layers(3) == std::vector<std::size_t>{2, 3});
 }

@@ -3,8 +3,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "apd/io/dataset.hpp"
 #include "apd/core/error.hpp"
+#include "apd/io/dataset.hpp"
 #include "apd/io/idx.hpp"
 #include "test_support.hpp"
 
@@ -74,13 +74,15 @@ TEST_CASE("a wrong magic number is refused with both magics in the message", "[i
 TEST_CASE("IDX element types other than unsigned bytes are refused by name", "[idx]") {
   auto floats = apd::test::idx_images(1, 1, 1);
   floats[2] = 0x0D;
-  CHECK_THROWS_WITH(apd::parse_idx_images(floats, "f"), "f: IDX data type 0x0d is not supported (only unsigned bytes, 0x08)");
+  CHECK_THROWS_WITH(apd::parse_idx_images(floats, "f"),
+                    "f: IDX data type 0x0d is not supported (only unsigned bytes, 0x08)");
 }
 
 TEST_CASE("a truncated header is refused", "[idx]") {
   auto bytes = apd::test::idx_images(1, 2, 2);
   bytes.resize(10);
-  CHECK_THROWS_WITH(apd::parse_idx_images(bytes, "img"), "img: truncated header: 10 bytes, expected 16 for 3 dimensions");
+  CHECK_THROWS_WITH(apd::parse_idx_images(bytes, "img"),
+                    "img: truncated header: 10 bytes, expected 16 for 3 dimensions");
   bytes.resize(2);
   CHECK_THROWS_WITH(apd::parse_idx_images(bytes, "img"), Contains("img: truncated header: 2 bytes"));
   CHECK_THROWS_WITH(apd::parse_idx_labels({}, "lab"), Contains("lab: truncated header: 0 bytes"));
@@ -109,7 +111,8 @@ TEST_CASE("image and label counts must agree", "[idx]") {
 }
 
 TEST_CASE("files with zero items are refused", "[idx]") {
-  CHECK_THROWS_WITH(apd::parse_idx_labels(apd::test::idx_labels({}), "lab"), "lab: header says 0 labels: the file holds no data");
+  CHECK_THROWS_WITH(apd::parse_idx_labels(apd::test::idx_labels({}), "lab"),
+                    "lab: header says 0 labels: the file holds no data");
   CHECK_THROWS_WITH(apd::parse_idx_images(apd::test::idx_images(0, 28, 28), "img"),
                     "img: header says 0 images: the file holds no data");
   CHECK_THROWS_WITH(apd::parse_idx_images(apd::test::idx_images(5, 0, 28), "img"),

@@ -3,9 +3,9 @@
 #include "torch_catch.hpp"
 
 #include "apd/io/apd_json.hpp"
+#include "apd/io/idx.hpp"
 #include "apd/torch/checkpoint.hpp"
 #include "apd/torch/extract.hpp"
-#include "apd/io/idx.hpp"
 #include "test_support.hpp"
 
 TEST_CASE("the patterns of all 60000 training images equal a direct matmul + relu on the same weights", "[mnist]") {

@@ -18,9 +18,7 @@ apd::DatasetFiles mnist() {
   return apd::find_dataset(dir);
 }
 
-std::uint64_t sum(std::span<const std::uint8_t> px) {
-  return std::accumulate(px.begin(), px.end(), std::uint64_t{0});
-}
+std::uint64_t sum(std::span<const std::uint8_t> px) { return std::accumulate(px.begin(), px.end(), std::uint64_t{0}); }
 
 }  // namespace
 
@@ -49,7 +47,8 @@ TEST_CASE("real MNIST test set: 10000 images of 28x28 with the known first label
   CHECK(sum(test.images.pixels) == 264923200);
 }
 
-TEST_CASE("real Fashion-MNIST, gzip-compressed: 60000 and 10000 images with the known labels and pixel sums", "[mnist]") {
+TEST_CASE("real Fashion-MNIST, gzip-compressed: 60000 and 10000 images with the known labels and pixel sums",
+          "[mnist]") {
   // Debian's dataset-fashion-mnist (installed by scripts/install-deps.sh):
   // the gzip path of the reader on real files.
   const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";

@@ -12,7 +12,7 @@ TEST_CASE("activations pack to bits that are 1 exactly when the value is > 0", "
   apd::PatternStore store({5});
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<float> values = {0.5f, 0.0f, -0.0f, -3.0f, 1e-30f,  //
-                                     nan, 2.0f, 0.0f, 0.0f, 7.0f};
+                                     nan,  2.0f, 0.0f,  0.0f,  7.0f};
   store.append_activations(0, values, 2);
   REQUIRE(store.size() == 2);
   CHECK(store.pattern_string(0, 0) == "10001");
@@ -81,9 +81,8 @@ TEST_CASE("unique pattern counts equal those of a std::set of the pattern string
 
 TEST_CASE("pattern order compares like the '0'/'1' strings", "[pattern_store]") {
   apd::PatternStore store({70});
-  const std::vector<std::string> texts = {std::string(70, '0'), "1" + std::string(69, '0'),
-                                          std::string(69, '0') + "1", "01" + std::string(68, '1'),
-                                          std::string(64, '0') + "100000"};
+  const std::vector<std::string> texts = {std::string(70, '0'), "1" + std::string(69, '0'), std::string(69, '0') + "1",
+                                          "01" + std::string(68, '1'), std::string(64, '0') + "100000"};
   for (const auto& t : texts) store.append_pattern(0, t);
   for (std::size_t a = 0; a < texts.size(); ++a) {
     for (std::size_t b = 0; b < texts.size(); ++b) {

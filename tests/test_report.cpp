@@ -47,7 +47,8 @@ TEST_CASE("the page embeds the library and the data, and escapes what it shows",
                          {"zmax", {{"all", 1}, {"wrong", 1}}},
                          {"max_nodes", 500},
                          {"warnings", {"file </script> from elsewhere"}}};
-  const auto html = apd::render_report(data, {"/* plotly */", apd::embedded_assets().script, apd::embedded_assets().style});
+  const auto html =
+      apd::render_report(data, {"/* plotly */", apd::embedded_assets().script, apd::embedded_assets().style});
   CHECK_THAT(html, Catch::Contains("<title>A &lt;b&gt;title&lt;/b&gt;</title>"));
   CHECK_THAT(html, Catch::Contains("<script>\n/* plotly */\n</script>"));
   CHECK_THAT(html, Catch::Contains("Warning: file &lt;/script&gt; from elsewhere"));
@@ -64,6 +65,7 @@ TEST_CASE("the library embeds Plotly.js, the drawing script and the style sheet"
   CHECK_THAT(std::string(assets.plotly_js.substr(0, 200)), Catch::Contains("plotly.js"));
   CHECK_THAT(std::string(assets.script), Catch::Contains("Plotly.newPlot"));
   CHECK_THAT(std::string(assets.style), Catch::Contains("font-family"));
-  const auto html = apd::render_report({{"title", "t"}, {"tool", nlohmann::json::object()}, {"apds", nlohmann::json::array()}});
+  const auto html =
+      apd::render_report({{"title", "t"}, {"tool", nlohmann::json::object()}, {"apds", nlohmann::json::array()}});
   CHECK_THAT(html, Catch::Contains(std::string(assets.script.substr(0, 400))));
 }

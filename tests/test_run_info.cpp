@@ -53,11 +53,13 @@ TEST_CASE("a broken run.json is refused naming the file and the key", "[run_info
   CHECK(error_after([](nlohmann::json& j) { j["split"] = 3; }) == "run.json: key \"split.seed\": missing");
   CHECK(error_after([](nlohmann::json& j) { j["threads"] = "two"; }) ==
         "run.json: key \"threads\": expected an integer, got string");
-  CHECK(error_after([](nlohmann::json& j) { j["threads"] = 1e300; }) == "run.json: key \"threads\": expected an integer, got number");
+  CHECK(error_after([](nlohmann::json& j) { j["threads"] = 1e300; }) ==
+        "run.json: key \"threads\": expected an integer, got number");
   CHECK(error_after([](nlohmann::json& j) { j["hyperparameters"]["epochs"] = 9999999999; }) ==
         "run.json: key \"hyperparameters.epochs\": expected a smaller integer, got number");
-  CHECK(error_after([](nlohmann::json& j) { j["model"]["hidden"] = {4, "x"}; }) ==
-        "run.json: key \"model.hidden[1]\": expected an integer, got string");
+  CHECK(error_after([](nlohmann::json& j) {
+          j["model"]["hidden"] = {4, "x"};
+        }) == "run.json: key \"model.hidden[1]\": expected an integer, got string");
   CHECK(error_after([](nlohmann::json& j) { j["data"]["normalize"] = "zscore"; }) ==
         "run.json: key \"data.normalize\": unknown normalization 'zscore' (expected unit, standard or symmetric)");
   CHECK(error_after([](nlohmann::json& j) { j["schema"] = "apd/1"; }) ==
@@ -65,12 +67,15 @@ TEST_CASE("a broken run.json is refused naming the file and the key", "[run_info
 }
 
 TEST_CASE("split indices from run.json must lie in the source", "[run_info]") {
-  CHECK(error_after([](nlohmann::json& j) { j["split"]["val_indices"] = {1, 8}; }) ==
-        "run.json: key \"split.val_indices[1]\": 8 is outside 0..7");
-  CHECK(error_after([](nlohmann::json& j) { j["split"]["val_indices"] = {-1, 5}; }) ==
-        "run.json: key \"split.val_indices[0]\": -1 is outside 0..7");
-  CHECK(error_after([](nlohmann::json& j) { j["split"]["val_indices"] = {5, 1}; }) ==
-        "run.json: key \"split.val_indices[1]\": indices must ascend");
+  CHECK(error_after([](nlohmann::json& j) {
+          j["split"]["val_indices"] = {1, 8};
+        }) == "run.json: key \"split.val_indices[1]\": 8 is outside 0..7");
+  CHECK(error_after([](nlohmann::json& j) {
+          j["split"]["val_indices"] = {-1, 5};
+        }) == "run.json: key \"split.val_indices[0]\": -1 is outside 0..7");
+  CHECK(error_after([](nlohmann::json& j) {
+          j["split"]["val_indices"] = {5, 1};
+        }) == "run.json: key \"split.val_indices[1]\": indices must ascend");
   CHECK(error_after([](nlohmann::json& j) { j["split"]["val_indices"] = {1}; }) ==
         "run.json: key \"split.val_indices\": 1 indices, split.val_count says 2");
   CHECK(error_after([](nlohmann::json& j) { j["split"]["train_count"] = 5; }) ==

@@ -54,8 +54,8 @@ TEST_CASE("parameters are registered under nn.Sequential names", "[sgd]") {
   apd::Mlp model(apd::MlpShape{784, {40, 40, 40}, 10});
   std::vector<std::string> names;
   for (const auto& item : model->named_parameters()) names.push_back(item.key());
-  CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias",
-                                          "6.weight", "6.bias"});
+  CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias", "6.weight",
+                                          "6.bias"});
   CHECK(apd::describe(model->shape()) == "784-40-40-40-10");
 }
 

@@ -36,11 +36,11 @@ TEST_CASE("AUROC matches the hand calculation, ties counting one half", "[stats]
   CHECK(*apd::auroc({{-4, 4, 1}, {-2, 2, 1}, {-1, 1, 0}, {-1, 1, 1}}) == Approx(9.5 / 15));
   // low purity: -1 (2, 1), -0.75 (4, 1), -0.5 (2, 1) -> ranks 1.5, 4.5, 7.5 -> U = 7.5 -> 0.5.
   CHECK(*apd::auroc({{-0.75, 4, 1}, {-0.5, 2, 1}, {-1, 2, 1}}) == Approx(0.5));
-  CHECK(*apd::auroc({{1, 5, 0}, {2, 5, 5}}) == 1.0);   // perfect separation
-  CHECK(*apd::auroc({{1, 5, 5}, {2, 5, 0}}) == 0.0);   // perfectly wrong
-  CHECK(*apd::auroc({{3, 10, 4}}) == 0.5);             // one score for all: chance
+  CHECK(*apd::auroc({{1, 5, 0}, {2, 5, 5}}) == 1.0);            // perfect separation
+  CHECK(*apd::auroc({{1, 5, 5}, {2, 5, 0}}) == 0.0);            // perfectly wrong
+  CHECK(*apd::auroc({{3, 10, 4}}) == 0.5);                      // one score for all: chance
   CHECK_FALSE(apd::auroc({{1, 5, 0}, {2, 3, 0}}).has_value());  // no wrong instances
-  CHECK_FALSE(apd::auroc({{1, 5, 5}}).has_value());            // no right ones
+  CHECK_FALSE(apd::auroc({{1, 5, 5}}).has_value());             // no right ones
 }
 
 TEST_CASE("the stats tables of a hand-made APD hold the hand-computed values", "[stats]") {
@@ -52,7 +52,8 @@ TEST_CASE("the stats tables of a hand-made APD hold the hand-computed values", "
   apd::add_flow_rows(t, "h.json", d, spec, true, true, true);
 
   const auto layers = apd::render_csv(t.layers);
-  CHECK(layers.rfind("file,epoch,layer,width,instances,unique_patterns,singleton_share,largest,entropy_bits\n", 0) == 0);
+  CHECK(layers.rfind("file,epoch,layer,width,instances,unique_patterns,singleton_share,largest,entropy_bits\n", 0) ==
+        0);
   const auto lrows = parse_csv(layers);
   REQUIRE(lrows.size() == 3);
   CHECK(lrows[1] == std::vector<std::string>{"h.json", "7", "1", "2", "8", "3", "0.125", "5", lrows[1][8]});
@@ -60,8 +61,8 @@ TEST_CASE("the stats tables of a hand-made APD hold the hand-computed values", "
 
   const auto frows = parse_csv(apd::render_csv(t.flows));
   REQUIRE(frows.size() == 5);
-  CHECK(frows[0] == std::vector<std::string>{"file", "epoch", "flow", "strength", "purity", "accuracy", "majority_label",
-                                             "errors", "patterns", "nodes"});
+  CHECK(frows[0] == std::vector<std::string>{"file", "epoch", "flow", "strength", "purity", "accuracy",
+                                             "majority_label", "errors", "patterns", "nodes"});
   CHECK(frows[1] == std::vector<std::string>{"h.json", "7", "f0", "4", "0.75", "0.75", "1", "1", "00|10", "l1n0|l2n0"});
   CHECK(frows[2] == std::vector<std::string>{"h.json", "7", "f1", "2", "0.5", "0.5", "3", "1", "01|11", "l1n1|l2n1"});
   CHECK(frows[3][3] == "1");
@@ -108,9 +109,10 @@ TEST_CASE("flows of an APD without instances say how to get them", "[stats]") {
   auto t = apd::make_stats_tables();
   auto d = apd::test::hand_made({{"epoch", 7}});
   d.has_instances = false;
-  CHECK_THROWS_WITH(apd::add_flow_rows(t, "lean.json", d, {}, true, true, true),
-                    Catch::Contains("lean.json: flows need per-instance records and this APD has none (rerun apd-extract "
-                                    "without --no-instances"));
+  CHECK_THROWS_WITH(
+      apd::add_flow_rows(t, "lean.json", d, {}, true, true, true),
+      Catch::Contains("lean.json: flows need per-instance records and this APD has none (rerun apd-extract "
+                      "without --no-instances"));
 }
 
 TEST_CASE("the run table lists every epoch and marks the best validation loss", "[stats]") {

@@ -1,14 +1,13 @@
 // Training and checkpoints on a synthetic separable dataset written by the test.
 #include "torch_catch.hpp"
 
-#include "apd/io/atomic_file.hpp"
-#include "apd/torch/checkpoint.hpp"
 #include "apd/core/error.hpp"
+#include "apd/io/atomic_file.hpp"
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
+#include "apd/torch/checkpoint.hpp"
 #include "apd/torch/train.hpp"
 #include "test_support.hpp"
-
 
 TEST_CASE("training on a separable dataset drives the loss down and the accuracy up", "[train]") {
   apd::test::TempDir dir("train-synthetic");

@@ -160,8 +160,8 @@ void check_inputs(const PatternStore& store, std::span<const std::int32_t> true_
   }
   for (std::size_t i = 0; i < n; ++i) {
     if (true_labels[i] < 0 || predicted[i] < 0) {
-      throw Error(fmt::format("instance {}: labels must be >= 0 (label {}, predicted {})", indices[i],
-                              true_labels[i], predicted[i]));
+      throw Error(fmt::format("instance {}: labels must be >= 0 (label {}, predicted {})", indices[i], true_labels[i],
+                              predicted[i]));
     }
   }
 }
@@ -216,7 +216,8 @@ void add_pattern_nodes(Diagram& d, const PatternStore& store, std::span<const st
 
 // Label nodes: by descending count, then label. Predicted labels are
 // grouped as 64-bit keys, like patterns.
-void add_label_nodes(Diagram& d, std::span<const std::int32_t> predicted, std::span<const std::uint8_t> wrong, Columns& c) {
+void add_label_nodes(Diagram& d, std::span<const std::int32_t> predicted, std::span<const std::uint8_t> wrong,
+                     Columns& c) {
   const std::size_t layers = d.layers();
   std::vector<std::uint64_t> label_keys(predicted.begin(), predicted.end());
   const Grouping by_label = group_keys(label_keys);
@@ -250,7 +251,9 @@ void add_histograms(Diagram& d, const Columns& c, std::span<const std::int32_t> 
                     std::span<const std::int32_t> predicted) {
   const std::size_t columns = c.node_of.size();
   std::vector<std::vector<LabelCount>> pools(columns);
-  parallel_for(columns, [&](std::size_t col) { append_histograms(c.node_of[col], true_labels, predicted, d.nodes, pools[col]); });
+  parallel_for(columns, [&](std::size_t col) {
+    append_histograms(c.node_of[col], true_labels, predicted, d.nodes, pools[col]);
+  });
   for (std::size_t col = 0; col < columns; ++col) {
     const std::size_t offset = d.histograms.size();
     for (std::size_t k = c.begin[col]; k < c.begin[col + 1]; ++k) {

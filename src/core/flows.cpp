@@ -66,7 +66,8 @@ std::vector<Flow> measure_flows(const Diagram& d, const Grouping& flows) {
 // The order of the flows: by descending strength, then by their nodes. Sorts
 // on contiguous keys (strength, the first two nodes packed in one word); only
 // ties on both look at further layers.
-std::vector<std::uint32_t> flow_order(const std::vector<Flow>& raw, const std::vector<std::uint32_t>& nodes, std::size_t k_layers) {
+std::vector<std::uint32_t> flow_order(const std::vector<Flow>& raw, const std::vector<std::uint32_t>& nodes,
+                                      std::size_t k_layers) {
   struct Key {
     std::uint64_t strength;
     std::uint64_t nodes;
@@ -96,8 +97,9 @@ std::vector<std::uint32_t> flow_order(const std::vector<Flow>& raw, const std::v
 
 FlowSet compute_flows(const Diagram& d, std::span<const std::size_t> layers_in) {
   if (!d.has_instances) {
-    throw Error("flows need per-instance records, and this APD has none "
-                "(rerun apd-extract without --no-instances)");
+    throw Error(
+        "flows need per-instance records, and this APD has none "
+        "(rerun apd-extract without --no-instances)");
   }
   FlowSet out;
   out.layers = normalize_flow_layers({layers_in.begin(), layers_in.end()}, d.layers());
@@ -149,7 +151,8 @@ std::vector<BinCell> bin_flows(const FlowSet& flows, const BinSpec& spec) {
   }
   if (spec.purity_bins == 0) throw UsageError("purity bins must be at least 1");
   std::size_t strength_bins = 0;
-  for (const Flow& f : flows.flows) strength_bins = std::max(strength_bins, strength_bin(f.strength, spec.strength_base) + 1);
+  for (const Flow& f : flows.flows)
+    strength_bins = std::max(strength_bins, strength_bin(f.strength, spec.strength_base) + 1);
   const std::size_t pb = spec.purity_bins;
   std::vector<BinCell> cells(strength_bins * pb);
   double lo = 1.0;
@@ -166,7 +169,8 @@ std::vector<BinCell> bin_flows(const FlowSet& flows, const BinSpec& spec) {
     lo *= spec.strength_base;
   }
   for (const Flow& f : flows.flows) {
-    BinCell& c = cells[strength_bin(f.strength, spec.strength_base) * pb + purity_bin(f.majority_count, f.strength, pb)];
+    BinCell& c =
+        cells[strength_bin(f.strength, spec.strength_base) * pb + purity_bin(f.majority_count, f.strength, pb)];
     ++c.flows;
     c.instances += f.strength;
     c.wrong += f.errors;

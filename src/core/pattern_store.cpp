@@ -80,8 +80,8 @@ PatternStore::PatternStore(std::vector<std::size_t> widths) : widths_(std::move(
 std::size_t PatternStore::size() const {
   for (std::size_t l = 1; l < rows_.size(); ++l) {
     if (rows_[l] != rows_[0]) {
-      throw Error(fmt::format("pattern store is incomplete: layer 1 holds {} instances, layer {} holds {}",
-                              rows_[0], l + 1, rows_[l]));
+      throw Error(fmt::format("pattern store is incomplete: layer 1 holds {} instances, layer {} holds {}", rows_[0],
+                              l + 1, rows_[l]));
     }
   }
   return rows_[0];
@@ -127,7 +127,8 @@ void PatternStore::append_pattern(std::size_t layer, std::string_view bits) {
   }
   std::vector<std::uint64_t> row(words_[layer], 0);
   if (const std::size_t bad = pack_pattern_text(bits, row); bad != std::string_view::npos) {
-    throw Error(fmt::format("layer {}: pattern has '{}' at position {} (only '0' and '1')", layer + 1, bits[bad], bad + 1));
+    throw Error(
+        fmt::format("layer {}: pattern has '{}' at position {} (only '0' and '1')", layer + 1, bits[bad], bad + 1));
   }
   append_row(layer, row);
 }
@@ -155,7 +156,8 @@ std::string pattern_to_string(std::span<const std::uint64_t> row, std::size_t wi
 }
 
 void write_pattern_text(std::span<const std::uint64_t> row, std::size_t width, char* out) noexcept {
-  for (std::size_t i = 0; i < width; ++i) out[i] = static_cast<char>('0' + ((row[i / kBitsPerWord] >> (i % kBitsPerWord)) & 1U));
+  for (std::size_t i = 0; i < width; ++i)
+    out[i] = static_cast<char>('0' + ((row[i / kBitsPerWord] >> (i % kBitsPerWord)) & 1U));
 }
 
 std::size_t pack_pattern_text(std::string_view text, std::span<std::uint64_t> row) noexcept {
@@ -193,10 +195,11 @@ Grouping group_patterns(const PatternStore& store, std::size_t layer) {
   const std::uint64_t* data = store.row(layer, 0).data();
   if (w == 1) return group_keys({data, n});  // widths up to 64: the word is the key
   return group_by(
-      n, [&](std::size_t i) { return hash_row({data + i * w, w}); },
-      [&](std::size_t i, std::size_t j) {
-        return std::equal(data + i * w, data + (i + 1) * w, data + j * w);
-      });
+      n,
+      [&](std::size_t i) {
+        return hash_row({data + i * w, w});
+      },
+      [&](std::size_t i, std::size_t j) { return std::equal(data + i * w, data + (i + 1) * w, data + j * w); });
 }
 
 Grouping group_pairs(std::span<const std::uint32_t> a, std::span<const std::uint32_t> b) {

@@ -12,6 +12,7 @@
 #include <array>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <set>
 
 #include <fmt/format.h>
@@ -22,6 +23,7 @@
 #include "apd/core/error.hpp"
 #include "apd_document.hpp"
 #include "json_window.hpp"
+#include "serial_worker.hpp"
 
 namespace apd::detail {
 
@@ -213,40 +215,66 @@ class RecordParser {
  public:
   RecordParser(ApdDocument& doc, const std::string& name) : doc_(doc), name_(name) {}
 
+  // Gathers one record (a whole JSON object, as text) into the current batch.
   void add(Section section, std::string_view record) {
-    if (section != section_) flush();
-    section_ = section;
-    starts_.push_back(batch_.size());
-    batch_.append(record);
-    batch_.push_back('\n');
-    if (batch_.size() >= kBatchBytes) flush();
+    if (section != batch_.section) submit();
+    batch_.section = section;
+    batch_.starts.push_back(batch_.text.size());
+    batch_.text.append(record);
+    batch_.text.push_back('\n');
+    if (batch_.text.size() >= kBatchBytes) submit();
   }
 
-  // Parses the records gathered so far. On a JSON error the batch's records
-  // are parsed one by one, so the message names the first bad record.
-  void flush() {
-    if (starts_.empty()) return;
-    const std::size_t first = done_[static_cast<int>(section_)];
-    batch_.append(simdjson::SIMDJSON_PADDING, ' ');
-    const std::size_t size = batch_.size() - simdjson::SIMDJSON_PADDING;
-    sj::document_stream stream;
-    std::size_t k = 0;
-    bool broken = parser_.iterate_many(batch_.data(), size, std::max(size, std::size_t{1} << 20)).get(stream) != simdjson::SUCCESS;
-    for (auto it = stream.begin(); !broken && it != stream.end(); ++it, ++k) {
-      sj::document_reference doc;
-      sj::object obj;
-      broken = k >= starts_.size() || (*it).get(doc) != simdjson::SUCCESS || doc.get_object().get(obj) != simdjson::SUCCESS ||
-               !record(obj, first + k);
-    }
-    if (broken || k != starts_.size()) reparse_one_by_one(first, k);
-    done_[static_cast<int>(section_)] += starts_.size();
-    batch_.clear();
-    starts_.clear();
+  // Runs `task` on the parsing thread, in order with the batches.
+  void run_in_order(std::function<void()> task) {
+    submit();
+    worker_.submit(std::move(task));
+  }
+
+  // Parses what is left and waits for it: afterwards the document is complete.
+  void finish() {
+    submit();
+    worker_.wait();
   }
 
  private:
-  bool record(sj::object& obj, std::size_t k) {
-    switch (section_) {
+  struct Batch {
+    Section section = Section::nodes;
+    std::size_t first = 0;  // index of its first record in the section
+    std::string text;       // the records, one per line
+    std::vector<std::size_t> starts;
+  };
+
+  // Hands the current batch to the parsing thread, which parses batches one
+  // after another while this thread scans on.
+  void submit() {
+    if (batch_.starts.empty()) return;
+    batch_.first = done_[static_cast<int>(batch_.section)];
+    done_[static_cast<int>(batch_.section)] += batch_.starts.size();
+    worker_.submit([this, batch = std::make_shared<Batch>(std::move(batch_))] { parse(*batch); });
+    batch_ = Batch{};
+  }
+
+  // On a JSON error the batch's records are parsed one by one, so the message
+  // names the first bad record.
+  void parse(Batch& b) {
+    b.text.append(simdjson::SIMDJSON_PADDING, ' ');
+    const std::size_t size = b.text.size() - simdjson::SIMDJSON_PADDING;
+    sj::document_stream stream;
+    std::size_t k = 0;
+    bool broken = parser_.iterate_many(b.text.data(), size, std::max(size, std::size_t{1} << 20)).get(stream) !=
+                  simdjson::SUCCESS;
+    for (auto it = stream.begin(); !broken && it != stream.end(); ++it, ++k) {
+      sj::document_reference doc;
+      sj::object obj;
+      broken = k >= b.starts.size() || (*it).get(doc) != simdjson::SUCCESS ||
+               doc.get_object().get(obj) != simdjson::SUCCESS || !record(b.section, obj, b.first + k);
+    }
+    if (broken || k != b.starts.size()) reparse_one_by_one(b, k);
+  }
+
+  bool record(Section section, sj::object& obj, std::size_t k) {
+    switch (section) {
       case Section::nodes: return node(obj, k);
       case Section::links: return link(obj, k);
       case Section::instances: return instance(obj, k);
@@ -255,17 +283,19 @@ class RecordParser {
   }
 
   // Records before `from` were parsed into the document already.
-  void reparse_one_by_one(std::size_t first, std::size_t from) {
-    for (std::size_t k = from; k < starts_.size(); ++k) {
-      const std::size_t end = k + 1 < starts_.size() ? starts_[k + 1] : batch_.size() - simdjson::SIMDJSON_PADDING;
-      const std::string where = fmt::format("{}[{}]", section_name(section_), first + k);
-      simdjson::padded_string one(batch_.data() + starts_[k], end - starts_[k]);
+  void reparse_one_by_one(const Batch& b, std::size_t from) {
+    for (std::size_t k = from; k < b.starts.size(); ++k) {
+      const std::size_t end = k + 1 < b.starts.size() ? b.starts[k + 1] : b.text.size() - simdjson::SIMDJSON_PADDING;
+      const std::string where = fmt::format("{}[{}]", section_name(b.section), b.first + k);
+      simdjson::padded_string one(b.text.data() + b.starts[k], end - b.starts[k]);
       sj::document doc;
       sj::object obj;
       simdjson::error_code e = parser_.iterate(one).get(doc);
       if (e == simdjson::SUCCESS) e = doc.get_object().get(obj);
-      if (e != simdjson::SUCCESS || !record(obj, first + k)) {
-        fail(name_, where, fmt::format("not valid JSON ({})", simdjson::error_message(e == simdjson::SUCCESS ? simdjson::TAPE_ERROR : e)));
+      if (e != simdjson::SUCCESS || !record(b.section, obj, b.first + k)) {
+        fail(name_, where,
+             fmt::format("not valid JSON ({})",
+                         simdjson::error_message(e == simdjson::SUCCESS ? simdjson::TAPE_ERROR : e)));
       }
     }
   }
@@ -361,8 +391,10 @@ class RecordParser {
     }
     if (!f.true_labels) r.missing("true_labels");
     if (!f.predicted_labels) r.missing("predicted_labels");
-    if (f.true_sum != n.count) r.fail_at(".true_labels", fmt::format("counts do not sum to the node's count {}", n.count));
-    if (f.pred_sum != n.count) r.fail_at(".predicted_labels", fmt::format("counts do not sum to the node's count {}", n.count));
+    if (f.true_sum != n.count)
+      r.fail_at(".true_labels", fmt::format("counts do not sum to the node's count {}", n.count));
+    if (f.pred_sum != n.count)
+      r.fail_at(".predicted_labels", fmt::format("counts do not sum to the node's count {}", n.count));
   }
 
   // Packs '0'/'1' text into words appended to pattern_words (bit i of the
@@ -469,11 +501,10 @@ class RecordParser {
 
   ApdDocument& doc_;
   const std::string& name_;
-  sj::parser parser_;
-  Section section_ = Section::nodes;
-  std::string batch_;
-  std::vector<std::size_t> starts_;
+  sj::parser parser_;  // the parsing thread's
+  Batch batch_;        // being gathered
   std::array<std::size_t, 3> done_{};
+  SerialWorker worker_{2};  // last: its thread stops before the members above go
 };
 
 // Converts simdjson's view of the graph metadata into nlohmann::json (the
@@ -491,7 +522,7 @@ nlohmann::json to_dom(sj::value v, const std::string& name, const std::string& w
         sj::value child;
         if (field.unescaped_key().get(key) != simdjson::SUCCESS || field.value().get(child) != simdjson::SUCCESS) bad();
         std::string k(key);
-        out[k] = to_dom(child, name, where + "." + k, depth + 1);
+        out[k] = to_dom(child, name, fmt::format("{}.{}", where, k), depth + 1);
       }
       return out;
     }
@@ -541,7 +572,9 @@ nlohmann::json to_dom(sj::value v, const std::string& name, const std::string& w
 // allocate more than the file's size. Saves the copies and page faults of
 // growing vectors of millions of records.
 void reserve_from_graph(ApdDocument& doc, const nlohmann::json& graph, std::uint64_t bytes) {
-  auto number = [&](const nlohmann::json& v) { return v.is_number_unsigned() ? v.get<std::uint64_t>() : std::uint64_t{0}; };
+  auto number = [&](const nlohmann::json& v) {
+    return v.is_number_unsigned() ? v.get<std::uint64_t>() : std::uint64_t{0};
+  };
   auto capped = [&](std::uint64_t wanted, std::uint64_t per_byte_divisor) {
     return static_cast<std::size_t>(std::min(wanted, bytes / per_byte_divisor));
   };
@@ -551,7 +584,8 @@ void reserve_from_graph(ApdDocument& doc, const nlohmann::json& graph, std::uint
   if (!widths.is_array() || !unique.is_array() || widths.size() != unique.size() || widths.size() > 4096) return;
   std::uint64_t nodes = 64, words = 0;  // + label nodes
   for (std::size_t l = 0; l < widths.size(); ++l) {
-    const std::uint64_t u = std::min<std::uint64_t>(number(unique[l]), bytes), w = std::min<std::uint64_t>(number(widths[l]), bytes);
+    const std::uint64_t u = std::min<std::uint64_t>(number(unique[l]), bytes),
+                        w = std::min<std::uint64_t>(number(widths[l]), bytes);
     nodes += u;
     words += std::min<std::uint64_t>(u * ((w + 63) / 64), bytes);
   }
@@ -579,12 +613,26 @@ class TopLevel {
       : in_(source, name), name_(std::move(name)), records_(doc_, name_), size_(source.size()) {}
 
   ApdDocument run() {
+    try {
+      scan();
+    } catch (...) {
+      // The records before the fault may hold an earlier one: that one is
+      // reported (finish() rethrows it); otherwise the scanner's.
+      records_.finish();
+      throw;
+    }
+    records_.finish();
+    return std::move(doc_);
+  }
+
+ private:
+  void scan() {
     const int first = in_.skip_whitespace();
     if (first < 0) in_.syntax_error("the file is empty", first);
     doc_.top = type_of_first_byte(static_cast<char>(first));
     if (first != '{') {
       (void)parse_whole("top level");  // its type is all the checks need, once it is valid JSON
-      return std::move(doc_);
+      return;
     }
     in_.advance();
     int c = in_.skip_whitespace();
@@ -598,11 +646,8 @@ class TopLevel {
       in_.advance();
     }
     if (in_.skip_whitespace() >= 0) in_.syntax_error("text after the top-level object", in_.peek());
-    records_.flush();
-    return std::move(doc_);
   }
 
- private:
   std::string read_key() {
     const int c = in_.skip_whitespace();
     if (c != '"') in_.syntax_error("expected a key string", c);
@@ -626,7 +671,11 @@ class TopLevel {
     if (is(key, "graph")) {
       doc_.graph_type = type;
       doc_.graph = std::move(v);
-      if (doc_.graph.is_object() && doc_.nodes.empty()) reserve_from_graph(doc_, doc_.graph, size_);
+      if (doc_.graph.is_object()) {
+        records_.run_in_order([this] {
+          if (doc_.nodes.empty()) reserve_from_graph(doc_, doc_.graph, size_);
+        });
+      }
     }
   }
 
@@ -691,8 +740,6 @@ class TopLevel {
 
 }  // namespace
 
-ApdDocument parse_apd_document(ByteSource& source, const std::string& name) {
-  return TopLevel(source, name).run();
-}
+ApdDocument parse_apd_document(ByteSource& source, const std::string& name) { return TopLevel(source, name).run(); }
 
 }  // namespace apd::detail

@@ -4,9 +4,9 @@
 
 #include <fmt/format.h>
 
+#include "apd/core/error.hpp"
 #include "apd/io/apd_json.hpp"
 #include "apd/io/atomic_file.hpp"
-#include "apd/core/error.hpp"
 #include "apd/io/graphml.hpp"
 
 namespace apd {
@@ -140,8 +140,8 @@ void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& opti
   nlohmann::json graph = d.graph;
   graph["schema"] = kSchema;
   fmt::format_to(std::back_inserter(buffer.text()),
-                 "{{\"schema\":\"{}\",\"directed\":true,\"multigraph\":false,\n\"graph\":{},\n\"nodes\":[",
-                 kSchema, graph.dump());
+                 "{{\"schema\":\"{}\",\"directed\":true,\"multigraph\":false,\n\"graph\":{},\n\"nodes\":[", kSchema,
+                 graph.dump());
   write_nodes(d, ids, buffer);
   buffer.text() += "],\n\"links\":[";
   write_links(d, ids, buffer);
@@ -157,7 +157,8 @@ void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& opti
 
 std::string to_apd_json(const Diagram& d, const WriteOptions& options) {
   std::string out;
-  write_apd_json(d, [&](std::string_view chunk) { out.append(chunk); }, options);
+  write_apd_json(
+      d, [&](std::string_view chunk) { out.append(chunk); }, options);
   return out;
 }
 

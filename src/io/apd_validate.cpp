@@ -36,19 +36,23 @@ class Validator {
 
   void require_type(const char* field, JsonType got, JsonType expected) const {
     if (got == JsonType::absent) fail("top level", fmt::format("missing field \"{}\"", field));
-    if (got != expected) fail(field, fmt::format("expected {}, got {}", expected == JsonType::array ? "an array" : "an object", type_name(got)));
+    if (got != expected)
+      fail(field,
+           fmt::format("expected {}, got {}", expected == JsonType::array ? "an array" : "an object", type_name(got)));
   }
 
   void schema() const {
     if (doc_.top != JsonType::object) fail("top level", fmt::format("expected an object, got {}", type_name(doc_.top)));
     if (!doc_.schema) {
-      throw Error(fmt::format("{}: not an APD file (no \"schema\" string; apd files carry \"schema\": \"{}\")", name_, kSchema));
+      throw Error(fmt::format("{}: not an APD file (no \"schema\" string; apd files carry \"schema\": \"{}\")", name_,
+                              kSchema));
     }
     if (doc_.schema->starts_with("apd-run/")) {
       throw Error(fmt::format("{}: is an apd-train run.json, not an APD file (apd-stats --run DIR reads runs)", name_));
     }
     if (*doc_.schema != kSchema) {
-      throw Error(fmt::format("{}: schema \"{}\" is not understood (this apd reads: {})", name_, *doc_.schema, kSchema));
+      throw Error(
+          fmt::format("{}: schema \"{}\" is not understood (this apd reads: {})", name_, *doc_.schema, kSchema));
     }
   }
 
@@ -68,7 +72,8 @@ class Validator {
     }
     d_.instances = count_field("instances");
     d_.errors = count_field("errors");
-    if (d_.errors > d_.instances) fail("graph.errors", fmt::format("{} errors among {} instances", d_.errors, d_.instances));
+    if (d_.errors > d_.instances)
+      fail("graph.errors", fmt::format("{} errors among {} instances", d_.errors, d_.instances));
   }
 
   std::uint64_t count_field(const char* key) const {
@@ -106,12 +111,14 @@ class Validator {
   void check_pattern(std::size_t k) {
     const std::int64_t layer = doc_.node_layer[k];
     const std::size_t L = d_.layers();
-    if (layer < 1 || static_cast<std::uint64_t>(layer) > L) fail(fmt::format("nodes[{}].layer", k), fmt::format("{} is outside 1..{}", layer, L));
+    if (layer < 1 || static_cast<std::uint64_t>(layer) > L)
+      fail(fmt::format("nodes[{}].layer", k), fmt::format("{} is outside 1..{}", layer, L));
     Node& node = doc_.nodes[k];
     node.layer = static_cast<std::uint32_t>(layer);
     const std::size_t width = d_.widths[node.layer - 1];
     if (doc_.pattern_bits[k] != width) {
-      fail(fmt::format("nodes[{}].pattern", k), fmt::format("{} bits, layer {} has {} neurons", doc_.pattern_bits[k], layer, width));
+      fail(fmt::format("nodes[{}].pattern", k),
+           fmt::format("{} bits, layer {} has {} neurons", doc_.pattern_bits[k], layer, width));
     }
   }
 
@@ -177,7 +184,8 @@ class Validator {
     } else {
       if (id.empty() || id[0] != 'l') return -1;
       const std::int64_t layer = number();
-      if (layer < 1 || static_cast<std::size_t>(layer) >= by_rank_.size() || at >= id.size() || id[at++] != 'n') return -1;
+      if (layer < 1 || static_cast<std::size_t>(layer) >= by_rank_.size() || at >= id.size() || id[at++] != 'n')
+        return -1;
       const std::int64_t rank = number();
       const auto& nodes = by_rank_[static_cast<std::size_t>(layer)];
       if (rank < 0 || at != id.size() || static_cast<std::size_t>(rank) >= nodes.size()) return -1;
@@ -204,7 +212,8 @@ class Validator {
       link.target = static_cast<std::uint32_t>(t.node);
       if (s.column > d_.layers() || t.column != s.column + 1) {
         fail(fmt::format("links[{}]", k),
-             fmt::format("links column {} to column {}: links join consecutive layers, the last to a label", s.column, t.column));
+             fmt::format("links column {} to column {}: links join consecutive layers, the last to a label", s.column,
+                         t.column));
       }
     }
   }
@@ -221,8 +230,10 @@ class Validator {
     }
     for (std::size_t c = 1; c <= L + 1; ++c) {
       const std::string what = c <= L ? fmt::format("layer {}", c) : std::string("label nodes");
-      if (column_count[c] != d_.instances) fail(what, fmt::format("node counts sum to {}, graph.instances says {}", text(column_count[c]), d_.instances));
-      if (column_errors[c] != d_.errors) fail(what, fmt::format("node errors sum to {}, graph.errors says {}", text(column_errors[c]), d_.errors));
+      if (column_count[c] != d_.instances)
+        fail(what, fmt::format("node counts sum to {}, graph.instances says {}", text(column_count[c]), d_.instances));
+      if (column_errors[c] != d_.errors)
+        fail(what, fmt::format("node errors sum to {}, graph.errors says {}", text(column_errors[c]), d_.errors));
     }
     const std::size_t n = d_.nodes.size();
     std::vector<Sum> out_count(n, 0), in_count(n, 0), out_errors(n, 0), in_errors(n, 0);
@@ -238,9 +249,9 @@ class Validator {
       const bool has_in = node.layer > 1;
       if ((has_out && (out_count[k] != node.count || out_errors[k] != node.errors)) ||
           (has_in && (in_count[k] != node.count || in_errors[k] != node.errors))) {
-        fail(fmt::format("nodes[{}]", k), fmt::format("count {} / errors {} do not match its links (in {}/{}, out {}/{})", node.count,
-                                                      node.errors, text(in_count[k]), text(in_errors[k]), text(out_count[k]),
-                                                      text(out_errors[k])));
+        fail(fmt::format("nodes[{}]", k),
+             fmt::format("count {} / errors {} do not match its links (in {}/{}, out {}/{})", node.count, node.errors,
+                         text(in_count[k]), text(in_errors[k]), text(out_count[k]), text(out_errors[k])));
       }
     }
   }
@@ -255,7 +266,8 @@ class Validator {
     require_type("instances", doc_.instances_type, JsonType::array);
     const std::size_t L = d_.layers();
     const std::size_t count = doc_.index.size();
-    if (count != d_.instances) fail("instances", fmt::format("{} records, graph.instances says {}", count, d_.instances));
+    if (count != d_.instances)
+      fail("instances", fmt::format("{} records, graph.instances says {}", count, d_.instances));
     d_.has_instances = true;
     d_.index = std::move(doc_.index);
     d_.label = std::move(doc_.label);
@@ -268,10 +280,12 @@ class Validator {
       auto where = [i] { return fmt::format("instances[{}]", i); };
       const bool is_wrong = d_.label[i] != d_.predicted[i];
       const auto predicted_node = label_node_.find(d_.predicted[i]);
-      if (predicted_node == label_node_.end()) fail(where() + ".predicted", fmt::format("no label node for predicted label {}", d_.predicted[i]));
+      if (predicted_node == label_node_.end())
+        fail(where() + ".predicted", fmt::format("no label node for predicted label {}", d_.predicted[i]));
       seen[predicted_node->second][0] += 1;
       seen[predicted_node->second][1] += is_wrong;
-      if (doc_.path_count[i] != L) fail(where() + ".path", fmt::format("{} node ids, expected one per layer ({})", doc_.path_count[i], L));
+      if (doc_.path_count[i] != L)
+        fail(where() + ".path", fmt::format("{} node ids, expected one per layer ({})", doc_.path_count[i], L));
       for (std::size_t l = 0; l < L; ++l, ++id) {
         const std::string_view key = doc_.path_ids[id];
         const NodeRef found = find_node(key);
@@ -287,8 +301,8 @@ class Validator {
     }
     for (std::size_t k = 0; k < d_.nodes.size(); ++k) {
       if (seen[k][0] != d_.nodes[k].count || seen[k][1] != d_.nodes[k].errors) {
-        fail(fmt::format("nodes[{}]", k), fmt::format("count {} / errors {}, but the instances give {} / {}", d_.nodes[k].count,
-                                                      d_.nodes[k].errors, seen[k][0], seen[k][1]));
+        fail(fmt::format("nodes[{}]", k), fmt::format("count {} / errors {}, but the instances give {} / {}",
+                                                      d_.nodes[k].count, d_.nodes[k].errors, seen[k][0], seen[k][1]));
       }
     }
   }

@@ -51,8 +51,7 @@ void AtomicFile::commit() {
   file_ = nullptr;
   if (!ok) throw Error(fmt::format("{}: write failed: {}", target_.string(), errno_text()));
   if (std::rename(temp_.c_str(), target_.c_str()) != 0) {
-    throw Error(fmt::format("{}: cannot rename temporary file into place: {}", target_.string(),
-                            errno_text()));
+    throw Error(fmt::format("{}: cannot rename temporary file into place: {}", target_.string(), errno_text()));
   }
   committed_ = true;
 }

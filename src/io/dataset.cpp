@@ -12,15 +12,16 @@ namespace apd {
 namespace {
 
 constexpr std::array<std::string_view, 4> kStems = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                                   "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+                                                    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
 
 }  // namespace
 
 DatasetFiles find_dataset(const std::filesystem::path& dir) {
   if (!std::filesystem::is_directory(dir)) {
-    throw Error(fmt::format("{}: not a directory (expected the four MNIST-style IDX files; "
-                            "for MNIST run scripts/fetch-mnist.sh)",
-                            dir.string()));
+    throw Error(
+        fmt::format("{}: not a directory (expected the four MNIST-style IDX files; "
+                    "for MNIST run scripts/fetch-mnist.sh)",
+                    dir.string()));
   }
   std::array<std::filesystem::path, 4> found;
   std::vector<std::string_view> missing;

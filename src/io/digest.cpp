@@ -35,14 +35,16 @@ std::string sha256_file(const std::filesystem::path& path) {
   std::vector<unsigned char> buffer(std::size_t{1} << 20);
   std::size_t got = 0;
   while ((got = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
-    if (EVP_DigestUpdate(ctx.get(), buffer.data(), got) != 1) throw Error(fmt::format("{}: SHA-256 failed", path.string()));
+    if (EVP_DigestUpdate(ctx.get(), buffer.data(), got) != 1)
+      throw Error(fmt::format("{}: SHA-256 failed", path.string()));
   }
-  if (std::ferror(file.get()) != 0) throw Error(fmt::format("{}: read failed: {}", path.string(), std::strerror(errno)));
+  if (std::ferror(file.get()) != 0)
+    throw Error(fmt::format("{}: read failed: {}", path.string(), std::strerror(errno)));
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (EVP_DigestFinal_ex(ctx.get(), digest, &size) != 1) throw Error(fmt::format("{}: SHA-256 failed", path.string()));
   std::string hex;
-  hex.reserve(2 * size);
+  hex.reserve(std::size_t{2} * size);
   for (unsigned int k = 0; k < size; ++k) hex += fmt::format("{:02x}", digest[k]);
   return hex;
 }

@@ -10,7 +10,6 @@ namespace apd {
 
 namespace {
 
-
 std::string histogram_json(std::span<const LabelCount> hist) {
   nlohmann::json obj = nlohmann::json::object();
   for (const LabelCount& lc : hist) obj[std::to_string(lc.label)] = lc.count;
@@ -47,8 +46,9 @@ void write_graphml(const Diagram& d, const Sink& sink) {
                  kSchema, escape_markup(graph.dump()));
   for (std::size_t k = 0; k < d.nodes.size(); ++k) {
     const Node& n = d.nodes[k];
-    fmt::format_to(std::back_inserter(out), "<node id=\"{}\"><data key=\"n_kind\">{}</data><data key=\"n_layer\">{}</data>",
-                   d.node_id(k), n.kind == NodeKind::pattern ? "pattern" : "label", n.layer);
+    fmt::format_to(std::back_inserter(out),
+                   "<node id=\"{}\"><data key=\"n_kind\">{}</data><data key=\"n_layer\">{}</data>", d.node_id(k),
+                   n.kind == NodeKind::pattern ? "pattern" : "label", n.layer);
     if (n.kind == NodeKind::pattern) {
       fmt::format_to(std::back_inserter(out), "<data key=\"n_pattern\">{}</data>", d.pattern(k));
     } else {

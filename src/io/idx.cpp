@@ -34,25 +34,24 @@ std::vector<std::size_t> read_header(std::span<const std::uint8_t> bytes, const 
                                      std::uint32_t want_magic, const char* what,
                                      std::optional<std::size_t> payload_size = std::nullopt) {
   if (bytes.size() < kHeaderWordSize) {
-    throw Error(fmt::format("{}: truncated header: {} bytes, an IDX file starts with a 4-byte magic",
-                            name, bytes.size()));
+    throw Error(
+        fmt::format("{}: truncated header: {} bytes, an IDX file starts with a 4-byte magic", name, bytes.size()));
   }
   const std::uint32_t magic = read_be32(bytes, 0);
   if (magic != want_magic) {
     const bool other_idx = (magic >> 16) == 0 && (magic & 0xff00U) == 0x0800U;
     if ((magic >> 16) == 0 && ((magic >> 8) & 0xffU) != 0x08U && (magic & 0xffU) == (want_magic & 0xffU)) {
-      throw Error(fmt::format("{}: IDX data type 0x{:02x} is not supported (only unsigned bytes, 0x08)",
-                              name, (magic >> 8) & 0xffU));
+      throw Error(fmt::format("{}: IDX data type 0x{:02x} is not supported (only unsigned bytes, 0x08)", name,
+                              (magic >> 8) & 0xffU));
     }
-    throw Error(fmt::format("{}: not an IDX {} file (magic 0x{:08x}, expected 0x{:08x}){}", name, what,
-                            magic, want_magic,
-                            other_idx ? fmt::format(": it has {} dimensions", magic & 0xffU) : ""));
+    throw Error(fmt::format("{}: not an IDX {} file (magic 0x{:08x}, expected 0x{:08x}){}", name, what, magic,
+                            want_magic, other_idx ? fmt::format(": it has {} dimensions", magic & 0xffU) : ""));
   }
   const std::size_t ndims = want_magic & 0xffU;
   const std::size_t header_size = kHeaderWordSize * (1 + ndims);
   if (bytes.size() < header_size) {
-    throw Error(fmt::format("{}: truncated header: {} bytes, expected {} for {} dimensions", name,
-                            bytes.size(), header_size, ndims));
+    throw Error(fmt::format("{}: truncated header: {} bytes, expected {} for {} dimensions", name, bytes.size(),
+                            header_size, ndims));
   }
   std::vector<std::size_t> dims(ndims);
   std::size_t product = 1;
@@ -68,8 +67,8 @@ std::vector<std::size_t> read_header(std::span<const std::uint8_t> bytes, const 
     if (ndims == 1) {
       throw Error(fmt::format("{}: header says {} labels, file holds {}", name, dims[0], payload));
     }
-    throw Error(fmt::format("{}: header says {} images of {}x{} ({} bytes), file holds {} bytes", name,
-                            dims[0], dims[1], dims[2], product, payload));
+    throw Error(fmt::format("{}: header says {} images of {}x{} ({} bytes), file holds {} bytes", name, dims[0],
+                            dims[1], dims[2], product, payload));
   }
   if (dims[0] == 0) throw Error(fmt::format("{}: header says 0 {}s: the file holds no data", name, what));
   return dims;
@@ -223,8 +222,8 @@ void IdxImageFile::read(std::span<const std::int64_t> indices, std::span<std::ui
 LabeledImages read_labeled_images(const std::filesystem::path& images, const std::filesystem::path& labels) {
   LabeledImages out{read_idx_images(images), read_idx_labels(labels)};
   if (out.images.count != out.labels.size()) {
-    throw Error(fmt::format("{}: holds {} labels but {} holds {} images", labels.string(),
-                            out.labels.size(), images.string(), out.images.count));
+    throw Error(fmt::format("{}: holds {} labels but {} holds {} images", labels.string(), out.labels.size(),
+                            images.string(), out.images.count));
   }
   return out;
 }

@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "apd/io/atomic_file.hpp"
 #include "apd/core/error.hpp"
+#include "apd/io/atomic_file.hpp"
 
 namespace apd {
 
@@ -50,7 +50,8 @@ EpochMetrics metrics_from_json(const nlohmann::json& j, const std::string& where
   };
   EpochMetrics m;
   const auto epoch = j.find("epoch");
-  if (epoch == j.end() || !epoch->is_number_integer()) throw Error(fmt::format("{}: missing or non-integer \"epoch\"", where));
+  if (epoch == j.end() || !epoch->is_number_integer())
+    throw Error(fmt::format("{}: missing or non-integer \"epoch\"", where));
   m.epoch = epoch->get<int>();
   m.train_loss = number("train_loss");
   m.train_acc = number("train_acc");
@@ -82,7 +83,8 @@ std::vector<EpochMetrics> read_metrics(const std::filesystem::path& file) {
     }
     out.push_back(metrics_from_json(j, where));
     if (out.size() > 1 && out.back().epoch <= out[out.size() - 2].epoch) {
-      throw Error(fmt::format("{}: epoch {} does not follow epoch {}", where, out.back().epoch, out[out.size() - 2].epoch));
+      throw Error(
+          fmt::format("{}: epoch {} does not follow epoch {}", where, out.back().epoch, out[out.size() - 2].epoch));
     }
   }
   return out;
@@ -99,8 +101,9 @@ std::string metrics_jsonl(const std::vector<EpochMetrics>& metrics) {
 
 std::optional<EpochMetrics> best_epoch(const std::vector<EpochMetrics>& metrics) {
   if (metrics.empty()) return std::nullopt;
-  const auto it = std::min_element(metrics.begin(), metrics.end(),
-                                   [](const EpochMetrics& a, const EpochMetrics& b) { return a.val_loss < b.val_loss; });
+  const auto it = std::min_element(metrics.begin(), metrics.end(), [](const EpochMetrics& a, const EpochMetrics& b) {
+    return a.val_loss < b.val_loss;
+  });
   return *it;
 }
 

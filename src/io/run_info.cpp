@@ -28,7 +28,8 @@ class Fields {
     } else if constexpr (std::is_floating_point_v<T>) {
       if (!v.is_number()) wrong(path, "a number", v);
     } else if constexpr (std::is_unsigned_v<T>) {
-      if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<std::int64_t>() < 0)) wrong(path, "a non-negative integer", v);
+      if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<std::int64_t>() < 0))
+        wrong(path, "a non-negative integer", v);
       if (v.get<std::uint64_t>() > std::numeric_limits<T>::max()) wrong(path, "a smaller integer", v);
     } else {
       if (!v.is_number_integer()) wrong(path, "an integer", v);
@@ -46,7 +47,8 @@ class Fields {
     std::vector<std::int64_t> out;
     out.reserve(v.size());
     for (std::size_t k = 0; k < v.size(); ++k) {
-      if (!v[k].is_number_integer() || (v[k].is_number_unsigned() && v[k].get<std::uint64_t>() > std::numeric_limits<std::int64_t>::max())) {
+      if (!v[k].is_number_integer() ||
+          (v[k].is_number_unsigned() && v[k].get<std::uint64_t>() > std::numeric_limits<std::int64_t>::max())) {
         wrong(fmt::format("{}[{}]", path, k), "an integer", v[k]);
       }
       out.push_back(v[k].get<std::int64_t>());
@@ -59,7 +61,7 @@ class Fields {
     if (!v.is_object()) wrong(path, "an object of strings", v);
     std::map<std::string, std::string> out;
     for (const auto& [key, value] : v.items()) {
-      if (!value.is_string()) wrong(path + "." + key, "a string", value);
+      if (!value.is_string()) wrong(fmt::format("{}.{}", path, key), "a string", value);
       out.emplace(key, value.get<std::string>());
     }
     return out;
@@ -98,7 +100,8 @@ void check_split(const RunInfo& info, const Fields& f) {
     f.fail("split.val_indices", fmt::format("{} indices, split.val_count says {}", s.val_indices.size(), s.val_count));
   }
   if (s.train_count + s.val_count != s.source_count) {
-    f.fail("split", fmt::format("train_count {} + val_count {} != source_count {}", s.train_count, s.val_count, s.source_count));
+    f.fail("split",
+           fmt::format("train_count {} + val_count {} != source_count {}", s.train_count, s.val_count, s.source_count));
   }
   for (std::size_t k = 0; k < s.val_indices.size(); ++k) {
     const std::int64_t i = s.val_indices[k];

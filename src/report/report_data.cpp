@@ -3,14 +3,14 @@
 
 #include <fmt/format.h>
 
-#include "apd/io/apd_json.hpp"
 #include "apd/core/error.hpp"
 #include "apd/core/flows.hpp"
-#include "apd/report/report.hpp"
+#include "apd/core/version.hpp"
+#include "apd/io/apd_json.hpp"
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
+#include "apd/report/report.hpp"
 #include "apd/report/stats.hpp"
-#include "apd/core/version.hpp"
 
 namespace apd {
 
@@ -64,7 +64,8 @@ nlohmann::json bins_json(const Diagram& d) {
   }
   for (std::size_t p = 0; p < pb; ++p) {
     const auto& c = cells[p];
-    j["y"].push_back(fmt::format("{}{}, {}{}", "[", fixed(c.purity_lo, 1), fixed(c.purity_hi, 1), p + 1 == pb ? "]" : ")"));
+    j["y"].push_back(
+        fmt::format("{}{}, {}{}", "[", fixed(c.purity_lo, 1), fixed(c.purity_hi, 1), p + 1 == pb ? "]" : ")"));
   }
   nlohmann::json all = nlohmann::json::array(), wrong = nlohmann::json::array();
   for (std::size_t p = 0; p < pb; ++p) {
@@ -104,7 +105,8 @@ SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
   for (std::size_t c = 1; c <= columns; ++c) {
     auto& nodes = by_column[c];
     // Diagram order is by descending count already; keep it, largest first.
-    std::stable_sort(nodes.begin(), nodes.end(), [&](std::size_t a, std::size_t b) { return d.nodes[a].count > d.nodes[b].count; });
+    std::stable_sort(nodes.begin(), nodes.end(),
+                     [&](std::size_t a, std::size_t b) { return d.nodes[a].count > d.nodes[b].count; });
     const bool merge = nodes.size() > max_nodes;
     const std::size_t keep = merge ? max_nodes - 1 : nodes.size();
     for (std::size_t r = 0; r < keep; ++r) {
@@ -119,9 +121,10 @@ SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
         vn.hover = fmt::format("predicted label {}<br>{} instances, {} wrong<br>true labels: {}", n.label, n.count,
                                n.errors, histogram_text(d.true_labels(k)));
       } else {
-        vn.hover = fmt::format("layer {} pattern {}<br>{}<br>{} instances, {} wrong<br>true labels: {}<br>predicted: {}",
-                               n.layer, d.node_id(k), d.pattern(k), n.count, n.errors, histogram_text(d.true_labels(k)),
-                               histogram_text(d.predicted_labels(k)));
+        vn.hover =
+            fmt::format("layer {} pattern {}<br>{}<br>{} instances, {} wrong<br>true labels: {}<br>predicted: {}",
+                        n.layer, d.node_id(k), d.pattern(k), n.count, n.errors, histogram_text(d.true_labels(k)),
+                        histogram_text(d.predicted_labels(k)));
       }
       view_of[k] = v.nodes.size();
       v.nodes.push_back(std::move(vn));
@@ -180,7 +183,8 @@ nlohmann::json run_json(const std::filesystem::path& dir, const RunInfo& info) {
     r["val_loss"].push_back(m.val_loss);
     r["val_acc"].push_back(m.val_acc);
     for (std::size_t l = 0; l < layers; ++l) {
-      r["unique"][l].push_back(l < m.unique_patterns.size() ? nlohmann::json(m.unique_patterns[l]) : nlohmann::json(nullptr));
+      r["unique"][l].push_back(l < m.unique_patterns.size() ? nlohmann::json(m.unique_patterns[l])
+                                                            : nlohmann::json(nullptr));
     }
   }
   const auto best = best_epoch(metrics);
@@ -191,7 +195,8 @@ nlohmann::json run_json(const std::filesystem::path& dir, const RunInfo& info) {
 }
 
 // Figures 2 and 3 of one APD file, and its row of key numbers.
-nlohmann::json apd_json(const std::filesystem::path& file, const Diagram& d, const ApdProvenance& from, std::size_t max_nodes) {
+nlohmann::json apd_json(const std::filesystem::path& file, const Diagram& d, const ApdProvenance& from,
+                        std::size_t max_nodes) {
   nlohmann::json a;
   a["file"] = file.string();
   a["epoch"] = from.epoch ? nlohmann::json(*from.epoch) : nlohmann::json(nullptr);
@@ -231,7 +236,8 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
     const Diagram d = read_apd_file(file);
     if (depth && *depth != d.layers()) {
       throw Error(fmt::format("{}: {} hidden layers, but {} has {}: all files of a report must share the depth",
-                              file.string(), d.layers(), o.run.empty() ? o.apds.front().string() : o.run.string(), *depth));
+                              file.string(), d.layers(), o.run.empty() ? o.apds.front().string() : o.run.string(),
+                              *depth));
     }
     depth = d.layers();
     const ApdProvenance from = provenance(d, file.string());
@@ -244,8 +250,10 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
       zmax_all = std::max(zmax_all, largest_cell(a["bins"]["all"]));
       zmax_wrong = std::max(zmax_wrong, largest_cell(a["bins"]["wrong"]));
     } else {
-      warnings.push_back(fmt::format("{}: no per-instance records, so no Figure 3 heatmaps for it (rerun apd-extract "
-                                     "without --no-instances)", file.string()));
+      warnings.push_back(
+          fmt::format("{}: no per-instance records, so no Figure 3 heatmaps for it (rerun apd-extract "
+                      "without --no-instances)",
+                      file.string()));
     }
     data["apds"].push_back(std::move(a));
   }

@@ -33,12 +33,13 @@ std::string render_header(const nlohmann::json& data) {
   if (data.contains("run")) {
     const auto& r = data["run"];
     const auto& hp = r["hyperparameters"];
-    out += fmt::format("<p class=\"meta\">Run <code>{}</code>: {} ReLU MLP, SGD lr {} momentum {}, batch {}, {} epochs, "
-                       "inputs normalised <code>{}</code>. Best validation loss {} (accuracy {}) at epoch {}.</p>\n",
-                       escape_markup(text_of(r["dir"])), escape_markup(text_of(r["architecture"])), text_of(hp["lr"]),
-                       text_of(hp["momentum"]), text_of(hp["batch_size"]), text_of(hp["epochs"]),
-                       escape_markup(text_of(r["normalize"])), number(r["best_val_loss"], 4), number(r["best_val_acc"], 4),
-                       text_of(r["best_epoch"]));
+    out += fmt::format(
+        "<p class=\"meta\">Run <code>{}</code>: {} ReLU MLP, SGD lr {} momentum {}, batch {}, {} epochs, "
+        "inputs normalised <code>{}</code>. Best validation loss {} (accuracy {}) at epoch {}.</p>\n",
+        escape_markup(text_of(r["dir"])), escape_markup(text_of(r["architecture"])), text_of(hp["lr"]),
+        text_of(hp["momentum"]), text_of(hp["batch_size"]), text_of(hp["epochs"]),
+        escape_markup(text_of(r["normalize"])), number(r["best_val_loss"], 4), number(r["best_val_acc"], 4),
+        text_of(r["best_epoch"]));
   }
   if (!data["apds"].empty()) {
     const auto& first = data["apds"][0];
@@ -48,10 +49,11 @@ std::string render_header(const nlohmann::json& data) {
     };
     std::vector<std::string> epochs;
     for (const auto& a : data["apds"]) epochs.push_back(text_of(a["epoch"]));
-    out += fmt::format("<p class=\"meta\">APDs at epochs {} of {}: split <code>{}</code>, labels {}, limit {}, "
-                       "selection <code>{}</code> (seed {}).</p>\n",
-                       escape_markup(fmt::format("{}", fmt::join(epochs, ", "))), escape_markup(text_of(first["architecture"])),
-                       field("split"), field("labels"), field("limit"), field("select"), field("seed"));
+    out += fmt::format(
+        "<p class=\"meta\">APDs at epochs {} of {}: split <code>{}</code>, labels {}, limit {}, "
+        "selection <code>{}</code> (seed {}).</p>\n",
+        escape_markup(fmt::format("{}", fmt::join(epochs, ", "))), escape_markup(text_of(first["architecture"])),
+        field("split"), field("labels"), field("limit"), field("select"), field("seed"));
   }
   const auto& tool = data["tool"];
   out += fmt::format("<p class=\"meta\">Made by {} {} (git {}).</p>\n", escape_markup(text_of(tool["name"])),
@@ -72,38 +74,49 @@ std::string render_key_numbers(const nlohmann::json& apds) {
     for (const auto& u : a["unique"]) unique.push_back(u.dump());
     const bool bins = a.contains("bins");
     out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                       escape_markup(text_of(a["file"])), text_of(a["epoch"]), text_of(a["instances"]), text_of(a["errors"]),
-                       fmt::join(unique, " / "), bins ? number(a["bins"]["auroc_small_strength"], 3) : "n/a",
+                       escape_markup(text_of(a["file"])), text_of(a["epoch"]), text_of(a["instances"]),
+                       text_of(a["errors"]), fmt::join(unique, " / "),
+                       bins ? number(a["bins"]["auroc_small_strength"], 3) : "n/a",
                        bins ? number(a["bins"]["auroc_low_purity"], 3) : "n/a");
   }
-  return out + "</table>\n<p class=\"caption\">AUROC: how well a small flow (strength) or an impure flow (purity) flags "
-               "misclassified instances; 0.5 is chance, 1 a perfect flag.</p>\n";
+  return out +
+         "</table>\n<p class=\"caption\">AUROC: how well a small flow (strength) or an impure flow (purity) flags "
+         "misclassified instances; 0.5 is chance, 1 a perfect flag.</p>\n";
 }
 
 // The figures' headings, captions and empty containers, filled by the script.
 std::string render_figure_sections(const nlohmann::json& data) {
   std::string out;
   if (data.contains("run")) {
-    out += "<h2>Figure 1: training</h2>\n<div id=\"fig1-loss\" class=\"plot\"></div>\n"
-           "<div id=\"fig1-patterns\" class=\"plot\"></div>\n";
+    out +=
+        "<h2>Figure 1: training</h2>\n<div id=\"fig1-loss\" class=\"plot\"></div>\n"
+        "<div id=\"fig1-patterns\" class=\"plot\"></div>\n";
   }
   if (data["apds"].empty()) return out;
-  return out + fmt::format(
-      "<h2>Figure 2: activation pattern diagrams</h2>\n<p class=\"caption\">Columns, left to right: the activation "
-      "patterns of hidden layers 1..L, then the predicted labels. Node height and colour intensity are proportional "
-      "to the number of instances; link width to the instances following it; link colour to its share of wrongly "
-      "classified instances. At most {} nodes per column: smaller patterns are merged into \"other\".</p>\n"
-      "<div class=\"legend\">error share of a link: 0 <span class=\"gradient\"></span> 1</div>\n<div id=\"sankeys\"></div>\n"
-      "<h2>Figure 3: flows by strength and purity</h2>\n<p class=\"caption\">Instances grouped by their patterns on the "
-      "last two hidden layers (flows). Strength: instances in the flow (log-2 bins); purity: share of the flow's most "
-      "frequent predicted label. Colour scales are shared across files.</p>\n<div id=\"heatmaps\"></div>\n",
-      text_of(data["max_nodes"]));
+  return out +
+         fmt::format(
+             "<h2>Figure 2: activation pattern diagrams</h2>\n<p class=\"caption\">Columns, left to right: the "
+             "activation "
+             "patterns of hidden layers 1..L, then the predicted labels. Node height and colour intensity are "
+             "proportional "
+             "to the number of instances; link width to the instances following it; link colour to its share of "
+             "wrongly "
+             "classified instances. At most {} nodes per column: smaller patterns are merged into \"other\".</p>\n"
+             "<div class=\"legend\">error share of a link: 0 <span class=\"gradient\"></span> 1</div>\n<div "
+             "id=\"sankeys\"></div>\n"
+             "<h2>Figure 3: flows by strength and purity</h2>\n<p class=\"caption\">Instances grouped by their "
+             "patterns on the "
+             "last two hidden layers (flows). Strength: instances in the flow (log-2 bins); purity: share of the "
+             "flow's most "
+             "frequent predicted label. Colour scales are shared across files.</p>\n<div id=\"heatmaps\"></div>\n",
+             text_of(data["max_nodes"]));
 }
 
 // The data as inline JSON; "</" is escaped so no string can close the script element.
 std::string render_data(const nlohmann::json& data) {
   std::string json = data.dump();
-  for (std::size_t at = json.find("</"); at != std::string::npos; at = json.find("</", at + 2)) json.replace(at, 2, "<\\/");
+  for (std::size_t at = json.find("</"); at != std::string::npos; at = json.find("</", at + 2))
+    json.replace(at, 2, "<\\/");
   return "<script type=\"application/json\" id=\"apd-data\">" + json + "</script>\n";
 }
 
@@ -122,10 +135,11 @@ std::string render_report(const nlohmann::json& data, const ReportAssets& assets
 }
 
 ReportAssets embedded_assets() noexcept {
-  auto view = [](const char* begin, const char* end) { return std::string_view(begin, static_cast<std::size_t>(end - begin)); };
+  auto view = [](const char* begin, const char* end) {
+    return std::string_view(begin, static_cast<std::size_t>(end - begin));
+  };
   return {view(apd_plotly_js_begin, apd_plotly_js_end), view(apd_report_js_begin, apd_report_js_end),
           view(apd_report_css_begin, apd_report_css_end)};
 }
 
 }  // namespace apd
-

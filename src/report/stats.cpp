@@ -70,13 +70,14 @@ std::string abbreviated(const Diagram& d, std::uint32_t node) {
 
 StatsTables make_stats_tables() {
   StatsTables t;
-  t.layers = {"layers",
-              {"file", "epoch", "layer", "width", "instances", "unique_patterns", "singleton_share", "largest",
-               "entropy_bits"},
-              {}};
-  t.flows = {"flows",
-             {"file", "epoch", "flow", "strength", "purity", "accuracy", "majority_label", "errors", "patterns", "nodes"},
-             {}};
+  t.layers = {
+      "layers",
+      {"file", "epoch", "layer", "width", "instances", "unique_patterns", "singleton_share", "largest", "entropy_bits"},
+      {}};
+  t.flows = {
+      "flows",
+      {"file", "epoch", "flow", "strength", "purity", "accuracy", "majority_label", "errors", "patterns", "nodes"},
+      {}};
   t.bins = {"bins",
             {"file", "epoch", "strength_lo", "strength_hi", "purity_lo", "purity_hi", "flows", "instances", "wrong"},
             {}};
@@ -86,18 +87,19 @@ StatsTables make_stats_tables() {
 
 void add_layer_rows(StatsTables& t, const std::string& file, const Diagram& d) {
   for (const auto& s : summarize_layers(d)) {
-    t.layers.rows.push_back({file, epoch_cell(d), static_cast<std::int64_t>(s.layer), static_cast<std::int64_t>(s.width),
-                             s.instances, s.unique_patterns, Decimal{s.singleton_share, 4}, s.largest,
-                             Decimal{s.entropy_bits, 3}});
+    t.layers.rows.push_back({file, epoch_cell(d), static_cast<std::int64_t>(s.layer),
+                             static_cast<std::int64_t>(s.width), s.instances, s.unique_patterns,
+                             Decimal{s.singleton_share, 4}, s.largest, Decimal{s.entropy_bits, 3}});
   }
 }
 
 void add_flow_rows(StatsTables& t, const std::string& file, const Diagram& d, const StatsSpec& spec, bool flows,
                    bool bins, bool errors) {
   if (!d.has_instances) {
-    throw Error(fmt::format("{}: flows need per-instance records and this APD has none (rerun apd-extract "
-                            "without --no-instances, or ask only for --table layers)",
-                            file));
+    throw Error(
+        fmt::format("{}: flows need per-instance records and this APD has none (rerun apd-extract "
+                    "without --no-instances, or ask only for --table layers)",
+                    file));
   }
   const auto layers = spec.flow_layers.empty() ? default_flow_layers(d.layers()) : spec.flow_layers;
   const FlowSet fs = compute_flows(d, layers);
@@ -126,8 +128,10 @@ void add_flow_rows(StatsTables& t, const std::string& file, const Diagram& d, co
   }
   if (errors) {
     const ErrorFlags flags = error_flags(fs);
-    for (const auto& [name, a] : {std::pair{"small_strength", flags.small_strength}, std::pair{"low_purity", flags.low_purity}}) {
-      t.errors.rows.push_back({file, epoch_cell(d), std::string(name), a ? Cell{Decimal{*a, 4}} : Cell{std::monostate{}},
+    for (const auto& [name, a] :
+         {std::pair{"small_strength", flags.small_strength}, std::pair{"low_purity", flags.low_purity}}) {
+      t.errors.rows.push_back({file, epoch_cell(d), std::string(name),
+                               a ? Cell{Decimal{*a, 4}} : Cell{std::monostate{}},
                                static_cast<std::uint64_t>(d.instances), flags.wrong, layer_names});
     }
   }
@@ -137,8 +141,8 @@ Table run_table(const std::vector<EpochMetrics>& metrics) {
   Table t{"epochs", {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}, {}};
   std::size_t layers = 0;
   for (const auto& m : metrics) layers = std::max(layers, m.unique_patterns.size());
-  for (std::size_t l = 1; l <= layers; ++l) t.columns.push_back(fmt::format("unique_l{}", l));
-  t.columns.push_back("best");
+  for (std::size_t l = 1; l <= layers; ++l) t.columns.emplace_back(fmt::format("unique_l{}", l));
+  t.columns.emplace_back("best");
   const auto best = best_epoch(metrics);
   for (const auto& m : metrics) {
     std::vector<Cell> row = {static_cast<std::int64_t>(m.epoch), Decimal{m.train_loss, 4}, Decimal{m.train_acc, 4},
@@ -146,7 +150,7 @@ Table run_table(const std::vector<EpochMetrics>& metrics) {
     for (std::size_t l = 0; l < layers; ++l) {
       row.push_back(l < m.unique_patterns.size() ? Cell{m.unique_patterns[l]} : Cell{std::monostate{}});
     }
-    row.push_back(best && best->epoch == m.epoch);
+    row.emplace_back(best && best->epoch == m.epoch);
     t.rows.push_back(std::move(row));
   }
   return t;

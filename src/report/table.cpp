@@ -67,7 +67,6 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
-
 std::string render_text(const Table& t) {
   std::vector<std::size_t> width(t.columns.size());
   for (std::size_t c = 0; c < t.columns.size(); ++c) width[c] = t.columns[c].size();
@@ -119,10 +118,12 @@ std::string render_markdown(const Table& t) {
 std::string render_csv(const Table& t) {
   std::string out;
   std::vector<std::string> header;
+  header.reserve(t.columns.size());
   for (const auto& c : t.columns) header.push_back(csv_field(c));
   out += fmt::format("{}\n", fmt::join(header, ","));
   for (const auto& row : t.rows) {
     std::vector<std::string> values;
+    values.reserve(row.size());
     for (const auto& cell : row) values.push_back(csv_field(exact(cell)));
     out += fmt::format("{}\n", fmt::join(values, ","));
   }

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "apd/io/atomic_file.hpp"
 #include "apd/core/error.hpp"
+#include "apd/io/atomic_file.hpp"
 #include "python_pickle.hpp"
 
 namespace apd {
@@ -51,15 +51,19 @@ std::vector<LinearLayer> linear_layers(const StateDict& dict, const std::string&
     const std::string param = dot == std::string::npos ? key : key.substr(dot + 1);
     const std::string module = dot == std::string::npos ? "" : key.substr(0, dot);
     if (param != "weight" && param != "bias") {
-      throw Error(fmt::format("{}: key \"{}\" is not a Linear layer's weight or bias "
-                              "(apd reads MLPs of Linear and ReLU layers)", source, key));
+      throw Error(
+          fmt::format("{}: key \"{}\" is not a Linear layer's weight or bias "
+                      "(apd reads MLPs of Linear and ReLU layers)",
+                      source, key));
     }
     auto it = std::find_if(layers.begin(), layers.end(), [&](const LinearLayer& l) { return l.module == module; });
     if (it == layers.end()) it = layers.insert(layers.end(), LinearLayer{module, {}, {}, {}, {}});
     if (param == "weight") {
       if (tensor.dim() != 2) {
-        throw Error(fmt::format("{}: key \"{}\" has {} dimension(s): not a Linear layer's weight "
-                                "(apd reads MLPs of Linear and ReLU layers)", source, key, tensor.dim()));
+        throw Error(
+            fmt::format("{}: key \"{}\" has {} dimension(s): not a Linear layer's weight "
+                        "(apd reads MLPs of Linear and ReLU layers)",
+                        source, key, tensor.dim()));
       }
       it->weight = tensor;
       it->weight_key = key;
@@ -91,9 +95,10 @@ void check_chain(std::vector<LinearLayer>& layers, std::size_t k, const std::str
                             in_size, inputs));
   }
   if (k > 0 && in_size != layers[k - 1].weight.size(0)) {
-    throw Error(fmt::format("{}: key \"{}\" takes {} inputs but the previous layer \"{}\" has {} outputs: the "
-                            "weights do not chain", source, l.weight_key, in_size, layers[k - 1].weight_key,
-                            layers[k - 1].weight.size(0)));
+    throw Error(
+        fmt::format("{}: key \"{}\" takes {} inputs but the previous layer \"{}\" has {} outputs: the "
+                    "weights do not chain",
+                    source, l.weight_key, in_size, layers[k - 1].weight_key, layers[k - 1].weight.size(0)));
   }
 }
 
@@ -102,7 +107,8 @@ void check_chain(std::vector<LinearLayer>& layers, std::size_t k, const std::str
 InferredMlp infer_mlp(const StateDict& dict, const std::string& source, std::int64_t inputs) {
   std::vector<LinearLayer> layers = linear_layers(dict, source);
   if (layers.size() < 2) {
-    throw Error(fmt::format("{}: {} Linear layer(s); an MLP with a hidden layer needs at least 2", source, layers.size()));
+    throw Error(
+        fmt::format("{}: {} Linear layer(s); an MLP with a hidden layer needs at least 2", source, layers.size()));
   }
   InferredMlp out;
   for (std::size_t k = 0; k < layers.size(); ++k) {

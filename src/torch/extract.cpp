@@ -9,15 +9,15 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "apd/torch/checkpoint.hpp"
 #include "apd/core/error.hpp"
-#include "apd/torch/extraction.hpp"
 #include "apd/core/random.hpp"
 #include "apd/core/stopwatch.hpp"
+#include "apd/core/version.hpp"
+#include "apd/io/digest.hpp"
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
-#include "apd/io/digest.hpp"
-#include "apd/core/version.hpp"
+#include "apd/torch/checkpoint.hpp"
+#include "apd/torch/extraction.hpp"
 #include "threading.hpp"
 
 namespace apd {
@@ -93,15 +93,17 @@ std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<
       if (present.count(l) == 0) {
         std::vector<std::int64_t> have;
         for (const auto& [k, v] : present) have.push_back(k);
-        throw Error(fmt::format("--labels: label {} does not occur in the {} split (labels present: {})", l, name_of(kDataSplitNames, o.split),
-                                fmt::join(have, ",")));
+        throw Error(fmt::format("--labels: label {} does not occur in the {} split (labels present: {})", l,
+                                name_of(kDataSplitNames, o.split), fmt::join(have, ",")));
       }
     }
     const std::set<std::int64_t> keep(o.labels.begin(), o.labels.end());
     std::erase_if(pool, [&](std::int64_t i) { return keep.count(labels[static_cast<std::size_t>(i)]) == 0; });
   }
   selection["available"] = pool.size();
-  if (pool.empty()) throw Error(fmt::format("the selection is empty ({} split, labels {})", name_of(kDataSplitNames, o.split), selection["labels"].dump()));
+  if (pool.empty())
+    throw Error(fmt::format("the selection is empty ({} split, labels {})", name_of(kDataSplitNames, o.split),
+                            selection["labels"].dump()));
   if (o.limit && *o.limit < pool.size()) {
     if (o.select == Selection::random) {
       Rng rng(o.seed);
@@ -194,12 +196,13 @@ SplitData open_split(const ExtractOptions& o, const Plan& plan) {
   for (const auto& p : {s.images_path, s.labels_path}) {
     const auto recorded = plan.info->data.sha256.find(p.filename().string());
     if (recorded != plan.info->data.sha256.end() && recorded->second != sha256_file(p)) {
-      throw Error(fmt::format("{}: differs from the file the run was trained with (SHA-256 in {})", p.string(), run_json));
+      throw Error(
+          fmt::format("{}: differs from the file the run was trained with (SHA-256 in {})", p.string(), run_json));
     }
   }
   if (train_file && plan.info->split.source_count != s.labels.size()) {
-    throw Error(fmt::format("{}: holds {} labels, the run's split was made of {} ({})", s.labels_path.string(), s.labels.size(),
-                            plan.info->split.source_count, run_json));
+    throw Error(fmt::format("{}: holds {} labels, the run's split was made of {} ({})", s.labels_path.string(),
+                            s.labels.size(), plan.info->split.source_count, run_json));
   }
   return s;
 }
@@ -210,7 +213,8 @@ void infer_models(std::vector<Job>& jobs, const std::vector<StateDict>& dicts, c
     Job& job = jobs[k];
     job.model = infer_mlp(dicts[k], job.checkpoint.string(), inputs);
     if (plan.info && job.model.shape.hidden != plan.info->model.hidden) {
-      throw Error(fmt::format("{}: architecture {} differs from run.json's", job.checkpoint.string(), describe(job.model.shape)));
+      throw Error(fmt::format("{}: architecture {} differs from run.json's", job.checkpoint.string(),
+                              describe(job.model.shape)));
     }
   }
 }
@@ -250,8 +254,8 @@ int run_extraction(const ExtractOptions& o) {
   }
   const SplitData data = open_split(o, plan);
   const IdxImageFile images(data.images_path);
-  spdlog::debug("opened {} ({} images of {} pixels) and {}, checked, in {:.2f} s", data.images_path.string(), images.count(),
-                images.image_size(), data.labels_path.string(), clock.lap());
+  spdlog::debug("opened {} ({} images of {} pixels) and {}, checked, in {:.2f} s", data.images_path.string(),
+                images.count(), images.image_size(), data.labels_path.string(), clock.lap());
   if (data.labels.size() != images.count()) {
     throw Error(fmt::format("{}: holds {} labels but {} holds {} images", data.labels_path.string(), data.labels.size(),
                             images.path().string(), images.count()));
@@ -274,7 +278,8 @@ int run_extraction(const ExtractOptions& o) {
     load_into(*model, job.model.canonical, job.checkpoint.string());
     const ForwardPass pass = forward_pass(*model, images, plan.normalization, chosen, o.batch_size);
     spdlog::debug("{}: forward pass of {} in {:.2f} s", job.out, describe(job.model.shape), clock.lap());
-    const Diagram d = build_diagram(pass.patterns, truth, pass.predicted, chosen, diagram_metadata(o, job, plan, data, selection));
+    const Diagram d =
+        build_diagram(pass.patterns, truth, pass.predicted, chosen, diagram_metadata(o, job, plan, data, selection));
     spdlog::debug("{}: APD of {} nodes and {} links in {:.2f} s", job.out, d.nodes.size(), d.links.size(), clock.lap());
     save_diagram(d, job.out, o.format, {.instances = o.instances});
     spdlog::debug("{}: written in {:.2f} s", job.out == "-" ? "stdout" : job.out, clock.lap());

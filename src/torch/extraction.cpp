@@ -24,9 +24,9 @@ ForwardPass run_batches(MlpImpl& model, std::int64_t n, std::int64_t batch_size,
   if (keep_patterns) {
     observer = [&](std::size_t layer, const torch::Tensor& relu) {
       const torch::Tensor c = relu.contiguous();
-      out.patterns.append_activations(
-          layer, std::span<const float>(c.data_ptr<float>(), static_cast<std::size_t>(c.numel())),
-          static_cast<std::size_t>(c.size(0)));
+      out.patterns.append_activations(layer,
+                                      std::span<const float>(c.data_ptr<float>(), static_cast<std::size_t>(c.numel())),
+                                      static_cast<std::size_t>(c.size(0)));
     };
   }
   torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64);
@@ -63,7 +63,8 @@ ForwardPass forward_pass(MlpImpl& model, const IdxImageFile& images, Normalizati
                        const auto count = static_cast<std::size_t>(end - begin);
                        images.read(indices.subspan(static_cast<std::size_t>(begin), count), raw);
                        float* dst = batch_buffer.data_ptr<float>();
-                       for (std::size_t p = 0; p < count * static_cast<std::size_t>(pixels); ++p) dst[p] = table[raw[p]];
+                       for (std::size_t p = 0; p < count * static_cast<std::size_t>(pixels); ++p)
+                         dst[p] = table[raw[p]];
                        return std::pair{batch_buffer.slice(0, 0, end - begin), torch::Tensor()};
                      });
 }
@@ -71,11 +72,10 @@ ForwardPass forward_pass(MlpImpl& model, const IdxImageFile& images, Normalizati
 ForwardPass forward_pass(MlpImpl& model, const torch::Tensor& images, const torch::Tensor& labels,
                          std::int64_t batch_size, bool keep_patterns) {
   const bool with_labels = labels.defined();
-  return run_batches(model, images.size(0), batch_size, keep_patterns, with_labels,
-                     [&](std::int64_t begin, std::int64_t end) {
-                       return std::pair{images.slice(0, begin, end),
-                                        with_labels ? labels.slice(0, begin, end) : torch::Tensor()};
-                     });
+  return run_batches(
+      model, images.size(0), batch_size, keep_patterns, with_labels, [&](std::int64_t begin, std::int64_t end) {
+        return std::pair{images.slice(0, begin, end), with_labels ? labels.slice(0, begin, end) : torch::Tensor()};
+      });
 }
 
 }  // namespace apd

@@ -19,8 +19,8 @@ MlpImpl::MlpImpl(MlpShape shape) : shape_(std::move(shape)) {
   outs.push_back(shape_.classes);
   for (std::size_t k = 0; k < outs.size(); ++k) {
     if (outs[k] <= 0) throw UsageError(fmt::format("invalid MLP shape {}", describe(shape_)));
-    linears_.push_back(register_module(std::to_string(sequential_index(k)),
-                                       torch::nn::Linear(torch::nn::LinearOptions(in, outs[k]))));
+    linears_.push_back(
+        register_module(std::to_string(sequential_index(k)), torch::nn::Linear(torch::nn::LinearOptions(in, outs[k]))));
     in = outs[k];
   }
 }

@@ -30,8 +30,7 @@ struct Dict {
   std::vector<std::pair<ValuePtr, ValuePtr>> items;
 };
 struct Value {
-  std::variant<std::monostate, bool, std::int64_t, double, std::string, Global, Tuple, List, Dict, torch::Tensor>
-      v;
+  std::variant<std::monostate, bool, std::int64_t, double, std::string, Global, Tuple, List, Dict, torch::Tensor> v;
 };
 
 ValuePtr make(auto&& x) { return std::make_shared<Value>(Value{std::forward<decltype(x)>(x)}); }
@@ -126,9 +125,9 @@ std::vector<std::int64_t> int_list(const ValuePtr& v) {
 
 void Unpickler::step(unsigned char op) {
   switch (op) {
-    case 0x80: (void)byte(); break;                 // PROTO
-    case 0x95: (void)uint_le(8); break;             // FRAME
-    case 'c': {                                     // GLOBAL
+    case 0x80: (void)byte(); break;      // PROTO
+    case 0x95: (void)uint_le(8); break;  // FRAME
+    case 'c': {                          // GLOBAL
       std::string module = line();
       stack_.push_back(make(Global{module + " " + line()}));
       break;
@@ -140,8 +139,8 @@ void Unpickler::step(unsigned char op) {
       break;
     }
     case 'q': memo_[static_cast<unsigned char>(byte())] = top(); break;  // BINPUT
-    case 'r': memo_[uint_le(4)] = top(); break;                           // LONG_BINPUT
-    case 0x94: memo_[memo_.size()] = top(); break;                        // MEMOIZE
+    case 'r': memo_[uint_le(4)] = top(); break;                          // LONG_BINPUT
+    case 0x94: memo_[memo_.size()] = top(); break;                       // MEMOIZE
     case 'h':
     case 'j': {  // BINGET, LONG_BINGET
       const std::uint64_t key = op == 'h' ? static_cast<unsigned char>(byte()) : uint_le(4);
@@ -163,8 +162,10 @@ void Unpickler::step(unsigned char op) {
       stack_.push_back(make(Tuple{items}));
       break;
     }
-    case 'X': stack_.push_back(make(std::string(take(uint_le(4))))); break;                       // BINUNICODE
-    case 0x8c: stack_.push_back(make(std::string(take(static_cast<unsigned char>(byte()))))); break;  // SHORT_BINUNICODE
+    case 'X': stack_.push_back(make(std::string(take(uint_le(4))))); break;  // BINUNICODE
+    case 0x8c:
+      stack_.push_back(make(std::string(take(static_cast<unsigned char>(byte())))));
+      break;  // SHORT_BINUNICODE
     case 'J': stack_.push_back(make(static_cast<std::int64_t>(static_cast<std::int32_t>(uint_le(4))))); break;
     case 'K': stack_.push_back(make(static_cast<std::int64_t>(uint_le(1)))); break;
     case 'M': stack_.push_back(make(static_cast<std::int64_t>(uint_le(2)))); break;

@@ -2,8 +2,7 @@
 
 namespace apd {
 
-SgdStep::SgdStep(Mlp model, double lr, double momentum)
-    : model_(std::move(model)), lr_(lr), momentum_(momentum) {
+SgdStep::SgdStep(Mlp model, double lr, double momentum) : model_(std::move(model)), lr_(lr), momentum_(momentum) {
   if (momentum_ != 0.0) {
     for (const auto& linear : model_->linears()) {
       buffers_.push_back(torch::zeros_like(linear->weight));

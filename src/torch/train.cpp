@@ -13,18 +13,18 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "apd/io/atomic_file.hpp"
-#include "apd/torch/checkpoint.hpp"
 #include "apd/core/error.hpp"
-#include "apd/torch/extraction.hpp"
 #include "apd/core/random.hpp"
 #include "apd/core/stopwatch.hpp"
+#include "apd/core/version.hpp"
+#include "apd/io/atomic_file.hpp"
+#include "apd/io/digest.hpp"
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
+#include "apd/torch/checkpoint.hpp"
+#include "apd/torch/extraction.hpp"
 #include "apd/torch/sgd.hpp"
-#include "apd/io/digest.hpp"
 #include "apd/torch/torch_data.hpp"
-#include "apd/core/version.hpp"
 #include "threading.hpp"
 
 namespace apd {
@@ -124,7 +124,8 @@ void remove_stale_temporaries(const RunPaths& run) {
     if (!std::filesystem::is_directory(dir)) continue;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
       const std::string name = entry.path().filename().string();
-      if (entry.is_regular_file() && name.starts_with('.') && name.ends_with(".tmp")) std::filesystem::remove(entry.path());
+      if (entry.is_regular_file() && name.starts_with('.') && name.ends_with(".tmp"))
+        std::filesystem::remove(entry.path());
     }
   }
 }
@@ -135,9 +136,11 @@ class Progress {
   void epoch(const EpochMetrics& m, double mean_seconds) {
     if (verbosity_ == Verbosity::quiet) return;
     const double eta = mean_seconds * (total_ - m.epoch);
-    std::string patterns = m.unique_patterns.empty() ? "" : fmt::format(" patterns {}", fmt::join(m.unique_patterns, "/"));
-    const std::string text = fmt::format("epoch {}/{} loss {:.4f} val_loss {:.4f} val_acc {:.4f}{} ({:.2f} s, ETA {:.0f} s)",
-                                         m.epoch, total_, m.train_loss, m.val_loss, m.val_acc, patterns, m.seconds, eta);
+    std::string patterns =
+        m.unique_patterns.empty() ? "" : fmt::format(" patterns {}", fmt::join(m.unique_patterns, "/"));
+    const std::string text =
+        fmt::format("epoch {}/{} loss {:.4f} val_loss {:.4f} val_acc {:.4f}{} ({:.2f} s, ETA {:.0f} s)", m.epoch,
+                    total_, m.train_loss, m.val_loss, m.val_acc, patterns, m.seconds, eta);
     if (live_ && verbosity_ == Verbosity::normal) {
       std::fprintf(stderr, "\r\033[K%s", text.c_str());
       std::fflush(stderr);
@@ -166,12 +169,15 @@ void validate(const TrainOptions& o) {
     if (w <= 0) throw UsageError(fmt::format("--hidden: layer width {} must be positive", w));
   }
   if (!(o.lr > 0)) throw UsageError(fmt::format("--lr: {} must be > 0", o.lr));
-  if (!(o.momentum >= 0 && o.momentum < 1)) throw UsageError(fmt::format("--momentum: {} is outside [0, 1)", o.momentum));
+  if (!(o.momentum >= 0 && o.momentum < 1))
+    throw UsageError(fmt::format("--momentum: {} is outside [0, 1)", o.momentum));
   if (o.epochs <= 0) throw UsageError(fmt::format("--epochs: {} must be at least 1", o.epochs));
-  if (!(o.val_split > 0 && o.val_split < 1)) throw UsageError(fmt::format("--val-split: {} is outside (0, 1)", o.val_split));
+  if (!(o.val_split > 0 && o.val_split < 1))
+    throw UsageError(fmt::format("--val-split: {} is outside (0, 1)", o.val_split));
   if (o.batch_size <= 0) throw UsageError(fmt::format("--batch-size: {} must be at least 1", o.batch_size));
   if (o.threads <= 0) throw UsageError(fmt::format("--threads: {} must be at least 1", o.threads));
-  if (o.checkpoint_every <= 0) throw UsageError(fmt::format("--checkpoint-every: {} must be at least 1", o.checkpoint_every));
+  if (o.checkpoint_every <= 0)
+    throw UsageError(fmt::format("--checkpoint-every: {} must be at least 1", o.checkpoint_every));
   if (o.out.empty()) throw UsageError("--out: a run directory is required");
 }
 
@@ -229,8 +235,13 @@ struct PendingEpoch {
 class TrainingRun {
  public:
   TrainingRun(const TrainOptions& o, TrainingData data)
-      : o_(o), run_{o.out}, data_(std::move(data)), model_(seeded_model(o, data_.shape)), step_(model_, o.lr, o.momentum),
-        progress_(o.verbosity, o.epochs), order_(data_.split.train.size()) {}
+      : o_(o),
+        run_{o.out},
+        data_(std::move(data)),
+        model_(seeded_model(o, data_.shape)),
+        step_(model_, o.lr, o.momentum),
+        progress_(o.verbosity, o.epochs),
+        order_(data_.split.train.size()) {}
 
   // Continues from resume.pt: the weights, momentum and metrics of the last complete epoch.
   void restore() {
@@ -240,7 +251,8 @@ class TrainingRun {
     const StateDict state = load_state_dict(run_.resume_state());
     const int done = static_cast<int>(state.at(0).second.item<std::int64_t>());
     load_into(*model_, load_state_dict(run_.checkpoint(done)), run_.checkpoint(done).string());
-    for (std::size_t k = 0; k < step_.momentum_buffers().size(); ++k) step_.momentum_buffers()[k].copy_(state.at(k + 1).second);
+    for (std::size_t k = 0; k < step_.momentum_buffers().size(); ++k)
+      step_.momentum_buffers()[k].copy_(state.at(k + 1).second);
     if (std::filesystem::exists(run_.metrics())) metrics_ = read_metrics(run_.metrics());
     std::erase_if(metrics_, [&](const EpochMetrics& m) { return m.epoch > done; });
     next_epoch_ = done + 1;
@@ -368,10 +380,12 @@ class TrainingRun {
 std::optional<RunInfo> open_run_directory(TrainOptions& o) {
   const RunPaths run{o.out};
   if (!o.resume) {
-    if (std::filesystem::exists(o.out) && (!std::filesystem::is_directory(o.out) || !std::filesystem::is_empty(o.out))) {
-      throw UsageError(fmt::format("--out {}: exists and is not empty; a run is never overwritten "
-                                   "(choose a new directory, or continue it with --resume)",
-                                   o.out.string()));
+    if (std::filesystem::exists(o.out) &&
+        (!std::filesystem::is_directory(o.out) || !std::filesystem::is_empty(o.out))) {
+      throw UsageError(
+          fmt::format("--out {}: exists and is not empty; a run is never overwritten "
+                      "(choose a new directory, or continue it with --resume)",
+                      o.out.string()));
     }
     return std::nullopt;
   }
@@ -395,7 +409,8 @@ int run_training(const TrainOptions& options) {
     throw Error(fmt::format("{}: the dataset files differ from those the run was trained on (SHA-256 in run.json)",
                             data.files.dir.string()));
   }
-  const RunInfo info = resumed ? *resumed : make_run_info(o, data.shape, data.files, data.digests, data.split, data.source_count);
+  const RunInfo info =
+      resumed ? *resumed : make_run_info(o, data.shape, data.files, data.digests, data.split, data.source_count);
   TrainingRun training(o, std::move(data));
   if (resumed) {
     training.restore();

@@ -34,7 +34,7 @@ struct Node {
   std::int32_t label = 0;   // label nodes only
   std::uint64_t count = 0;
   std::uint64_t errors = 0;
-  std::size_t pattern_offset = 0;  // into Diagram::pattern_words (pattern nodes)
+  std::size_t pattern_offset = 0;             // into Diagram::pattern_words (pattern nodes)
   std::size_t true_begin = 0, true_size = 0;  // into Diagram::histograms
   std::size_t pred_begin = 0, pred_size = 0;
   friend bool operator==(const Node&, const Node&) = default;
@@ -90,8 +90,7 @@ struct Diagram {
 // graph metadata, completed with schema, widths, unique counts, instances and
 // errors. Deterministic: identical input gives an identical Diagram.
 [[nodiscard]] Diagram build_diagram(const PatternStore& store, std::span<const std::int32_t> true_labels,
-                                    std::span<const std::int32_t> predicted,
-                                    std::span<const std::int64_t> indices,
+                                    std::span<const std::int32_t> predicted, std::span<const std::int64_t> indices,
                                     nlohmann::json metadata = nlohmann::json::object());
 
 // Fills in the computed metadata fields of `d.graph` from the diagram itself.

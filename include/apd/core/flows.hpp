@@ -31,10 +31,10 @@ struct Flow {
 };
 
 struct FlowSet {
-  std::vector<std::size_t> layers;         // 1-based, ascending
-  std::vector<Flow> flows;                 // by descending strength, then node indices
-  std::vector<std::uint32_t> flow_of;      // flow index of every instance
-  std::vector<std::uint32_t> flow_nodes;   // flows x layers: each flow's pattern node per flow layer
+  std::vector<std::size_t> layers;        // 1-based, ascending
+  std::vector<Flow> flows;                // by descending strength, then node indices
+  std::vector<std::uint32_t> flow_of;     // flow index of every instance
+  std::vector<std::uint32_t> flow_nodes;  // flows x layers: each flow's pattern node per flow layer
 
   [[nodiscard]] std::span<const std::uint32_t> nodes(std::size_t flow) const {
     return {flow_nodes.data() + flow * layers.size(), layers.size()};
@@ -76,8 +76,8 @@ struct LayerSummary {
   std::uint64_t unique_patterns = 0;  // |A*_l(D)|
   std::uint64_t singletons = 0;       // instances whose pattern no other instance has
   double singleton_share = 0;
-  std::uint64_t largest = 0;          // instances of the most frequent pattern
-  double entropy_bits = 0;            // of the pattern distribution
+  std::uint64_t largest = 0;  // instances of the most frequent pattern
+  double entropy_bits = 0;    // of the pattern distribution
 };
 
 [[nodiscard]] std::vector<LayerSummary> summarize_layers(const Diagram& d);

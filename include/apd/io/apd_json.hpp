@@ -40,7 +40,8 @@ struct ApdProvenance {
 [[nodiscard]] ApdProvenance provenance(const Diagram& d, const std::string& file);
 
 enum class OutputFormat { json, graphml };
-inline constexpr NameTable<OutputFormat, 2> kOutputFormatNames{{{"json", OutputFormat::json}, {"graphml", OutputFormat::graphml}}};
+inline constexpr NameTable<OutputFormat, 2> kOutputFormatNames{
+    {{"json", OutputFormat::json}, {"graphml", OutputFormat::graphml}}};
 
 // Writes `d` to `path` atomically (temp file + rename), or to stdout for "-".
 void save_diagram(const Diagram& d, const std::filesystem::path& path, OutputFormat format,

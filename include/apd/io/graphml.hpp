@@ -3,8 +3,8 @@
 // graph metadata are JSON strings; per-instance records are not exported.
 #pragma once
 
-#include "apd/io/apd_json.hpp"
 #include "apd/core/diagram.hpp"
+#include "apd/io/apd_json.hpp"
 
 namespace apd {
 

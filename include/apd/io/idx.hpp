@@ -27,8 +27,7 @@ struct IdxImages {
 
 // Parses IDX bytes that are already decompressed; `name` is used in messages.
 [[nodiscard]] IdxImages parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& name);
-[[nodiscard]] std::vector<std::uint8_t> parse_idx_labels(std::span<const std::uint8_t> bytes,
-                                                         const std::string& name);
+[[nodiscard]] std::vector<std::uint8_t> parse_idx_labels(std::span<const std::uint8_t> bytes, const std::string& name);
 
 // Reads a file's bytes, inflating it when it starts with the gzip magic.
 [[nodiscard]] std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path);

@@ -34,8 +34,8 @@ struct RunPaths {
 
 struct EpochMetrics {
   int epoch = 0;
-  double train_loss = 0, train_acc = 0;  // means over the epoch's mini-batches
-  double val_loss = 0, val_acc = 0;      // on the validation split, end-of-epoch weights
+  double train_loss = 0, train_acc = 0;        // means over the epoch's mini-batches
+  double val_loss = 0, val_acc = 0;            // on the validation split, end-of-epoch weights
   std::vector<std::uint64_t> unique_patterns;  // |A*_l(train)| per hidden layer; empty if not tracked
   double seconds = 0;
 };
@@ -48,7 +48,6 @@ struct EpochMetrics {
 
 // The epoch with the lowest validation loss (the earliest on ties).
 [[nodiscard]] std::optional<EpochMetrics> best_epoch(const std::vector<EpochMetrics>& metrics);
-[[nodiscard]] nlohmann::json run_summary(const std::vector<EpochMetrics>& metrics, double total_seconds,
-                                         bool complete);
+[[nodiscard]] nlohmann::json run_summary(const std::vector<EpochMetrics>& metrics, double total_seconds, bool complete);
 
 }  // namespace apd

@@ -41,9 +41,9 @@ struct SankeyView {
 [[nodiscard]] SankeyView sankey_view(const Diagram& d, std::size_t max_nodes);
 
 struct ReportOptions {
-  std::filesystem::path run;                 // optional: Figure 1 and the header
-  std::vector<std::filesystem::path> apds;   // Figures 2 and 3
-  std::size_t max_nodes = 500;               // per Sankey column
+  std::filesystem::path run;                // optional: Figure 1 and the header
+  std::vector<std::filesystem::path> apds;  // Figures 2 and 3
+  std::size_t max_nodes = 500;              // per Sankey column
   std::string title;
 };
 

@@ -40,8 +40,8 @@ struct StatsSpec {
   std::vector<std::size_t> flow_layers;  // empty: the last two hidden layers
   std::size_t top = 20;                  // flows shown; 0 = all
   BinSpec bins;
-  bool full_patterns = true;             // false: abbreviated (text output)
-  bool dense_bins = true;                // false: only cells holding flows (text output)
+  bool full_patterns = true;  // false: abbreviated (text output)
+  bool dense_bins = true;     // false: only cells holding flows (text output)
 };
 
 // One file's rows appended to the four tables (created with their columns by

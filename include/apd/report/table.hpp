@@ -30,8 +30,10 @@ struct Table {
 };
 
 enum class TableFormat { text, csv, json, markdown };
-inline constexpr NameTable<TableFormat, 4> kTableFormatNames{
-    {{"text", TableFormat::text}, {"csv", TableFormat::csv}, {"json", TableFormat::json}, {"markdown", TableFormat::markdown}}};
+inline constexpr NameTable<TableFormat, 4> kTableFormatNames{{{"text", TableFormat::text},
+                                                              {"csv", TableFormat::csv},
+                                                              {"json", TableFormat::json},
+                                                              {"markdown", TableFormat::markdown}}};
 
 [[nodiscard]] std::string render_text(const Table& t);
 [[nodiscard]] std::string render_markdown(const Table& t);

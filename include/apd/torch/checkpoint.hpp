@@ -30,7 +30,7 @@ void load_into(MlpImpl& model, const StateDict& dict, const std::string& source)
 // the shape inferred from the weight shapes and the tensors renamed to ours.
 struct InferredMlp {
   MlpShape shape;
-  StateDict canonical;              // "0.weight", "0.bias", "2.weight", ...
+  StateDict canonical;  // "0.weight", "0.bias", "2.weight", ...
 };
 
 // Throws apd::Error naming the offending key: keys that are not a Linear

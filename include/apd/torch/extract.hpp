@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "apd/core/names.hpp"
 #include "apd/io/apd_json.hpp"
 #include "apd/io/dataset.hpp"
-#include "apd/core/names.hpp"
 
 namespace apd {
 
@@ -24,17 +24,17 @@ enum class Selection { first, random };
 inline constexpr NameTable<Selection, 2> kSelectionNames{{{"first", Selection::first}, {"random", Selection::random}}};
 
 struct ExtractOptions {
-  std::filesystem::path run;               // --run RUNDIR
-  std::vector<std::string> epochs;         // --epoch/--epochs: numbers, "best", "last"
-  std::filesystem::path checkpoint;        // --checkpoint FILE (instead of --run)
+  std::filesystem::path run;                  // --run RUNDIR
+  std::vector<std::string> epochs;            // --epoch/--epochs: numbers, "best", "last"
+  std::filesystem::path checkpoint;           // --checkpoint FILE (instead of --run)
   std::optional<std::filesystem::path> data;  // --data DIR (default: the run's, or data/mnist)
-  std::optional<Normalization> normalize;  // --normalize (default: the run's, or unit)
+  std::optional<Normalization> normalize;     // --normalize (default: the run's, or unit)
   DataSplit split = DataSplit::train;
-  std::vector<std::int64_t> labels;        // true labels to keep; empty = all
-  std::optional<std::size_t> limit;        // at most this many instances
+  std::vector<std::int64_t> labels;  // true labels to keep; empty = all
+  std::optional<std::size_t> limit;  // at most this many instances
   Selection select = Selection::first;
-  std::uint64_t seed = 0;                  // for --select random
-  std::string out;                         // FILE, "-" for stdout; "{epoch}" is replaced
+  std::uint64_t seed = 0;  // for --select random
+  std::string out;         // FILE, "-" for stdout; "{epoch}" is replaced
   OutputFormat format = OutputFormat::json;
   bool instances = true;
   std::int64_t batch_size = 1024;

@@ -10,10 +10,10 @@
 
 #include <torch/torch.h>
 
+#include "apd/core/pattern_store.hpp"
 #include "apd/io/dataset.hpp"
 #include "apd/io/idx.hpp"
 #include "apd/torch/mlp.hpp"
-#include "apd/core/pattern_store.hpp"
 
 namespace apd {
 

@@ -23,7 +23,7 @@ class SgdStep {
   // loss and its number of correct predictions to the running totals.
   void operator()(const torch::Tensor& x, const torch::Tensor& y);
 
-  [[nodiscard]] double take_loss_sum();      // returns and resets the running totals
+  [[nodiscard]] double take_loss_sum();  // returns and resets the running totals
   [[nodiscard]] std::int64_t take_correct();
 
   // Momentum buffers in parameter order (empty without momentum), for resume.

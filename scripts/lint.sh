@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The everyday checks: clang-format (the layout in .clang-format) on every
+# C++ file, and clang-tidy (the checks in .clang-tidy) on apd's own sources
+# in src/ and apps/. Debian's clang-format and clang-tidy (14). Needs the
+# release build's compile_commands.json (scripts/test.sh makes it).
+# src/torch/ is left to GCC's warnings (the dev preset builds it with -Werror):
+# clang 14 cannot parse Debian's LibTorch 1.13 headers (c10::IValue is an
+# incomplete type in its std::vector instantiations), so clang-tidy would
+# report only that.
+# Usage: scripts/lint.sh [--fix]   (--fix rewrites the layout in place)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+build="${APD_LINT_BUILD:-build/release}"
+
+mapfile -t files < <(git ls-files '*.cpp' '*.hpp')
+if [[ "${1:-}" == --fix ]]; then
+  clang-format -i "${files[@]}"
+  echo "lint: formatted ${#files[@]} files"
+  exit 0
+fi
+
+echo "lint: clang-format on ${#files[@]} files"
+clang-format --dry-run --Werror "${files[@]}"
+
+if [[ ! -f "$build/compile_commands.json" ]]; then
+  echo "lint: $build/compile_commands.json is missing: configure first (cmake --preset release)" >&2
+  exit 2
+fi
+# clang cannot read GCC's precompiled headers: give clang-tidy the compile
+# commands without them (every source includes the headers it needs itself).
+mkdir -p "$build/lint"
+/usr/bin/python3 - "$build/compile_commands.json" "$build/lint/compile_commands.json" <<'PY'
+import json, re, sys
+commands = json.load(open(sys.argv[1]))
+for c in commands:
+    c["command"] = re.sub(r" -Winvalid-pch| -include \S*cmake_pch\.hxx", "", c["command"])
+json.dump(commands, open(sys.argv[2], "w"))
+PY
+mapfile -t sources < <(git ls-files 'src/*.cpp' 'apps/*.cpp' | grep -v '^src/torch/')
+echo "lint: clang-tidy on ${#sources[@]} files"
+run-clang-tidy -p "$build/lint" -j "$(nproc)" -quiet "${sources[@]/#/$root/}" >"$build/clang-tidy.log" 2>&1 || {
+  grep -E "(error|warning):" "$build/clang-tidy.log" | grep -v "warnings generated" | sort -u >&2
+  echo "lint: clang-tidy found problems (full output: $build/clang-tidy.log)" >&2
+  exit 1
+}
+echo "lint: clean"
