@@ -11,7 +11,7 @@ packages=(
   libtorch-dev libopenblas0-pthread
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev catch2
   zlib1g-dev libssl-dev libsimdjson-dev
-  clang-format clang-tidy
+  clang-format clang-tidy clang-14 libclang-rt-14-dev libfuzzer-14-dev
   nodejs npm
   python3 python3-torch python3-numpy python3-networkx
   chromium

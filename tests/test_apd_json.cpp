@@ -122,6 +122,10 @@ TEST_CASE("malformed APD files are refused with the offending field named", "[js
                  d["instances"][0]["path"][0] = d["instances"][2]["path"][0];
              }),
              Contains("but the instances give"));
+  // Found by fuzzing: a long key overflowed while it was being parsed.
+  CHECK(error_after([](json& d) {
+          d["nodes"][0]["true_labels"] = {{"66666666666666666666666", 1}};
+        }) == "f.json: nodes[0].true_labels: key \"66666666666666666666666\" is not a label (a non-negative integer)");
   CHECK(error_after([](json& d) { d["instances"][0]["predicted"] = 77; }) ==
         "f.json: instances[0].predicted: no label node for predicted label 77");
   CHECK_THROWS_WITH(apd::parse_apd_json("{\"schema\": ", "cut.json"), Contains("cut.json: not valid JSON"));

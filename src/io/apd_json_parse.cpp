@@ -170,10 +170,10 @@ class RecordReader {
         fail_at(suffix(key), "not valid JSON");
       }
       std::int64_t lbl = 0;
-      bool ok = !k.empty() && k.size() <= 10;
-      for (const char ch : k) {
-        ok = ok && ch >= '0' && ch <= '9';
-        lbl = lbl * 10 + (ch - '0');
+      bool ok = !k.empty() && k.size() <= 10;  // 10 digits cannot overflow 64 bits
+      for (std::size_t c = 0; ok && c < k.size(); ++c) {
+        ok = k[c] >= '0' && k[c] <= '9';
+        lbl = lbl * 10 + (k[c] - '0');
       }
       if (!ok || lbl > std::numeric_limits<std::int32_t>::max()) {
         fail_at(suffix(key), fmt::format("key \"{}\" is not a label (a non-negative integer)", k));
@@ -262,8 +262,9 @@ class RecordParser {
     const std::size_t size = b.text.size() - simdjson::SIMDJSON_PADDING;
     sj::document_stream stream;
     std::size_t k = 0;
-    bool broken = parser_.iterate_many(b.text.data(), size, std::max(size, std::size_t{1} << 20)).get(stream) !=
-                  simdjson::SUCCESS;
+    // One window over the whole batch: the batch size is the text's own.
+    bool broken =
+        parser_.iterate_many(b.text.data(), size, std::max<std::size_t>(size, 64)).get(stream) != simdjson::SUCCESS;
     for (auto it = stream.begin(); !broken && it != stream.end(); ++it, ++k) {
       sj::document_reference doc;
       sj::object obj;

@@ -102,31 +102,52 @@ std::vector<std::uint8_t> parse_idx_labels(std::span<const std::uint8_t> bytes, 
   return {bytes.begin() + 8, bytes.end()};
 }
 
-std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error(fmt::format("{}: cannot open", name));
-  const auto size = static_cast<std::streamoff>(in.tellg());
-  if (size < 0) throw Error(fmt::format("{}: cannot determine the file size", name));
-  std::vector<std::uint8_t> raw(static_cast<std::size_t>(size));
-  in.seekg(0);
-  if (!in.read(reinterpret_cast<char*>(raw.data()), size)) throw Error(fmt::format("{}: read failed", name));
-  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
+namespace {
 
-  // gzip: inflate every member (gzip allows concatenated members).
+// The whole size an IDX file's header declares (header plus payload), once
+// `head` holds the header; nothing for another magic, or while too short.
+std::optional<std::size_t> declared_idx_size(std::span<const std::uint8_t> head) {
+  if (head.size() < kHeaderWordSize) return std::nullopt;
+  const std::uint32_t magic = read_be32(head, 0);
+  if (magic != kImageMagic && magic != kLabelMagic) return std::nullopt;
+  const std::size_t ndims = magic & 0xffU;
+  const std::size_t header_size = kHeaderWordSize * (1 + ndims);
+  if (head.size() < header_size) return std::nullopt;
+  std::size_t size = 1;
+  for (std::size_t d = 0; d < ndims; ++d) {
+    if (__builtin_mul_overflow(size, std::size_t{read_be32(head, kHeaderWordSize * (1 + d))}, &size))
+      return std::nullopt;
+  }
+  return size > std::numeric_limits<std::size_t>::max() - header_size ? std::nullopt
+                                                                      : std::optional(size + header_size);
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> maybe_gunzip(std::span<const std::uint8_t> raw, const std::string& name) {
+  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return {raw.begin(), raw.end()};
+  // gzip: inflate every member (gzip allows concatenated members), and stop
+  // as soon as the output exceeds what its IDX header declares: a small file
+  // must not expand into gigabytes before it is found wrong.
   std::vector<std::uint8_t> out;
-  out.reserve(raw.size() * 4);
   z_stream zs{};
   if (inflateInit2(&zs, 15 + 16) != Z_OK) throw Error(fmt::format("{}: cannot initialise zlib", name));
-  zs.next_in = raw.data();
-  zs.avail_in = static_cast<uInt>(raw.size());  // IDX files are far below 4 GiB compressed
+  zs.next_in = const_cast<Bytef*>(raw.data());
+  zs.avail_in = static_cast<uInt>(std::min<std::size_t>(raw.size(), std::numeric_limits<uInt>::max()));
   std::array<std::uint8_t, 1 << 16> chunk{};
+  std::optional<std::size_t> declared;
   int rc = Z_OK;
   while (true) {
     zs.next_out = chunk.data();
     zs.avail_out = static_cast<uInt>(chunk.size());
     rc = inflate(&zs, Z_NO_FLUSH);
     out.insert(out.end(), chunk.data(), chunk.data() + (chunk.size() - zs.avail_out));
+    if (!declared) declared = declared_idx_size(out);
+    if (declared && out.size() > *declared) {
+      inflateEnd(&zs);
+      throw Error(
+          fmt::format("{}: the gzip data expands beyond the {} bytes its IDX header declares", name, *declared));
+    }
     if (rc == Z_STREAM_END) {
       if (zs.avail_in == 0) break;
       if (inflateReset(&zs) != Z_OK) break;
@@ -140,6 +161,20 @@ std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path) 
                             rc == Z_OK || rc == Z_BUF_ERROR ? "unexpected end of stream" : "zlib error"));
   }
   return out;
+}
+
+std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  if (std::filesystem::is_directory(path)) throw Error(fmt::format("{}: is a directory, not an IDX file", name));
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error(fmt::format("{}: cannot open", name));
+  const auto size = static_cast<std::streamoff>(in.tellg());
+  if (size < 0) throw Error(fmt::format("{}: cannot determine the file size", name));
+  std::vector<std::uint8_t> raw(static_cast<std::size_t>(size));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(raw.data()), size)) throw Error(fmt::format("{}: read failed", name));
+  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
+  return maybe_gunzip(raw, name);
 }
 
 IdxImages read_idx_images(const std::filesystem::path& path) {

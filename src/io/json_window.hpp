@@ -118,7 +118,9 @@ class Window {
       end_ -= keep;
       if (mark_ != kNone) mark_ -= keep;
     }
-    if (buf_.size() - end_ < kReadBytes) buf_.resize(std::max(buf_.size() * 2, end_ + kReadBytes));
+    // Reads in chunks of up to 4 MiB, no larger than the whole input.
+    const std::size_t chunk = std::clamp<std::uint64_t>(source_.size() + 1, 4096, kReadBytes);
+    if (buf_.size() - end_ < chunk) buf_.resize(std::max(buf_.size() * 2, end_ + chunk));
     const std::size_t got = source_.read(buf_.data() + end_, buf_.size() - end_);
     end_ += got;
     return got > 0;

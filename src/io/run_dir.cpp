@@ -68,20 +68,26 @@ EpochMetrics metrics_from_json(const nlohmann::json& j, const std::string& where
   return m;
 }
 
+nlohmann::json parse_json(std::string_view text, const std::string& name) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: not valid JSON: {}", name, e.what()));
+  }
+}
+
 std::vector<EpochMetrics> read_metrics(const std::filesystem::path& file) {
-  std::istringstream in(read_text_file(file));
+  return parse_metrics(read_text_file(file), file.string());
+}
+
+std::vector<EpochMetrics> parse_metrics(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
   std::vector<EpochMetrics> out;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     if (line.empty()) continue;
-    const std::string where = fmt::format("{}:{}", file.string(), n);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw Error(fmt::format("{}: not valid JSON: {}", where, e.what()));
-    }
-    out.push_back(metrics_from_json(j, where));
+    const std::string where = fmt::format("{}:{}", name, n);
+    out.push_back(metrics_from_json(parse_json(line, where), where));
     if (out.size() > 1 && out.back().epoch <= out[out.size() - 2].epoch) {
       throw Error(
           fmt::format("{}: epoch {} does not follow epoch {}", where, out.back().epoch, out[out.size() - 2].epoch));

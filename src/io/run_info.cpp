@@ -173,13 +173,7 @@ RunInfo read_run_info(const RunPaths& run) {
   if (!std::filesystem::exists(path)) {
     throw Error(fmt::format("{}: not a run directory (no run.json; runs are made by apd-train)", run.dir.string()));
   }
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_text_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
-  }
-  return run_info_from_json(j, path.string());
+  return run_info_from_json(parse_json(read_text_file(path), path.string()), path.string());
 }
 
 nlohmann::json to_json(const RunInfo& info) {

@@ -27,6 +27,10 @@ std::string fixed(double v, int digits) { return fmt::format("{:.{}f}", v, digit
 nlohmann::json sankey_json(const Diagram& d, std::size_t max_nodes) {
   const SankeyView v = sankey_view(d, max_nodes);
   nlohmann::json j;
+  for (const char* key :
+       {"label", "hover", "color", "column", "source", "target", "value", "error_share", "link_hover"}) {
+    j[key] = nlohmann::json::array();  // present even when empty: an APD of 0 instances has no nodes
+  }
   std::vector<std::uint64_t> column_max(d.layers() + 2, 1);
   for (const auto& n : v.nodes) column_max[n.column] = std::max(column_max[n.column], n.count);
   for (const auto& n : v.nodes) {
@@ -55,17 +59,17 @@ nlohmann::json bins_json(const Diagram& d) {
   const FlowSet fs = compute_flows(d, default_flow_layers(d.layers()));
   const BinSpec spec;
   const auto cells = bin_flows(fs, spec);
-  nlohmann::json j;
+  nlohmann::json j = {{"x", nlohmann::json::array()}, {"y", nlohmann::json::array()}};
   const std::size_t pb = spec.purity_bins;
-  const std::size_t sb = cells.size() / pb;
+  const std::size_t sb = cells.size() / pb;  // 0 when there are no flows
   for (std::size_t s = 0; s < sb; ++s) {
     const auto& c = cells[s * pb];
     j["x"].push_back(fmt::format("[{}, {})", c.strength_lo, c.strength_hi));
   }
-  for (std::size_t p = 0; p < pb; ++p) {
-    const auto& c = cells[p];
-    j["y"].push_back(
-        fmt::format("{}{}, {}{}", "[", fixed(c.purity_lo, 1), fixed(c.purity_hi, 1), p + 1 == pb ? "]" : ")"));
+  for (std::size_t p = 0; p < pb; ++p) {  // from the spec: the grid may hold no cells
+    const double lo = static_cast<double>(p) / static_cast<double>(pb);
+    const double hi = static_cast<double>(p + 1) / static_cast<double>(pb);
+    j["y"].push_back(fmt::format("[{}, {}{}", fixed(lo, 1), fixed(hi, 1), p + 1 == pb ? "]" : ")"));
   }
   nlohmann::json all = nlohmann::json::array(), wrong = nlohmann::json::array();
   for (std::size_t p = 0; p < pb; ++p) {

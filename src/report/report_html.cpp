@@ -17,6 +17,15 @@ namespace apd {
 
 namespace {
 
+// j[key], or null when j is not an object or lacks the key (nlohmann's const
+// operator[] is undefined behaviour for a missing key).
+const nlohmann::json& field(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json kNull;
+  if (!j.is_object()) return kNull;
+  const auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
 std::string text_of(const nlohmann::json& v) {
   if (v.is_null()) return "-";
   if (v.is_string()) return v.get<std::string>();
@@ -31,33 +40,33 @@ std::string number(const nlohmann::json& v, int digits) {
 std::string render_header(const nlohmann::json& data) {
   std::string out = fmt::format("<header>\n<h1>{}</h1>\n", escape_markup(data.value("title", "")));
   if (data.contains("run")) {
-    const auto& r = data["run"];
-    const auto& hp = r["hyperparameters"];
+    const auto& r = field(data, "run");
+    const auto& hp = field(r, "hyperparameters");
     out += fmt::format(
         "<p class=\"meta\">Run <code>{}</code>: {} ReLU MLP, SGD lr {} momentum {}, batch {}, {} epochs, "
         "inputs normalised <code>{}</code>. Best validation loss {} (accuracy {}) at epoch {}.</p>\n",
-        escape_markup(text_of(r["dir"])), escape_markup(text_of(r["architecture"])), text_of(hp["lr"]),
-        text_of(hp["momentum"]), text_of(hp["batch_size"]), text_of(hp["epochs"]),
-        escape_markup(text_of(r["normalize"])), number(r["best_val_loss"], 4), number(r["best_val_acc"], 4),
-        text_of(r["best_epoch"]));
+        escape_markup(text_of(field(r, "dir"))), escape_markup(text_of(field(r, "architecture"))),
+        text_of(field(hp, "lr")), text_of(field(hp, "momentum")), text_of(field(hp, "batch_size")),
+        text_of(field(hp, "epochs")), escape_markup(text_of(field(r, "normalize"))),
+        number(field(r, "best_val_loss"), 4), number(field(r, "best_val_acc"), 4), text_of(field(r, "best_epoch")));
   }
-  if (!data["apds"].empty()) {
-    const auto& first = data["apds"][0];
-    const auto& sel = first["selection"];
-    auto field = [&](const char* key) {
+  if (!field(data, "apds").empty()) {
+    const auto& first = field(data, "apds")[0];
+    const auto& sel = field(first, "selection");
+    auto selected = [&](const char* key) {
       return sel.is_object() ? escape_markup(text_of(sel.value(key, nlohmann::json()))) : std::string("-");
     };
     std::vector<std::string> epochs;
-    for (const auto& a : data["apds"]) epochs.push_back(text_of(a["epoch"]));
+    for (const auto& a : field(data, "apds")) epochs.push_back(text_of(field(a, "epoch")));
     out += fmt::format(
         "<p class=\"meta\">APDs at epochs {} of {}: split <code>{}</code>, labels {}, limit {}, "
         "selection <code>{}</code> (seed {}).</p>\n",
-        escape_markup(fmt::format("{}", fmt::join(epochs, ", "))), escape_markup(text_of(first["architecture"])),
-        field("split"), field("labels"), field("limit"), field("select"), field("seed"));
+        escape_markup(fmt::format("{}", fmt::join(epochs, ", "))), escape_markup(text_of(field(first, "architecture"))),
+        selected("split"), selected("labels"), selected("limit"), selected("select"), selected("seed"));
   }
-  const auto& tool = data["tool"];
-  out += fmt::format("<p class=\"meta\">Made by {} {} (git {}).</p>\n", escape_markup(text_of(tool["name"])),
-                     escape_markup(text_of(tool["version"])), escape_markup(text_of(tool["git_sha"])));
+  const auto& tool = field(data, "tool");
+  out += fmt::format("<p class=\"meta\">Made by {} {} (git {}).</p>\n", escape_markup(text_of(field(tool, "name"))),
+                     escape_markup(text_of(field(tool, "version"))), escape_markup(text_of(field(tool, "git_sha"))));
   for (const auto& w : data.value("warnings", nlohmann::json::array())) {
     out += fmt::format("<p class=\"meta warn\">Warning: {}</p>\n", escape_markup(text_of(w)));
   }
@@ -71,13 +80,13 @@ std::string render_key_numbers(const nlohmann::json& apds) {
       "<th>wrong</th><th>unique patterns per layer</th><th>AUROC small strength</th><th>AUROC low purity</th></tr>\n";
   for (const auto& a : apds) {
     std::vector<std::string> unique;
-    for (const auto& u : a["unique"]) unique.push_back(u.dump());
+    for (const auto& u : field(a, "unique")) unique.push_back(u.dump());
     const bool bins = a.contains("bins");
     out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                       escape_markup(text_of(a["file"])), text_of(a["epoch"]), text_of(a["instances"]),
-                       text_of(a["errors"]), fmt::join(unique, " / "),
-                       bins ? number(a["bins"]["auroc_small_strength"], 3) : "n/a",
-                       bins ? number(a["bins"]["auroc_low_purity"], 3) : "n/a");
+                       escape_markup(text_of(field(a, "file"))), text_of(field(a, "epoch")),
+                       text_of(field(a, "instances")), text_of(field(a, "errors")), fmt::join(unique, " / "),
+                       bins ? number(field(field(a, "bins"), "auroc_small_strength"), 3) : "n/a",
+                       bins ? number(field(field(a, "bins"), "auroc_low_purity"), 3) : "n/a");
   }
   return out +
          "</table>\n<p class=\"caption\">AUROC: how well a small flow (strength) or an impure flow (purity) flags "
@@ -92,7 +101,7 @@ std::string render_figure_sections(const nlohmann::json& data) {
         "<h2>Figure 1: training</h2>\n<div id=\"fig1-loss\" class=\"plot\"></div>\n"
         "<div id=\"fig1-patterns\" class=\"plot\"></div>\n";
   }
-  if (data["apds"].empty()) return out;
+  if (field(data, "apds").empty()) return out;
   return out +
          fmt::format(
              "<h2>Figure 2: activation pattern diagrams</h2>\n<p class=\"caption\">Columns, left to right: the "
@@ -109,7 +118,7 @@ std::string render_figure_sections(const nlohmann::json& data) {
              "last two hidden layers (flows). Strength: instances in the flow (log-2 bins); purity: share of the "
              "flow's most "
              "frequent predicted label. Colour scales are shared across files.</p>\n<div id=\"heatmaps\"></div>\n",
-             text_of(data["max_nodes"]));
+             text_of(field(data, "max_nodes")));
 }
 
 // The data as inline JSON; "</" is escaped so no string can close the script element.
@@ -127,7 +136,7 @@ std::string render_report(const nlohmann::json& data, const ReportAssets& assets
   out += fmt::format("<title>{}</title>\n<style>{}</style>\n", escape_markup(data.value("title", "")), assets.style);
   out += fmt::format("<script>\n{}\n</script>\n</head>\n<body>\n", assets.plotly_js);
   out += render_header(data);
-  if (!data["apds"].empty()) out += render_key_numbers(data["apds"]);
+  if (!field(data, "apds").empty()) out += render_key_numbers(field(data, "apds"));
   out += render_figure_sections(data);
   out += render_data(data);
   out += fmt::format("<script>{}</script>\n</body>\n</html>\n", assets.script);

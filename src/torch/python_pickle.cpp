@@ -31,7 +31,13 @@ struct Dict {
 };
 struct Value {
   std::variant<std::monostate, bool, std::int64_t, double, std::string, Global, Tuple, List, Dict, torch::Tensor> v;
+  std::uint32_t depth = 0;  // containers: 1 + the deepest item
 };
+
+// A state_dict nests about 5 deep. The bound keeps a stranger's pickle of a
+// million nested tuples from making destruction (one shared_ptr destructor
+// per level) exhaust the stack.
+constexpr std::uint32_t kMaxDepth = 100;
 
 ValuePtr make(auto&& x) { return std::make_shared<Value>(Value{std::forward<decltype(x)>(x)}); }
 
@@ -39,6 +45,20 @@ class Unpickler {
  public:
   Unpickler(std::string name, std::string_view bytes, caffe2::serialize::PyTorchStreamReader& archive)
       : name_(std::move(name)), bytes_(bytes), archive_(archive) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+  // A pickle can make a container hold itself (through the memo); only
+  // memoised values can be referred to twice, so emptying them breaks every
+  // cycle, which shared_ptr alone would leak.
+  ~Unpickler() {
+    for (auto& [key, value] : memo_) {
+      std::visit(
+          [](auto& c) {
+            if constexpr (requires { c.items; }) c.items.clear();
+          },
+          value->v);
+    }
+  }
 
   ValuePtr run() {
     while (true) {
@@ -99,6 +119,17 @@ class Unpickler {
   }
 
   void step(unsigned char op);
+  // Makes a container of `items`, or adds them to `into`, bounding the depth.
+  ValuePtr container(auto&& c, const std::vector<ValuePtr>& items) {
+    auto v = make(std::forward<decltype(c)>(c));
+    nest(*v, items);
+    return v;
+  }
+  void nest(Value& into, const std::vector<ValuePtr>& items) {
+    for (const auto& item : items) into.depth = std::max(into.depth, item->depth + 1);
+    into.depth = std::max<std::uint32_t>(into.depth, 1);
+    if (into.depth > kMaxDepth) fail("containers nested deeper than {} levels: not a state_dict", kMaxDepth);
+  }
   ValuePtr reduce(const ValuePtr& callable, const ValuePtr& args);
   ValuePtr load_storage(const ValuePtr& pid);
 
@@ -149,17 +180,21 @@ void Unpickler::step(unsigned char op) {
       stack_.push_back(it->second);
       break;
     }
-    case ')': stack_.push_back(make(Tuple{})); break;
-    case '}': stack_.push_back(make(Dict{})); break;
-    case ']': stack_.push_back(make(List{})); break;
+    case ')': stack_.push_back(container(Tuple{}, {})); break;
+    case '}': stack_.push_back(container(Dict{}, {})); break;
+    case ']': stack_.push_back(container(List{}, {})); break;
     case '(': marks_.push_back(stack_.size()); break;
-    case 't': stack_.push_back(make(Tuple{pop_to_mark()})); break;
+    case 't': {
+      auto items = pop_to_mark();
+      stack_.push_back(container(Tuple{items}, items));
+      break;
+    }
     case 0x85:
     case 0x86:
     case 0x87: {  // TUPLE1..3
       std::vector<ValuePtr> items(op - 0x84u);
       for (auto it = items.rbegin(); it != items.rend(); ++it) *it = pop();
-      stack_.push_back(make(Tuple{items}));
+      stack_.push_back(container(Tuple{items}, items));
       break;
     }
     case 'X': stack_.push_back(make(std::string(take(uint_le(4))))); break;  // BINUNICODE
@@ -207,6 +242,7 @@ void Unpickler::step(unsigned char op) {
       }
       auto* dict = std::get_if<Dict>(&top()->v);
       if (dict == nullptr || items.size() % 2 != 0) fail("malformed pickle (SETITEMS on a non-dict)");
+      nest(*top(), items);
       for (std::size_t k = 0; k < items.size(); k += 2) dict->items.emplace_back(items[k], items[k + 1]);
       break;
     }
@@ -215,6 +251,7 @@ void Unpickler::step(unsigned char op) {
       std::vector<ValuePtr> items = op == 'a' ? std::vector<ValuePtr>{pop()} : pop_to_mark();
       auto* list = std::get_if<List>(&top()->v);
       if (list == nullptr) fail("malformed pickle (APPEND on a non-list)");
+      nest(*top(), items);
       list->items.insert(list->items.end(), items.begin(), items.end());
       break;
     }
@@ -259,9 +296,32 @@ ValuePtr Unpickler::load_storage(const ValuePtr& pid) {
   if (!archive_.hasRecord(record)) fail("archive lacks record {}", record);
   auto [data, size] = archive_.getRecord(record);
   const auto element = static_cast<std::size_t>(c10::elementSize(dtype->second));
+  if (size % element != 0) {
+    fail("archive record {} holds {} bytes: not a whole number of {}-byte {} elements", record, size, element, type);
+  }
   auto t = torch::empty({static_cast<std::int64_t>(size / element)}, torch::TensorOptions().dtype(dtype->second));
   std::memcpy(t.data_ptr(), data.get(), size);
   return make(t);
+}
+
+}  // namespace
+
+namespace {
+
+// The pickle's root as a state_dict: names mapped to tensors.
+StateDict to_state_dict(const ValuePtr& root, const std::string& name) {
+  const auto* dict = std::get_if<Dict>(&root->v);
+  if (dict == nullptr) throw Error(fmt::format("{}: holds no dict (expected torch.save(model.state_dict(), f))", name));
+  StateDict out;
+  for (const auto& [k, v] : dict->items) {
+    const auto* key = std::get_if<std::string>(&k->v);
+    const auto* tensor = std::get_if<torch::Tensor>(&v->v);
+    if (key == nullptr || tensor == nullptr) {
+      throw Error(fmt::format("{}: a state_dict maps names to tensors; this dict holds other values", name));
+    }
+    out.emplace_back(*key, *tensor);
+  }
+  return out;
 }
 
 }  // namespace
@@ -277,26 +337,16 @@ StateDict read_python_state_dict(const std::filesystem::path& path) {
   if (!archive->hasRecord("data.pkl")) throw Error(fmt::format("{}: no data.pkl in the archive", name));
   auto [data, size] = archive->getRecord("data.pkl");
   const std::string_view bytes(static_cast<const char*>(data.get()), size);
-  ValuePtr root;
   try {
-    root = Unpickler(name, bytes, *archive).run();
+    // Converted while the unpickler lives: its destructor empties memoised
+    // containers to break cycles.
+    Unpickler unpickler(name, bytes, *archive);
+    return to_state_dict(unpickler.run(), name);
   } catch (const std::bad_variant_access&) {
     throw Error(fmt::format("{}: unexpected value types in the pickle (not a state_dict)", name));
   } catch (const c10::Error& e) {
     throw Error(fmt::format("{}: {}", name, e.what_without_backtrace()));
   }
-  const auto* dict = std::get_if<Dict>(&root->v);
-  if (dict == nullptr) throw Error(fmt::format("{}: holds no dict (expected torch.save(model.state_dict(), f))", name));
-  StateDict out;
-  for (const auto& [k, v] : dict->items) {
-    const auto* key = std::get_if<std::string>(&k->v);
-    const auto* tensor = std::get_if<torch::Tensor>(&v->v);
-    if (key == nullptr || tensor == nullptr) {
-      throw Error(fmt::format("{}: a state_dict maps names to tensors; this dict holds other values", name));
-    }
-    out.emplace_back(*key, *tensor);
-  }
-  return out;
 }
 
 }  // namespace apd

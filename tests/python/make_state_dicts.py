@@ -8,11 +8,14 @@ PyTorch users save them, for apd-extract --checkpoint tests:
   unchained.pt     weights that do not chain (Linear(INPUTS,32) then Linear(20,10))
   wrong_inputs.pt  a first layer of 100 inputs
   corrupt.pt       the first half of prefixed.pt
+  odd_storage.pt   sequential.pt with 3 bytes appended to a tensor record (not whole float32s)
+  nested.pt        sequential.pt whose data.pkl is 1,000,000 nested tuples
 
 Usage: make_state_dicts.py DIR INPUTS
 """
 import os
 import sys
+import zipfile
 
 import torch
 from torch import nn
@@ -43,4 +46,18 @@ torch.save(nn.Sequential(nn.Linear(100, 24), nn.ReLU(), nn.Linear(24, 10)).state
            os.path.join(out, "wrong_inputs.pt"))
 data = open(os.path.join(out, "prefixed.pt"), "rb").read()
 open(os.path.join(out, "corrupt.pt"), "wb").write(data[: len(data) // 2])
+
+
+def rewrite(source, target, edit):
+    """Copies the zip archive `source` to `target`, passing each record through edit(name, bytes)."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            zout.writestr(item, edit(item.filename, zin.read(item.filename)))
+
+
+sequential = os.path.join(out, "sequential.pt")
+rewrite(sequential, os.path.join(out, "odd_storage.pt"),
+        lambda name, b: b + b"xyz" if name.endswith("/data/0") else b)
+deep = b"\x80\x02)" + b"\x85" * 1_000_000 + b"."  # PROTO 2, EMPTY_TUPLE, TUPLE1 x 10^6, STOP
+rewrite(sequential, os.path.join(out, "nested.pt"), lambda name, b: deep if name.endswith("/data.pkl") else b)
 print(f"state_dicts written to {out}")

@@ -31,6 +31,10 @@ struct IdxImages {
 
 // Reads a file's bytes, inflating it when it starts with the gzip magic.
 [[nodiscard]] std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path);
+// The same for bytes in memory: gzip data (by its magic) inflated, anything
+// else as it is. Stops with an error once the output exceeds the size its
+// IDX header declares.
+[[nodiscard]] std::vector<std::uint8_t> maybe_gunzip(std::span<const std::uint8_t> raw, const std::string& name);
 
 [[nodiscard]] IdxImages read_idx_images(const std::filesystem::path& path);
 [[nodiscard]] std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& path);

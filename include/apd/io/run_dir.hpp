@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -44,6 +45,11 @@ struct EpochMetrics {
 // `where` names the source in errors ("metrics.jsonl:12").
 [[nodiscard]] EpochMetrics metrics_from_json(const nlohmann::json& j, const std::string& where);
 [[nodiscard]] std::vector<EpochMetrics> read_metrics(const std::filesystem::path& file);
+// The same for text in memory; `name` names it in errors ("NAME:LINE: ...").
+[[nodiscard]] std::vector<EpochMetrics> parse_metrics(const std::string& text, const std::string& name);
+
+// Parses JSON text; a syntax error is an apd::Error naming `name`.
+[[nodiscard]] nlohmann::json parse_json(std::string_view text, const std::string& name);
 [[nodiscard]] std::string metrics_jsonl(const std::vector<EpochMetrics>& metrics);
 
 // The epoch with the lowest validation loss (the earliest on ties).

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses (fuzz_test/, clang 14 with
+# -fsanitize=fuzzer,address,undefined) and runs them:
+#   scripts/fuzz.sh --smoke        replay every regression input, then ~60 s per harness (CI)
+#   scripts/fuzz.sh --runs N       a campaign of N executions per harness
+# Seed corpora are generated from real files (MNIST, the docs' APD example,
+# a synthetic run and APDs extracted from it when the release build has
+# made them); what a campaign finds lands in build/fuzz/findings/.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+mode="${1:---smoke}"
+runs="${2:-}"
+seconds="${APD_FUZZ_SECONDS:-60}"
+build="$root/build/fuzz"
+
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+  -DAPD_BUILD_FUZZ=ON -DAPD_BUILD_TORCH=OFF -DAPD_BUILD_TESTS=OFF -DAPD_BUILD_BENCH=OFF >/dev/null
+cmake --build "$build" --target fuzz_idx fuzz_apd_json fuzz_run_files >/dev/null
+
+# Seeds. The first byte of an IDX or run-file input picks the reader.
+seeds="$build/seeds"
+rm -rf "$seeds"; mkdir -p "$seeds"/{fuzz_idx,fuzz_apd_json,fuzz_run_files}
+if [[ -f data/mnist/train-labels-idx1-ubyte ]]; then
+  { printf '\x00'; head -c $((16 + 3 * 784)) data/mnist/t10k-images-idx3-ubyte | /usr/bin/python3 -c "
+import sys; b = bytearray(sys.stdin.buffer.read()); b[4:8] = (3).to_bytes(4, 'big'); sys.stdout.buffer.write(b)"; } \
+    >"$seeds/fuzz_idx/images"
+  { printf '\x01'; head -c 20 data/mnist/t10k-labels-idx1-ubyte | /usr/bin/python3 -c "
+import sys; b = bytearray(sys.stdin.buffer.read()); b[4:8] = (12).to_bytes(4, 'big'); sys.stdout.buffer.write(b)"; } \
+    >"$seeds/fuzz_idx/labels"
+  { printf '\x01'; tail -c +2 "$seeds/fuzz_idx/labels" | gzip -c; } >"$seeds/fuzz_idx/labels.gz"
+fi
+/usr/bin/python3 - "$seeds/fuzz_apd_json/docs-example.json" <<'PY'
+import re, sys
+doc = open("docs/apd-json.md").read()
+open(sys.argv[1], "w").write(re.search(r"```json\n([\s\S]*?)```", doc).group(1))
+PY
+scratch="$root/build/release/test-scratch"
+for f in "$scratch"/stats/apd-e5.json "$scratch"/stats/lean.json "$scratch"/report/shallow.json; do
+  [[ -f "$f" ]] && [[ $(stat -c %s "$f") -lt 400000 ]] && cp "$f" "$seeds/fuzz_apd_json/"
+done
+if [[ -f "$scratch/synthetic-run/run.json" ]]; then
+  { printf '\x00'; cat "$scratch/synthetic-run/run.json"; } >"$seeds/fuzz_run_files/run.json"
+  { printf '\x01'; cat "$scratch/synthetic-run/metrics.jsonl"; } >"$seeds/fuzz_run_files/metrics.jsonl"
+fi
+
+status=0
+for harness in fuzz_idx fuzz_apd_json fuzz_run_files; do
+  bin="$build/fuzz_test/$harness"
+  dict="fuzz_test/dict/json.dict"; [[ $harness == fuzz_idx ]] && dict="fuzz_test/dict/idx.dict"
+  regressions="fuzz_test/regressions/$harness"
+  if [[ -d "$regressions" ]] && compgen -G "$regressions/*" >/dev/null; then
+    echo "fuzz: $harness replays $(ls "$regressions" | wc -l) regression inputs"
+    "$bin" "$regressions"/* >"$build/$harness.replay.log" 2>&1 || { echo "FAIL: $harness on a regression input"; tail -30 "$build/$harness.replay.log"; status=1; }
+  fi
+  corpus="$build/corpus/$harness"; findings="$build/findings/$harness"
+  mkdir -p "$corpus" "$findings"
+  limit=(-max_total_time="$seconds"); [[ "$mode" == --runs ]] && limit=(-runs="$runs")
+  echo "fuzz: $harness ${limit[*]}"
+  if ! "$bin" "$corpus" "$seeds/$harness" -dict="$dict" -max_len=65536 -rss_limit_mb=4096 -timeout=20 \
+      -artifact_prefix="$findings/" -print_final_stats=1 "${limit[@]}" >"$build/$harness.log" 2>&1; then
+    echo "FAIL: $harness found a crash, leak or hang: $(ls "$findings")"; tail -40 "$build/$harness.log"; status=1
+  fi
+  grep -E "stat::number_of_executed_units|cov: " "$build/$harness.log" | tail -2 | sed 's/^/  /'
+done
+exit $status
