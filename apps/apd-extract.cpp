@@ -32,18 +32,20 @@ void add_options(CLI::App& app, Options& options) {
                             "train or val (the run's own split), or test");
   app.add_option("--labels", o.labels, "True labels to keep, comma-separated (default all)")->delimiter(',');
   app.add_option_function<std::size_t>(
-      "--limit", [&o](const std::size_t& n) { o.limit = n; },
-      "At most N instances (all of them, with a warning, if fewer exist)");
+         "--limit", [&o](const std::size_t& n) { o.limit = n; },
+         "At most N instances (all of them, with a warning, if fewer exist)")
+      ->check(apd::app::non_negative());
   apd::app::add_enum_option(app, "--select", apd::kSelectionNames, o.select,
                             "Which instances --limit keeps: first (by index) or random");
   app.add_option("--seed", o.seed, "Seed of --select random (the same instances at every epoch)")
+      ->check(apd::app::non_negative())
       ->capture_default_str();
   app.add_option("--out", o.out, "Output file, - for stdout; {epoch} is replaced by the epoch number")->required();
   apd::app::add_enum_option(app, "--format", apd::kOutputFormatNames, o.format, "json (apd/1) or graphml");
   app.add_flag_callback(
       "--no-instances", [&o] { o.instances = false; }, "Omit the per-instance records (flows need them)");
-  app.add_option("--batch-size", o.batch_size, "Instances per forward batch")->capture_default_str();
-  app.add_option("--threads", o.threads, "CPU threads")->capture_default_str();
+  app.add_option("--batch-size", o.batch_size, "Instances per forward batch, 1 to 1048576")->capture_default_str();
+  app.add_option("--threads", o.threads, "CPU threads, 1 to 256")->capture_default_str();
   apd::app::add_verbosity_flags(app, options.verbosity);
 }
 

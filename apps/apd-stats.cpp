@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
 #include "apd/core/stopwatch.hpp"
 #include "apd/io/apd_json.hpp"
 #include "apd/io/output.hpp"
@@ -80,8 +81,13 @@ int run(const Options& o) {
   spec.bins = {o.strength_base, o.purity_bins};
   spec.full_patterns = format == apd::TableFormat::csv || format == apd::TableFormat::json;
   spec.dense_bins = spec.full_patterns;  // text and markdown list only the cells that hold flows
-  if (!(o.strength_base > 1.0)) throw apd::UsageError(fmt::format("--strength-base: {} must be > 1", o.strength_base));
-  if (o.purity_bins == 0) throw apd::UsageError("--purity-bins: at least 1");
+  if (!(o.strength_base >= apd::kMinStrengthBase && o.strength_base <= apd::kMaxStrengthBase)) {
+    throw apd::UsageError(fmt::format("--strength-base: {} is outside [{}, {}]", o.strength_base, apd::kMinStrengthBase,
+                                      apd::kMaxStrengthBase));
+  }
+  if (o.purity_bins == 0 || o.purity_bins > apd::kMaxPurityBins) {
+    throw apd::UsageError(fmt::format("--purity-bins: {} is outside 1..{}", o.purity_bins, apd::kMaxPurityBins));
+  }
 
   auto tables = apd::make_stats_tables();
   apd::Stopwatch clock;
@@ -131,9 +137,14 @@ int main(int argc, char** argv) {
   apd::app::add_enum_option(app, "--format", apd::kTableFormatNames, o.format, "text, csv, json or markdown");
   app.add_option("--flow-layers", o.flow_layers, "Layers whose patterns define a flow (default: the last two)")
       ->delimiter(',');
-  app.add_option("--top", o.top, "Flows listed, strongest first (0 = all)")->capture_default_str();
-  app.add_option("--strength-base", o.strength_base, "Base of the logarithmic strength bins")->capture_default_str();
-  app.add_option("--purity-bins", o.purity_bins, "Equal-width purity bins over [0, 1]")->capture_default_str();
+  app.add_option("--top", o.top, "Flows listed, strongest first (0 = all)")
+      ->check(apd::app::non_negative())
+      ->capture_default_str();
+  app.add_option("--strength-base", o.strength_base, "Base of the logarithmic strength bins, 1.01 to 1e6")
+      ->capture_default_str();
+  app.add_option("--purity-bins", o.purity_bins, "Equal-width purity bins over [0, 1], 1 to 1000")
+      ->check(apd::app::non_negative())
+      ->capture_default_str();
   app.add_option("--out", o.out, "Output file (default: stdout)")->capture_default_str();
   apd::app::add_verbosity_flags(app, o.verbosity);
   apd::app::add_version_flag(app, program);

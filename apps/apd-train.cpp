@@ -7,15 +7,20 @@ namespace {
 
 void add_options(CLI::App& app, apd::TrainOptions& o) {
   app.add_option("--data", o.data, "IDX dataset directory")->capture_default_str();
-  app.add_option("--hidden", o.hidden, "Hidden layer widths, comma-separated")->delimiter(',')->capture_default_str();
+  app.add_option("--hidden", o.hidden, "Hidden layer widths (1 to 65536 each), comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--epochs", o.epochs, "Number of epochs")->capture_default_str();
   app.add_option("--lr", o.lr, "SGD learning rate")->capture_default_str();
   app.add_option("--momentum", o.momentum, "SGD momentum (PyTorch semantics)")->capture_default_str();
-  app.add_option("--batch-size", o.batch_size, "Mini-batch size")->capture_default_str();
+  app.add_option("--batch-size", o.batch_size, "Mini-batch size, 1 to 1048576")->capture_default_str();
   app.add_option("--val-split", o.val_split, "Share of the training images held out for validation")
       ->capture_default_str();
-  app.add_option("--seed", o.seed, "Seed of the split, the initialisation and the batch order")->capture_default_str();
-  app.add_option("--threads", o.threads, "CPU threads (LibTorch and OpenBLAS); results are reproducible per count")
+  app.add_option("--seed", o.seed, "Seed of the split, the initialisation and the batch order")
+      ->check(apd::app::non_negative())
+      ->capture_default_str();
+  app.add_option("--threads", o.threads,
+                 "CPU threads (LibTorch and OpenBLAS), 1 to 256; results are reproducible per count")
       ->capture_default_str();
   apd::app::add_enum_option(app, "--normalize", apd::kNormalizationNames, o.normalize,
                             "Pixel scaling: unit (x/255), standard ((x/255-0.1307)/0.3081), symmetric (x/127.5-1)");

@@ -32,6 +32,15 @@ std::optional<int> parse(CLI::App& app, const std::string& program, int argc, ch
   return std::nullopt;
 }
 
+CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](const std::string& value) -> std::string {
+        const auto first = value.find_first_not_of(" \t");
+        return first != std::string::npos && value[first] == '-' ? "'" + value + "' must not be negative" : "";
+      },
+      "");
+}
+
 void add_verbosity_flags(CLI::App& app, Verbosity& verbosity) {
   auto* quiet = app.add_flag_callback(
       "--quiet", [&verbosity] { verbosity = Verbosity::quiet; }, "Print only errors");

@@ -59,6 +59,10 @@ CLI::Option* add_enum_option(CLI::App& app, const std::string& name, const NameT
       ->default_str(std::string(name_of(names, value)));
 }
 
+// Rejects a negative value for an unsigned option (CLI11 2.1 would wrap
+// "-1" around to 2^64 - 1).
+[[nodiscard]] CLI::Validator non_negative();
+
 // Adds --quiet and --verbose, which set `verbosity`.
 void add_verbosity_flags(CLI::App& app, Verbosity& verbosity);
 

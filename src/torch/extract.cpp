@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
 #include "apd/core/random.hpp"
 #include "apd/core/stopwatch.hpp"
 #include "apd/core/version.hpp"
@@ -129,7 +130,12 @@ void validate(const ExtractOptions& o) {
   }
   if (o.limit && *o.limit == 0) throw UsageError("--limit: 0 selects nothing");
   if (o.batch_size <= 0) throw UsageError(fmt::format("--batch-size: {} must be at least 1", o.batch_size));
+  if (o.batch_size > kMaxBatchSize) {
+    throw UsageError(fmt::format("--batch-size: {} exceeds the maximum of {}", o.batch_size, kMaxBatchSize));
+  }
   if (o.threads <= 0) throw UsageError(fmt::format("--threads: {} must be at least 1", o.threads));
+  if (o.threads > kMaxThreads)
+    throw UsageError(fmt::format("--threads: {} exceeds the maximum of {}", o.threads, kMaxThreads));
   if (o.out.empty()) throw UsageError("--out: an output file (or - for stdout) is required");
   for (const auto l : o.labels) {
     if (l < 0) throw UsageError(fmt::format("--labels: {} is not a label", l));

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
 #include "apd/core/random.hpp"
 #include "apd/core/stopwatch.hpp"
 #include "apd/core/version.hpp"
@@ -167,15 +168,24 @@ void validate(const TrainOptions& o) {
   if (o.hidden.empty()) throw UsageError("--hidden: at least one hidden layer is needed (e.g. 40,40,40)");
   for (const auto w : o.hidden) {
     if (w <= 0) throw UsageError(fmt::format("--hidden: layer width {} must be positive", w));
+    if (w > kMaxLayerWidth)
+      throw UsageError(fmt::format("--hidden: layer width {} exceeds the maximum of {}", w, kMaxLayerWidth));
   }
   if (!(o.lr > 0)) throw UsageError(fmt::format("--lr: {} must be > 0", o.lr));
   if (!(o.momentum >= 0 && o.momentum < 1))
     throw UsageError(fmt::format("--momentum: {} is outside [0, 1)", o.momentum));
   if (o.epochs <= 0) throw UsageError(fmt::format("--epochs: {} must be at least 1", o.epochs));
+  if (o.epochs > kMaxEpochs)
+    throw UsageError(fmt::format("--epochs: {} exceeds the maximum of {}", o.epochs, kMaxEpochs));
   if (!(o.val_split > 0 && o.val_split < 1))
     throw UsageError(fmt::format("--val-split: {} is outside (0, 1)", o.val_split));
   if (o.batch_size <= 0) throw UsageError(fmt::format("--batch-size: {} must be at least 1", o.batch_size));
+  if (o.batch_size > kMaxBatchSize) {
+    throw UsageError(fmt::format("--batch-size: {} exceeds the maximum of {}", o.batch_size, kMaxBatchSize));
+  }
   if (o.threads <= 0) throw UsageError(fmt::format("--threads: {} must be at least 1", o.threads));
+  if (o.threads > kMaxThreads)
+    throw UsageError(fmt::format("--threads: {} exceeds the maximum of {}", o.threads, kMaxThreads));
   if (o.checkpoint_every <= 0)
     throw UsageError(fmt::format("--checkpoint-every: {} must be at least 1", o.checkpoint_every));
   if (o.out.empty()) throw UsageError("--out: a run directory is required");

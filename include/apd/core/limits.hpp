@@ -1,0 +1,20 @@
+// The documented ranges of the tools' options (README, "Contract"): values
+// beyond them are usage errors rather than hours of thrashing or an
+// allocation of exabytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace apd {
+
+inline constexpr int kMaxThreads = 256;
+inline constexpr std::int64_t kMaxBatchSize = std::int64_t{1} << 20;
+inline constexpr std::int64_t kMaxLayerWidth = std::int64_t{1} << 16;
+inline constexpr int kMaxEpochs = 1'000'000;
+inline constexpr std::size_t kMaxPurityBins = 1000;
+// Above 1.01 a 64-bit strength needs at most ~4,500 logarithmic bins.
+inline constexpr double kMinStrengthBase = 1.01;
+inline constexpr double kMaxStrengthBase = 1e6;
+
+}  // namespace apd
