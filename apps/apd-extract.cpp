@@ -1,5 +1,6 @@
 // apd-extract: the APD (apd/1 JSON or GraphML) of a label subset at any epoch
 // of an apd-train run, or under a state_dict saved by PyTorch.
+#include "apd/io/atomic_file.hpp"
 #include "apd/torch/extract.hpp"
 #include "app_support.hpp"
 
@@ -63,5 +64,6 @@ int main(int argc, char** argv) {
   apd::app::add_version_flag(app, program);
   if (const auto rc = apd::app::parse(app, program, argc, argv)) return *rc;
   apd::app::setup_logging(program, o.verbosity);
+  apd::remove_temporaries_on_signals();
   return apd::app::run_guarded([&] { return apd::run_extraction(o.extract); });
 }

@@ -5,6 +5,7 @@
 
 #include "apd/core/error.hpp"
 #include "apd/core/stopwatch.hpp"
+#include "apd/io/atomic_file.hpp"
 #include "apd/io/output.hpp"
 #include "apd/report/report.hpp"
 #include "app_support.hpp"
@@ -62,5 +63,6 @@ int main(int argc, char** argv) {
   apd::app::add_version_flag(app, program);
   if (const auto rc = apd::app::parse(app, program, argc, argv)) return *rc;
   apd::app::setup_logging(program, o.verbosity);
+  apd::remove_temporaries_on_signals();
   return apd::app::run_guarded([&] { return run(o); });
 }

@@ -10,6 +10,7 @@
 #include "apd/core/limits.hpp"
 #include "apd/core/stopwatch.hpp"
 #include "apd/io/apd_json.hpp"
+#include "apd/io/atomic_file.hpp"
 #include "apd/io/output.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/report/stats.hpp"
@@ -150,5 +151,6 @@ int main(int argc, char** argv) {
   apd::app::add_version_flag(app, program);
   if (const auto rc = apd::app::parse(app, program, argc, argv)) return *rc;
   apd::app::setup_logging(program, o.verbosity);
+  apd::remove_temporaries_on_signals();
   return apd::app::run_guarded([&] { return run(o); });
 }

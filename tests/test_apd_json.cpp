@@ -1,4 +1,8 @@
 // apd/1 JSON: round trip, determinism, and every malformed case named.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <fstream>
 #include <regex>
 
@@ -224,4 +228,41 @@ TEST_CASE("the provenance in an APD's metadata is typed, and a wrong type names 
   d.graph["model"] = json::object();
   d.graph["selection"] = json::array();
   CHECK_THROWS_WITH(apd::provenance(d, "f.json"), "f.json: graph.selection: expected an object or null, got array");
+}
+
+TEST_CASE("an output that is not a regular file is written, not replaced", "[output]") {
+  const apd::test::TempDir dir("not-regular");
+  const auto link = dir / "null";
+  std::filesystem::create_symlink("/dev/null", link);
+  apd::write_file_atomically(link, "bytes");
+  CHECK(std::filesystem::is_symlink(link));  // renaming over it would have replaced the link (or, as root, /dev/null)
+  CHECK(std::filesystem::is_character_file("/dev/null"));
+  CHECK_THROWS_WITH(apd::write_file_atomically(dir.path(), "x"), Contains("is a directory, not a file to write"));
+}
+
+TEST_CASE("a 250-character output name fits its temporary file", "[output]") {
+  const apd::test::TempDir dir("long-name");
+  const auto target = dir / (std::string(245, 'a') + ".json");
+  apd::write_file_atomically(target, "{}");
+  CHECK(apd::read_text_file(target) == "{}");
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator{}) == 1);
+}
+
+TEST_CASE("SIGTERM removes the temporary file of an output being written", "[output]") {
+  const apd::test::TempDir dir("signal");
+  const auto target = dir / "out.json";
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    apd::remove_temporaries_on_signals();
+    apd::AtomicFile file(target);
+    file.write("partial");
+    ::raise(SIGTERM);
+    ::_exit(0);  // not reached
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGTERM);
+  CHECK(std::filesystem::is_empty(dir.path()));  // neither the target nor a .tmp
 }

@@ -1,6 +1,9 @@
 // Writes a file so that it appears complete or not at all: data goes to a
 // temporary file in the target's directory, which commit() flushes, syncs and
-// renames over the target. A file destroyed before commit() is removed.
+// renames over the target. A file destroyed before commit() is removed, and
+// so is one alive when SIGINT/SIGTERM arrives (remove_temporaries_on_signals).
+// A target that exists and is not a regular file (/dev/null, a FIFO) is
+// written directly: renaming over it would replace the device.
 #pragma once
 
 #include <cstdio>
@@ -28,7 +31,14 @@ class AtomicFile {
   std::filesystem::path temp_;
   std::FILE* file_ = nullptr;
   bool committed_ = false;
+  bool direct_ = false;  // writing to a device or FIFO itself
+  int slot_ = -1;        // in the table the signal handler reads
 };
+
+// Makes SIGINT and SIGTERM remove the temporary files of every AtomicFile
+// alive, then end the process as the signal would (exit status 130/143).
+// For tools that do not handle those signals themselves.
+void remove_temporaries_on_signals();
 
 // Writes `bytes` to `target` atomically.
 void write_file_atomically(const std::filesystem::path& target, std::string_view bytes);
