@@ -10,6 +10,9 @@ void add_options(CLI::App& app, apd::TrainOptions& o) {
   app.add_option("--hidden", o.hidden, "Hidden layer widths (1 to 65536 each), comma-separated")
       ->delimiter(',')
       ->capture_default_str();
+  app.add_option("--classes", o.classes,
+                 "Output classes; every label must be below it (default: 1 + the largest label)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{256}));
   app.add_option("--epochs", o.epochs, "Number of epochs")->capture_default_str();
   app.add_option("--lr", o.lr, "SGD learning rate")->capture_default_str();
   app.add_option("--momentum", o.momentum, "SGD momentum (PyTorch semantics)")->capture_default_str();

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -97,6 +98,7 @@ void reconcile(TrainOptions& o, const RunInfo& info) {
   check("val-split", info.split.val_split, o.val_split);
   check("normalize", to_string(info.data.normalize), to_string(o.normalize));
   check("threads", info.threads, o.threads);
+  check("classes", info.model.classes, o.classes);
   o.hidden = info.model.hidden;
   o.lr = info.hyper.lr;
   o.momentum = info.hyper.momentum;
@@ -105,6 +107,7 @@ void reconcile(TrainOptions& o, const RunInfo& info) {
   o.val_split = info.split.val_split;
   o.normalize = info.data.normalize;
   o.threads = info.threads;
+  o.classes = info.model.classes;
   if (o.given.count("epochs") == 0) o.epochs = info.hyper.epochs;
   if (o.given.count("data") == 0) o.data = info.data.dir;
   if (o.given.count("checkpoint-every") == 0) o.checkpoint_every = info.checkpoint_every;
@@ -204,6 +207,34 @@ struct TrainingData {
   torch::Tensor train_x, train_y, val_x, val_y;
 };
 
+// The number of classes: --classes, which every label must be below, or
+// else 1 + the largest label, provided the labels use most of 0..largest (a
+// stray byte of 200 in a file of digits is corruption, not a 201st class).
+std::int64_t class_count(std::span<const std::uint8_t> labels, std::int64_t given, const std::filesystem::path& file) {
+  std::array<std::uint64_t, 256> seen{};
+  for (const auto l : labels) ++seen[l];
+  std::int64_t largest = 0, distinct = 0;
+  for (std::size_t l = 0; l < seen.size(); ++l) {
+    if (seen[l] == 0) continue;
+    largest = static_cast<std::int64_t>(l);
+    ++distinct;
+  }
+  if (given > 0) {
+    if (largest >= given) {
+      throw Error(
+          fmt::format("{}: label {} is outside 0..{} (--classes {})", file.string(), largest, given - 1, given));
+    }
+    return given;
+  }
+  if (2 * distinct < largest + 1) {
+    throw Error(
+        fmt::format("{}: labels reach {} but take only {} distinct values: a corrupt label file? "
+                    "(--classes {} trains with {} classes anyway)",
+                    file.string(), largest, distinct, largest + 1, largest + 1));
+  }
+  return largest + 1;
+}
+
 TrainingData load_training_data(const TrainOptions& o) {
   Stopwatch clock;
   TrainingData data;
@@ -219,9 +250,8 @@ TrainingData load_training_data(const TrainOptions& o) {
   } catch (const UsageError& e) {
     throw UsageError(fmt::format("--val-split: {}", e.what()));
   }
-  std::int64_t classes = 0;
-  for (const auto l : source.labels) classes = std::max<std::int64_t>(classes, l + 1);
-  data.shape = MlpShape{static_cast<std::int64_t>(source.images.image_size()), o.hidden, classes};
+  data.shape = MlpShape{static_cast<std::int64_t>(source.images.image_size()), o.hidden,
+                        class_count(source.labels, o.classes, data.files.train_labels)};
   // The splits as contiguous tensors: training batches gather from the train
   // split, and evaluation batches are views.
   const TensorSet all = to_tensors(source, o.normalize);

@@ -17,6 +17,7 @@ namespace apd {
 struct TrainOptions {
   std::filesystem::path data = "data/mnist";
   std::vector<std::int64_t> hidden = {40, 40, 40};
+  std::int64_t classes = 0;  // 0: 1 + the largest label
   int epochs = 500;
   double lr = 0.001;
   double momentum = 0.0;
