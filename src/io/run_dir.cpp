@@ -72,7 +72,12 @@ nlohmann::json parse_json(std::string_view text, const std::string& name) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: not valid JSON: {}", name, e.what()));
+    // "[json.exception.parse_error.101] parse error at line 1, ...": the bracket is library detail.
+    std::string_view what = e.what();
+    if (const auto end = what.find("] "); what.starts_with("[json.exception") && end != std::string_view::npos) {
+      what.remove_prefix(end + 2);
+    }
+    throw Error(fmt::format("{}: not valid JSON: {}", name, what));
   }
 }
 
