@@ -81,3 +81,9 @@ TEST_CASE("split indices from run.json must lie in the source", "[run_info]") {
   CHECK(error_after([](nlohmann::json& j) { j["split"]["train_count"] = 5; }) ==
         "run.json: key \"split\": train_count 5 + val_count 2 != source_count 8");
 }
+
+TEST_CASE("a directory where run.json should be is named as such", "[run_info]") {
+  const apd::test::TempDir dir("run-json-dir");
+  std::filesystem::create_directories(dir / "run.json");
+  CHECK_THROWS_WITH(apd::read_run_info(apd::RunPaths{dir.path()}), Contains("run.json: is a directory, not a file"));
+}

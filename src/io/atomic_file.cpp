@@ -132,6 +132,8 @@ void write_file_atomically(const std::filesystem::path& target, std::string_view
 }
 
 std::string read_text_file(const std::filesystem::path& path) {
+  // An ifstream opens a directory and reads it as empty: say what it is.
+  if (std::filesystem::is_directory(path)) throw Error(fmt::format("{}: is a directory, not a file", path.string()));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(fmt::format("{}: cannot open: {}", path.string(), errno_text()));
   std::ostringstream buffer;
