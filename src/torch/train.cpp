@@ -1,12 +1,16 @@
 #include "apd/torch/train.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <numeric>
 #include <optional>
@@ -417,23 +421,107 @@ class TrainingRun {
 
 // With --resume, the options completed from run.json; otherwise a check that
 // the run directory is new.
+// Held for the whole training: a second apd-train on the same directory
+// (or one of its --resume) is refused instead of interleaving its files.
+class RunLock {
+ public:
+  explicit RunLock(const RunPaths& run) {
+    std::filesystem::create_directories(run.dir);
+    const auto path = run.dir / ".lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+      throw Error(fmt::format("{}: cannot create the run's lock file: {}", path.string(), std::strerror(errno)));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw Error(
+          fmt::format("{}: another apd-train is writing this run (it holds {})", run.dir.string(), path.string()));
+    }
+  }
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  ~RunLock() { ::close(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+// What a directory given as --out holds: nothing of a run (it may still hold
+// the leftovers of one that never wrote run.json: an empty checkpoints/,
+// temporary files, the lock), a run that completed no epoch (no resume.pt
+// yet), or a run with complete epochs.
+enum class RunState { none, no_epoch, epochs };
+
+RunState run_state(const RunPaths& run) {
+  if (std::filesystem::exists(run.run_json())) {
+    return std::filesystem::exists(run.resume_state()) ? RunState::epochs : RunState::no_epoch;
+  }
+  if (!std::filesystem::exists(run.dir)) return RunState::none;
+  if (!std::filesystem::is_directory(run.dir)) return RunState::epochs;  // a file: never touched
+  for (const auto& entry : std::filesystem::directory_iterator(run.dir)) {
+    const std::string name = entry.path().filename().string();
+    const bool leftover = name == ".lock" || (name.starts_with('.') && name.ends_with(".tmp")) ||
+                          (name == "checkpoints" && entry.is_directory() && std::filesystem::is_empty(entry.path()));
+    if (!leftover) return RunState::epochs;  // something else: not ours to remove
+  }
+  return RunState::none;
+}
+
+// Removes a run's files except run.json, to restart it from epoch 1.
+void clear_epochs(const RunPaths& run) {
+  std::filesystem::remove_all(run.checkpoints());
+  std::filesystem::remove(run.metrics());
+  std::filesystem::remove(run.summary());
+}
+
+// With --resume, the options completed from run.json (nothing when the run
+// must restart from epoch 1, which it then does in place); without, a check
+// that the directory holds no run.
 std::optional<RunInfo> open_run_directory(TrainOptions& o) {
   const RunPaths run{o.out};
+  const RunState state = run_state(run);
   if (!o.resume) {
-    if (std::filesystem::exists(o.out) &&
-        (!std::filesystem::is_directory(o.out) || !std::filesystem::is_empty(o.out))) {
+    if (state == RunState::epochs) {
       throw UsageError(
           fmt::format("--out {}: exists and is not empty; a run is never overwritten "
                       "(choose a new directory, or continue it with --resume)",
                       o.out.string()));
     }
+    if (state == RunState::no_epoch) {
+      throw UsageError(
+          fmt::format("--out {}: holds a run that stopped before completing an epoch; "
+                      "restart it with --resume (or choose a new directory)",
+                      o.out.string()));
+    }
+    remove_stale_temporaries(run);
     return std::nullopt;
+  }
+  if (state == RunState::none && std::filesystem::exists(run.dir)) {
+    throw Error(
+        fmt::format("{}: holds no run.json, only the leftovers of a run that never started; "
+                    "start it again without --resume",
+                    run.dir.string()));
   }
   RunInfo info = read_run_info(run);
   reconcile(o, info);
   validate(o);
   remove_stale_temporaries(run);
+  if (state == RunState::no_epoch) {
+    spdlog::warn(
+        "{}: no epoch was completed before the run stopped; restarting it from epoch 1 with run.json's options",
+        run.dir.string());
+    clear_epochs(run);
+  }
   return info;
+}
+
+// run.json records paths as text (UTF-8): a path that is not cannot be
+// recorded, and would leave a run directory without its run.json.
+void require_utf8_path(const std::filesystem::path& path, const char* option) {
+  try {
+    (void)nlohmann::json(std::filesystem::absolute(path).string()).dump();
+  } catch (const nlohmann::json::type_error&) {
+    throw UsageError(fmt::format("{}: the path is not valid UTF-8, and run.json records paths as text", option));
+  }
 }
 
 }  // namespace
@@ -441,7 +529,12 @@ std::optional<RunInfo> open_run_directory(TrainOptions& o) {
 int run_training(const TrainOptions& options) {
   TrainOptions o = options;  // --resume completes it from run.json
   validate(o);
+  require_utf8_path(o.out, "--out");
+  const RunPaths run{o.out};
+  std::optional<RunLock> lock;
+  if (o.resume && std::filesystem::is_directory(run.dir)) lock.emplace(run);
   const std::optional<RunInfo> resumed = open_run_directory(o);
+  require_utf8_path(o.data, "--data");
   set_thread_count(o.threads);
   spdlog::debug("{} thread(s)", o.threads);
   TrainingData data = load_training_data(o);
@@ -451,8 +544,16 @@ int run_training(const TrainOptions& options) {
   }
   const RunInfo info =
       resumed ? *resumed : make_run_info(o, data.shape, data.files, data.digests, data.split, data.source_count);
+  if (!lock) {
+    // A new run locks only now, having created nothing before; under the
+    // lock the directory must still hold no run (another may have finished).
+    lock.emplace(run);
+    if (run_state(run) != RunState::none) {
+      throw UsageError(fmt::format("--out {}: another apd-train has started a run there", run.dir.string()));
+    }
+  }
   TrainingRun training(o, std::move(data));
-  if (resumed) {
+  if (resumed && std::filesystem::exists(run.resume_state())) {
     training.restore();
   } else {
     training.start(info);
