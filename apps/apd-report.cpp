@@ -7,6 +7,7 @@
 #include "apd/core/stopwatch.hpp"
 #include "apd/io/atomic_file.hpp"
 #include "apd/io/output.hpp"
+#include "apd/io/run_dir.hpp"
 #include "apd/report/report.hpp"
 #include "app_support.hpp"
 
@@ -32,6 +33,7 @@ void add_options(CLI::App& app, Options& o) {
 
 int run(const Options& o) {
   if (o.report.run.empty() && o.report.apds.empty()) throw apd::UsageError("give --run RUNDIR, --apd FILE..., or both");
+  apd::refuse_output_in_running_run(o.out);
   apd::Stopwatch clock;
   std::vector<std::string> warnings;
   nlohmann::json data = apd::report_data(o.report, warnings);

@@ -56,6 +56,7 @@ std::string render(const std::vector<apd::Table>& tables, apd::TableFormat forma
 
 int run(const Options& o) {
   const auto format = o.format;
+  apd::refuse_output_in_running_run(o.out);
   if (o.run.empty() == o.files.empty()) throw apd::UsageError("give APD files, or --run RUNDIR (not both)");
   if (!o.run.empty()) {
     if (o.table != TableChoice::all && o.table != TableChoice::epochs) {

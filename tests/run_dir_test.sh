@@ -35,6 +35,11 @@ set +e; flock "$dir/locked/.lock" "$train" --out "$dir/locked" --resume --epochs
 [[ $code == 1 ]] && grep -q "another apd-train is writing this run" "$dir/err" || { cat "$dir/err"; fail "second writer not refused"; }
 [[ ! -f "$dir/locked/checkpoints/epoch-0006.pt" ]] || fail "the second writer wrote"
 echo "ok: a second writer is refused while the lock is held"
+stats="$(dirname "$train")/apd-stats"
+set +e; flock "$dir/locked/.lock" "$stats" --run "$dir/locked" --out "$dir/locked/epochs.txt" 2>"$dir/err"; code=$?; set -e
+[[ $code == 1 ]] && grep -q "inside the run directory .*, which an apd-train is writing now" "$dir/err" || { cat "$dir/err"; fail "apd-stats wrote into a running run"; }
+"$stats" --run "$dir/locked" --out "$dir/locked/epochs.txt" || fail "apd-stats refused a run nobody trains"
+echo "ok: other tools refuse outputs inside a run being trained, and write there otherwise"
 
 # A path run.json cannot record.
 set +e; "$train" --data "$data" --out "$dir/$(printf 'bad\xff')" --quiet 2>"$dir/err"; code=$?; set -e

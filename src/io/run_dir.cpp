@@ -1,6 +1,11 @@
 #include "apd/io/run_dir.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <regex>
 #include <sstream>
 
@@ -10,6 +15,23 @@
 #include "apd/io/atomic_file.hpp"
 
 namespace apd {
+
+void refuse_output_in_running_run(const std::filesystem::path& output) {
+  if (output == "-") return;
+  std::filesystem::path dir = std::filesystem::absolute(output).parent_path();
+  for (int level = 0; level < 2 && !dir.empty(); ++level, dir = dir.parent_path()) {
+    const auto lock = dir / ".lock";
+    if (!std::filesystem::exists(dir / "run.json") || !std::filesystem::exists(lock)) continue;
+    const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    const bool busy = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(fd);
+    if (busy) {
+      throw Error(fmt::format("{}: inside the run directory {}, which an apd-train is writing now; write it elsewhere",
+                              output.string(), dir.string()));
+    }
+  }
+}
 
 std::filesystem::path RunPaths::checkpoint(int epoch) const {
   return checkpoints() / fmt::format("epoch-{:04d}.pt", epoch);

@@ -251,6 +251,7 @@ int run_extraction(const ExtractOptions& o) {
   Stopwatch clock;
   spdlog::debug("{} thread(s)", o.threads);
   Plan plan = plan_jobs(o);
+  for (const Job& job : plan.jobs) refuse_output_in_running_run(job.out);
   // Every checkpoint is read before the data, and before anything is written.
   std::vector<StateDict> dicts;
   for (const Job& job : plan.jobs) {

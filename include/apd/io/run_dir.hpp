@@ -30,6 +30,11 @@ struct RunPaths {
   [[nodiscard]] std::filesystem::path resume_state() const { return checkpoints() / "resume.pt"; }
 };
 
+// Throws apd::Error when `output` would land in a run directory (or its
+// checkpoints/) that an apd-train is writing now, as its lock (RUN/.lock)
+// shows: its files would interleave with the training's.
+void refuse_output_in_running_run(const std::filesystem::path& output);
+
 // Epochs that have a checkpoint file, ascending.
 [[nodiscard]] std::vector<int> list_checkpoints(const RunPaths& run);
 
