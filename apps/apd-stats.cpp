@@ -54,35 +54,23 @@ std::string render(const std::vector<apd::Table>& tables, apd::TableFormat forma
   return out;
 }
 
-int run(const Options& o) {
-  const auto format = o.format;
-  apd::refuse_output_in_running_run(o.out);
-  if (o.run.empty() == o.files.empty()) throw apd::UsageError("give APD files, or --run RUNDIR (not both)");
-  if (!o.run.empty()) {
-    if (o.table != TableChoice::all && o.table != TableChoice::epochs) {
-      throw apd::UsageError(
-          fmt::format("--table {}: with --run the table is epochs", apd::name_of(kTableNames, o.table)));
-    }
-    const apd::RunPaths run{o.run};
-    (void)apd::read_run_info(run);
-    if (!std::filesystem::exists(run.metrics())) {
-      throw apd::Error(fmt::format("{}: no metrics.jsonl (has the run finished an epoch?)", o.run));
-    }
-    apd::write_output(o.out, render({apd::run_table(apd::read_metrics(run.metrics()))}, format));
-    return 0;
+// The per-epoch table of a run (the paper's Figure 1).
+int run_epochs(const Options& o) {
+  if (o.table != TableChoice::all && o.table != TableChoice::epochs) {
+    throw apd::UsageError(
+        fmt::format("--table {}: with --run the table is epochs", apd::name_of(kTableNames, o.table)));
   }
-  if (format == apd::TableFormat::csv && o.table == TableChoice::all) {
-    throw apd::UsageError("--format csv writes one table: add --table layers, flows, bins or errors");
+  const apd::RunPaths run{o.run};
+  (void)apd::read_run_info(run);
+  if (!std::filesystem::exists(run.metrics())) {
+    throw apd::Error(fmt::format("{}: no metrics.jsonl (has the run finished an epoch?)", o.run));
   }
-  if (o.table == TableChoice::epochs)
-    throw apd::UsageError("--table epochs is the table of a run: it needs --run RUNDIR");
-  const bool all = o.table == TableChoice::all;
-  apd::StatsSpec spec;
-  spec.flow_layers = o.flow_layers;
-  spec.top = o.top;
-  spec.bins = {o.strength_base, o.purity_bins};
-  spec.full_patterns = format == apd::TableFormat::csv || format == apd::TableFormat::json;
-  spec.dense_bins = spec.full_patterns;  // text and markdown list only the cells that hold flows
+  apd::write_output(o.out, render({apd::run_table(apd::read_metrics(run.metrics()))}, o.format));
+  return 0;
+}
+
+// The flow and bin settings, checked against their documented ranges.
+apd::StatsSpec stats_spec(const Options& o) {
   if (!(o.strength_base >= apd::kMinStrengthBase && o.strength_base <= apd::kMaxStrengthBase)) {
     throw apd::UsageError(fmt::format("--strength-base: {} is outside [{}, {}]", o.strength_base, apd::kMinStrengthBase,
                                       apd::kMaxStrengthBase));
@@ -90,7 +78,25 @@ int run(const Options& o) {
   if (o.purity_bins == 0 || o.purity_bins > apd::kMaxPurityBins) {
     throw apd::UsageError(fmt::format("--purity-bins: {} is outside 1..{}", o.purity_bins, apd::kMaxPurityBins));
   }
+  apd::StatsSpec spec;
+  spec.flow_layers = o.flow_layers;
+  spec.top = o.top;
+  spec.bins = {o.strength_base, o.purity_bins};
+  spec.full_patterns = o.format == apd::TableFormat::csv || o.format == apd::TableFormat::json;
+  spec.dense_bins = spec.full_patterns;  // text and markdown list only the cells that hold flows
+  return spec;
+}
 
+// The four tables of the APD files, rows of every file in order.
+int run_apd_tables(const Options& o) {
+  if (o.format == apd::TableFormat::csv && o.table == TableChoice::all) {
+    throw apd::UsageError("--format csv writes one table: add --table layers, flows, bins or errors");
+  }
+  if (o.table == TableChoice::epochs) {
+    throw apd::UsageError("--table epochs is the table of a run: it needs --run RUNDIR");
+  }
+  const bool all = o.table == TableChoice::all;
+  const apd::StatsSpec spec = stats_spec(o);
   auto tables = apd::make_stats_tables();
   apd::Stopwatch clock;
   for (const auto& file : o.files) {
@@ -115,9 +121,15 @@ int run(const Options& o) {
   for (auto* t : {&tables.layers, &tables.flows, &tables.bins, &tables.errors}) {
     if (all || apd::name_of(kTableNames, o.table) == t->name) chosen.push_back(std::move(*t));
   }
-  apd::write_output(o.out, render(chosen, format));
+  apd::write_output(o.out, render(chosen, o.format));
   spdlog::debug("wrote {} in {:.2f} s", o.out == "-" ? "stdout" : o.out, clock.lap());
   return 0;
+}
+
+int run(const Options& o) {
+  apd::refuse_output_in_running_run(o.out);
+  if (o.run.empty() == o.files.empty()) throw apd::UsageError("give APD files, or --run RUNDIR (not both)");
+  return o.run.empty() ? run_apd_tables(o) : run_epochs(o);
 }
 
 }  // namespace
