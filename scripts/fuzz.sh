@@ -4,8 +4,8 @@
 #   scripts/fuzz.sh --smoke        replay every regression input, then ~60 s per harness (CI)
 #   scripts/fuzz.sh --runs N       a campaign of N executions per harness
 # Seed corpora are generated from real files (MNIST, the docs' APD example,
-# a synthetic run and APDs extracted from it when the release build has
-# made them); what a campaign finds lands in build/fuzz/findings/.
+# checkpoints written by Python's torch.save, a synthetic run with its
+# checkpoints and APDs extracted from it when the release build has made them); what a campaign finds lands in build/fuzz/findings/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -18,11 +18,12 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
   -DAPD_BUILD_FUZZ=ON -DAPD_BUILD_TORCH=OFF -DAPD_BUILD_TESTS=OFF -DAPD_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" --target fuzz_idx fuzz_apd_json fuzz_run_files >/dev/null
+harnesses=(fuzz_idx fuzz_apd_json fuzz_run_files fuzz_state_dict)
+cmake --build "$build" --target "${harnesses[@]}" >/dev/null
 
 # Seeds. The first byte of an IDX or run-file input picks the reader.
 seeds="$build/seeds"
-rm -rf "$seeds"; mkdir -p "$seeds"/{fuzz_idx,fuzz_apd_json,fuzz_run_files}
+rm -rf "$seeds"; mkdir -p "$seeds"/{fuzz_idx,fuzz_apd_json,fuzz_run_files,fuzz_state_dict}
 if [[ -f data/mnist/train-labels-idx1-ubyte ]]; then
   { printf '\x00'; head -c $((16 + 3 * 784)) data/mnist/t10k-images-idx3-ubyte | /usr/bin/python3 -c "
 import sys; b = bytearray(sys.stdin.buffer.read()); b[4:8] = (3).to_bytes(4, 'big'); sys.stdout.buffer.write(b)"; } \
@@ -46,10 +47,27 @@ if [[ -f "$scratch/synthetic-run/run.json" ]]; then
   { printf '\x01'; cat "$scratch/synthetic-run/metrics.jsonl"; } >"$seeds/fuzz_run_files/metrics.jsonl"
 fi
 
+# Checkpoints from Python's torch.save (16 inputs keeps them small) and from
+# apd-train: whole (first byte even) and their data.pkl alone (odd).
+/usr/bin/python3 tests/python/make_state_dicts.py "$build/state-dicts" 16 >/dev/null
+for f in "$build"/state-dicts/{prefixed,sequential}.pt "$scratch"/synthetic-run/checkpoints/epoch-0001.pt; do
+  [[ -f "$f" ]] || continue
+  base="$(basename "$(dirname "$f")")-$(basename "$f" .pt)"
+  { printf '\x00'; cat "$f"; } >"$seeds/fuzz_state_dict/$base.pt"
+  { printf '\x01'; /usr/bin/python3 -c "
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1]); sys.stdout.buffer.write(z.read(next(n for n in z.namelist() if n.endswith('/data.pkl'))))" "$f"; } \
+    >"$seeds/fuzz_state_dict/$base.pkl"
+done
+
 status=0
-for harness in fuzz_idx fuzz_apd_json fuzz_run_files; do
+for harness in "${harnesses[@]}"; do
   bin="$build/fuzz_test/$harness"
-  dict="fuzz_test/dict/json.dict"; [[ $harness == fuzz_idx ]] && dict="fuzz_test/dict/idx.dict"
+  case $harness in
+    fuzz_idx) dict=fuzz_test/dict/idx.dict ;;
+    fuzz_state_dict) dict=fuzz_test/dict/pickle.dict ;;
+    *) dict=fuzz_test/dict/json.dict ;;
+  esac
   regressions="fuzz_test/regressions/$harness"
   if [[ -d "$regressions" ]] && compgen -G "$regressions/*" >/dev/null; then
     echo "fuzz: $harness replays $(ls "$regressions" | wc -l) regression inputs"

@@ -1,13 +1,12 @@
 #include "apd/torch/checkpoint.hpp"
 
 #include <algorithm>
-#include <fstream>
 
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
 #include "apd/io/atomic_file.hpp"
-#include "python_pickle.hpp"
+#include "apd/io/state_dict_file.hpp"
 
 namespace apd {
 
@@ -24,13 +23,39 @@ void save_state_dict(const StateDict& dict, const std::filesystem::path& path) {
   write_file_atomically(path, std::string_view(bytes.data(), bytes.size()));
 }
 
+namespace {
+
+torch::ScalarType scalar_type(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return torch::kFloat32;
+    case DType::float64: return torch::kFloat64;
+    case DType::float16: return torch::kFloat16;
+    case DType::bfloat16: return torch::kBFloat16;
+    case DType::int64: return torch::kInt64;
+    case DType::int32: return torch::kInt32;
+    case DType::int16: return torch::kInt16;
+    case DType::int8: return torch::kInt8;
+    case DType::uint8: return torch::kUInt8;
+    case DType::boolean: return torch::kBool;
+  }
+  return torch::kFloat32;
+}
+
+// A copy of the stored view (the reader has checked it lies in its storage).
+torch::Tensor to_tensor(const StoredTensor& t) {
+  const auto elements = static_cast<std::int64_t>(t.storage->size() / element_size(t.dtype));
+  // from_blob does not write through the pointer; the clone owns its memory.
+  auto* data = const_cast<char*>(t.storage->data());  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  const auto storage = torch::from_blob(data, {elements}, torch::TensorOptions().dtype(scalar_type(t.dtype)));
+  return storage.as_strided(t.sizes, t.strides, t.offset).clone();
+}
+
+}  // namespace
+
 StateDict load_state_dict(const std::filesystem::path& path) {
-  if (!std::filesystem::is_regular_file(path)) throw Error(fmt::format("{}: no such file", path.string()));
-  // One reader for our torch::pickle_save files and Python's torch.save: not
-  // torch::pickle_load, which cannot read Python's state_dicts
-  // (pytorch/pytorch#100741) and, in 1.13, reads past the end of its buffer
-  // on a truncated archive (found by AddressSanitizer).
-  return read_python_state_dict(path);
+  StateDict out;
+  for (const auto& [name, tensor] : read_state_dict_file(path)) out.emplace_back(name, to_tensor(tensor));
+  return out;
 }
 
 namespace {

@@ -10,6 +10,8 @@ PyTorch users save them, for apd-extract --checkpoint tests:
   corrupt.pt       the first half of prefixed.pt
   odd_storage.pt   sequential.pt with 3 bytes appended to a tensor record (not whole float32s)
   nested.pt        sequential.pt whose data.pkl is 1,000,000 nested tuples
+  compressed.pt    sequential.pt with its records deflated (torch.save stores them)
+  bad_crc.pt       sequential.pt with a byte of a tensor record flipped (its CRC no longer matches)
 
 Usage: make_state_dicts.py DIR INPUTS
 """
@@ -48,11 +50,13 @@ data = open(os.path.join(out, "prefixed.pt"), "rb").read()
 open(os.path.join(out, "corrupt.pt"), "wb").write(data[: len(data) // 2])
 
 
-def rewrite(source, target, edit):
+def rewrite(source, target, edit, compression=zipfile.ZIP_STORED):
     """Copies the zip archive `source` to `target`, passing each record through edit(name, bytes)."""
-    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", compression) as zout:
         for item in zin.infolist():
-            zout.writestr(item, edit(item.filename, zin.read(item.filename)))
+            record = edit(item.filename, zin.read(item.filename))
+            item.compress_type = compression
+            zout.writestr(item, record)
 
 
 sequential = os.path.join(out, "sequential.pt")
@@ -60,4 +64,12 @@ rewrite(sequential, os.path.join(out, "odd_storage.pt"),
         lambda name, b: b + b"xyz" if name.endswith("/data/0") else b)
 deep = b"\x80\x02)" + b"\x85" * 1_000_000 + b"."  # PROTO 2, EMPTY_TUPLE, TUPLE1 x 10^6, STOP
 rewrite(sequential, os.path.join(out, "nested.pt"), lambda name, b: deep if name.endswith("/data.pkl") else b)
+rewrite(sequential, os.path.join(out, "compressed.pt"), lambda name, b: b, zipfile.ZIP_DEFLATED)
+data = bytearray(open(sequential, "rb").read())
+with zipfile.ZipFile(sequential) as z:
+    record = next(i for i in z.infolist() if i.filename.endswith("/data/0"))
+name_len, extra_len = (int.from_bytes(data[record.header_offset + k:record.header_offset + k + 2], "little")
+                       for k in (26, 28))
+data[record.header_offset + 30 + name_len + extra_len + 5] ^= 0xFF
+open(os.path.join(out, "bad_crc.pt"), "wb").write(data)
 print(f"state_dicts written to {out}")

@@ -1,15 +1,16 @@
-#include "python_pickle.hpp"
-
-#include <caffe2/serialize/inline_container.h>
-
+// The unpickler behind read_state_dict_pickle (include/apd/io/state_dict_file.hpp).
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <variant>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "apd/core/error.hpp"
+#include "apd/io/state_dict_file.hpp"
 
 namespace apd {
 
@@ -29,8 +30,16 @@ struct List {
 struct Dict {
   std::vector<std::pair<ValuePtr, ValuePtr>> items;
 };
+// A storage record: the persistent id's type and the record's bytes.
+struct Storage {
+  DType dtype;
+  std::shared_ptr<const std::string> bytes;
+  std::int64_t elements;
+};
 struct Value {
-  std::variant<std::monostate, bool, std::int64_t, double, std::string, Global, Tuple, List, Dict, torch::Tensor> v;
+  std::variant<std::monostate, bool, std::int64_t, double, std::string, Global, Tuple, List, Dict, Storage,
+               StoredTensor>
+      v;
   std::uint32_t depth = 0;  // containers: 1 + the deepest item
 };
 
@@ -43,8 +52,8 @@ ValuePtr make(auto&& x) { return std::make_shared<Value>(Value{std::forward<decl
 
 class Unpickler {
  public:
-  Unpickler(std::string name, std::string_view bytes, caffe2::serialize::PyTorchStreamReader& archive)
-      : name_(std::move(name)), bytes_(bytes), archive_(archive) {}
+  Unpickler(std::string name, std::string_view bytes, const RecordReader& records)
+      : name_(std::move(name)), bytes_(bytes), records_(records) {}
   Unpickler(const Unpickler&) = delete;
   Unpickler& operator=(const Unpickler&) = delete;
   // A pickle can make a container hold itself (through the memo); only
@@ -99,8 +108,11 @@ class Unpickler {
     pos_ = end + 1;
     return out;
   }
+  // As in Python's unpickler, values below the latest MARK cannot be popped
+  // or changed until the mark is.
+  [[nodiscard]] std::size_t fence() const { return marks_.empty() ? 0 : marks_.back(); }
   ValuePtr pop() {
-    if (stack_.empty()) fail("malformed pickle (pop from an empty stack)");
+    if (stack_.size() <= fence()) fail("malformed pickle (stack underflow)");
     auto v = stack_.back();
     stack_.pop_back();
     return v;
@@ -114,7 +126,7 @@ class Unpickler {
     return items;
   }
   ValuePtr& top() {
-    if (stack_.empty()) fail("malformed pickle (empty stack)");
+    if (stack_.size() <= fence()) fail("malformed pickle (stack underflow)");
     return stack_.back();
   }
 
@@ -131,28 +143,37 @@ class Unpickler {
     if (into.depth > kMaxDepth) fail("containers nested deeper than {} levels: not a state_dict", kMaxDepth);
   }
   ValuePtr reduce(const ValuePtr& callable, const ValuePtr& args);
+  ValuePtr rebuild_tensor(const std::vector<ValuePtr>& args);
   ValuePtr load_storage(const ValuePtr& pid);
+  Storage read_storage(const std::string& type, const std::string& key);
+  DType read_storage_type(const std::string& type) const;
+
+  // Typed views of a value; `what` names it in the error.
+  template <typename T>
+  const T& as(const ValuePtr& v, std::string_view what) const {
+    if (const T* x = std::get_if<T>(&v->v)) return *x;
+    fail("malformed pickle ({} has the wrong type: not a state_dict)", what);
+  }
+  const std::vector<ValuePtr>& items(const ValuePtr& v, std::string_view what) const {
+    if (const auto* t = std::get_if<Tuple>(&v->v)) return t->items;
+    if (const auto* l = std::get_if<List>(&v->v)) return l->items;
+    fail("malformed pickle ({} is not a tuple)", what);
+  }
+  std::vector<std::int64_t> int_list(const ValuePtr& v, std::string_view what) const {
+    std::vector<std::int64_t> out;
+    for (const auto& item : items(v, what)) out.push_back(as<std::int64_t>(item, what));
+    return out;
+  }
 
   std::string name_;
   std::string_view bytes_;
   std::size_t pos_ = 0;
-  caffe2::serialize::PyTorchStreamReader& archive_;
+  const RecordReader& records_;
+  std::map<std::string, ValuePtr> storages_;  // by record key: each record is read once
   std::vector<ValuePtr> stack_;
   std::vector<std::size_t> marks_;
   std::map<std::uint64_t, ValuePtr> memo_;
 };
-
-const std::vector<ValuePtr>& tuple_items(const ValuePtr& v) {
-  if (const auto* t = std::get_if<Tuple>(&v->v)) return t->items;
-  if (const auto* l = std::get_if<List>(&v->v)) return l->items;
-  throw Error("expected a tuple");
-}
-
-std::vector<std::int64_t> int_list(const ValuePtr& v) {
-  std::vector<std::int64_t> out;
-  for (const auto& item : tuple_items(v)) out.push_back(std::get<std::int64_t>(item->v));
-  return out;
-}
 
 void Unpickler::step(unsigned char op) {
   switch (op) {
@@ -166,7 +187,8 @@ void Unpickler::step(unsigned char op) {
     case 0x93: {  // STACK_GLOBAL
       const auto qual = pop();
       const auto module = pop();
-      stack_.push_back(make(Global{std::get<std::string>(module->v) + " " + std::get<std::string>(qual->v)}));
+      stack_.push_back(
+          make(Global{as<std::string>(module, "a global's module") + " " + as<std::string>(qual, "a global's name")}));
       break;
     }
     case 'q': memo_[static_cast<unsigned char>(byte())] = top(); break;  // BINPUT
@@ -261,47 +283,93 @@ void Unpickler::step(unsigned char op) {
 }
 
 ValuePtr Unpickler::reduce(const ValuePtr& callable, const ValuePtr& args) {
-  const auto* g = std::get_if<Global>(&callable->v);
-  if (g == nullptr) fail("malformed pickle (REDUCE of a non-callable)");
-  const auto& a = tuple_items(args);
-  if (g->name == "collections OrderedDict") return make(Dict{});
+  const std::string& g = as<Global>(callable, "a REDUCE's callable").name;
+  const auto& a = items(args, "a REDUCE's arguments");
+  if (g == "collections OrderedDict") return make(Dict{});
   // torch::pickle_save annotates containers: restore_type_tag(value, "Dict[str, Tensor]").
-  if (g->name == "torch.jit._pickle restore_type_tag" && !a.empty()) return a[0];
-  if (g->name == "torch._utils _rebuild_tensor_v2" && a.size() >= 4) {
-    const auto& storage = std::get<torch::Tensor>(a[0]->v);
-    const auto offset = std::get<std::int64_t>(a[1]->v);
-    return make(storage.as_strided(int_list(a[2]), int_list(a[3]), offset).clone());
-  }
-  if ((g->name == "torch._utils _rebuild_parameter" || g->name == "torch._utils _rebuild_parameter_with_state") &&
-      !a.empty()) {
+  if (g == "torch.jit._pickle restore_type_tag" && !a.empty()) return a[0];
+  if (g == "torch._utils _rebuild_tensor_v2" && a.size() >= 4) return rebuild_tensor(a);
+  if ((g == "torch._utils _rebuild_parameter" || g == "torch._utils _rebuild_parameter_with_state") && !a.empty()) {
     return a[0];
   }
-  fail("holds a Python object '{}' that is not part of a state_dict of tensors", g->name);
+  fail("holds a Python object '{}' that is not part of a state_dict of tensors", g);
+}
+
+namespace {
+
+// a * b + c, or nullopt past int64.
+std::optional<std::int64_t> mul_add(std::int64_t a, std::int64_t b, std::int64_t c) {
+  std::int64_t m = 0;
+  std::int64_t out = 0;
+  if (__builtin_mul_overflow(a, b, &m) || __builtin_add_overflow(m, c, &out)) return std::nullopt;
+  return out;
+}
+
+// PyTorch's own limit on a tensor's dimensions.
+constexpr std::size_t kMaxDims = 64;
+
+}  // namespace
+
+// _rebuild_tensor_v2(storage, offset, sizes, strides, ...): the view must lie
+// inside the storage, and (as views in a state_dict do) hold no more
+// elements than the storage, so that copying it is bounded by the file.
+ValuePtr Unpickler::rebuild_tensor(const std::vector<ValuePtr>& args) {
+  const Storage& storage = as<Storage>(args[0], "a tensor's storage");
+  StoredTensor t{storage.dtype, int_list(args[2], "a tensor's sizes"), int_list(args[3], "a tensor's strides"),
+                 as<std::int64_t>(args[1], "a tensor's storage offset"), storage.bytes};
+  if (t.sizes.size() != t.strides.size() || t.sizes.size() > kMaxDims) {
+    fail("a tensor has {} sizes and {} strides (at most {} dimensions)", t.sizes.size(), t.strides.size(), kMaxDims);
+  }
+  std::int64_t elements = 1;
+  std::int64_t last = t.offset;  // the highest element index the view touches; -1 past int64
+  for (std::size_t d = 0; d < t.sizes.size(); ++d) {
+    if (t.sizes[d] < 0 || t.strides[d] < 0) fail("a tensor has a negative size or stride");
+    elements = mul_add(elements, t.sizes[d], 0).value_or(std::numeric_limits<std::int64_t>::max());
+    if (t.sizes[d] > 0 && last >= 0) last = mul_add(t.sizes[d] - 1, t.strides[d], last).value_or(-1);
+  }
+  if (t.offset < 0 || t.offset > storage.elements || elements > storage.elements ||
+      (elements > 0 && (last < 0 || last >= storage.elements))) {
+    fail("a tensor's view (offset {}, sizes {}, strides {}) does not fit its storage of {} elements", t.offset,
+         fmt::join(t.sizes, "x"), fmt::join(t.strides, ","), storage.elements);
+  }
+  return make(std::move(t));
 }
 
 ValuePtr Unpickler::load_storage(const ValuePtr& pid) {
-  const auto& p = tuple_items(pid);
-  if (p.size() < 5 || std::get<std::string>(p[0]->v) != "storage") fail("unsupported persistent id");
-  const std::string type = std::get<Global>(p[1]->v).name;
-  const std::string key = std::get<std::string>(p[2]->v);
-  static const std::map<std::string, torch::ScalarType> kTypes = {
-      {"torch FloatStorage", torch::kFloat32}, {"torch DoubleStorage", torch::kFloat64},
-      {"torch HalfStorage", torch::kFloat16},  {"torch BFloat16Storage", torch::kBFloat16},
-      {"torch LongStorage", torch::kInt64},    {"torch IntStorage", torch::kInt32},
-      {"torch ShortStorage", torch::kInt16},   {"torch CharStorage", torch::kInt8},
-      {"torch ByteStorage", torch::kUInt8},    {"torch BoolStorage", torch::kBool}};
-  const auto dtype = kTypes.find(type);
-  if (dtype == kTypes.end()) fail("unsupported tensor storage type '{}'", type);
+  const auto& p = items(pid, "a persistent id");
+  if (p.size() < 5 || as<std::string>(p[0], "a persistent id") != "storage") fail("unsupported persistent id");
+  const std::string& type = as<Global>(p[1], "a storage's type").name;
+  const std::string& key = as<std::string>(p[2], "a storage's key");
+  auto& slot = storages_[key];
+  if (slot == nullptr) slot = make(read_storage(type, key));
+  if (std::get<Storage>(slot->v).dtype != read_storage_type(type)) fail("storage {} is read with two types", key);
+  return slot;
+}
+
+Storage Unpickler::read_storage(const std::string& type, const std::string& key) {
+  const DType dtype = read_storage_type(type);
   const std::string record = "data/" + key;
-  if (!archive_.hasRecord(record)) fail("archive lacks record {}", record);
-  auto [data, size] = archive_.getRecord(record);
-  const auto element = static_cast<std::size_t>(c10::elementSize(dtype->second));
-  if (size % element != 0) {
-    fail("archive record {} holds {} bytes: not a whole number of {}-byte {} elements", record, size, element, type);
+  auto bytes = records_(record);
+  if (bytes == nullptr) fail("archive lacks record {}", record);
+  const std::size_t element = element_size(dtype);
+  if (bytes->size() % element != 0) {
+    fail("archive record {} holds {} bytes: not a whole number of {}-byte {} elements", record, bytes->size(), element,
+         type);
   }
-  auto t = torch::empty({static_cast<std::int64_t>(size / element)}, torch::TensorOptions().dtype(dtype->second));
-  std::memcpy(t.data_ptr(), data.get(), size);
-  return make(t);
+  const auto elements = static_cast<std::int64_t>(bytes->size() / element);
+  return Storage{dtype, std::move(bytes), elements};
+}
+
+DType Unpickler::read_storage_type(const std::string& type) const {
+  static const std::map<std::string, DType, std::less<>> kTypes = {
+      {"torch FloatStorage", DType::float32}, {"torch DoubleStorage", DType::float64},
+      {"torch HalfStorage", DType::float16},  {"torch BFloat16Storage", DType::bfloat16},
+      {"torch LongStorage", DType::int64},    {"torch IntStorage", DType::int32},
+      {"torch ShortStorage", DType::int16},   {"torch CharStorage", DType::int8},
+      {"torch ByteStorage", DType::uint8},    {"torch BoolStorage", DType::boolean}};
+  const auto it = kTypes.find(type);
+  if (it == kTypes.end()) fail("unsupported tensor storage type '{}'", type);
+  return it->second;
 }
 
 }  // namespace
@@ -309,13 +377,13 @@ ValuePtr Unpickler::load_storage(const ValuePtr& pid) {
 namespace {
 
 // The pickle's root as a state_dict: names mapped to tensors.
-StateDict to_state_dict(const ValuePtr& root, const std::string& name) {
+StoredStateDict to_state_dict(const ValuePtr& root, const std::string& name) {
   const auto* dict = std::get_if<Dict>(&root->v);
   if (dict == nullptr) throw Error(fmt::format("{}: holds no dict (expected torch.save(model.state_dict(), f))", name));
-  StateDict out;
+  StoredStateDict out;
   for (const auto& [k, v] : dict->items) {
     const auto* key = std::get_if<std::string>(&k->v);
-    const auto* tensor = std::get_if<torch::Tensor>(&v->v);
+    const auto* tensor = std::get_if<StoredTensor>(&v->v);
     if (key == nullptr || tensor == nullptr) {
       throw Error(fmt::format("{}: a state_dict maps names to tensors; this dict holds other values", name));
     }
@@ -326,27 +394,11 @@ StateDict to_state_dict(const ValuePtr& root, const std::string& name) {
 
 }  // namespace
 
-StateDict read_python_state_dict(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> archive;
-  try {
-    archive = std::make_unique<caffe2::serialize::PyTorchStreamReader>(name);
-  } catch (const c10::Error&) {
-    throw Error(fmt::format("{}: not a PyTorch zip checkpoint (save it with torch.save in PyTorch >= 1.6)", name));
-  }
-  if (!archive->hasRecord("data.pkl")) throw Error(fmt::format("{}: no data.pkl in the archive", name));
-  auto [data, size] = archive->getRecord("data.pkl");
-  const std::string_view bytes(static_cast<const char*>(data.get()), size);
-  try {
-    // Converted while the unpickler lives: its destructor empties memoised
-    // containers to break cycles.
-    Unpickler unpickler(name, bytes, *archive);
-    return to_state_dict(unpickler.run(), name);
-  } catch (const std::bad_variant_access&) {
-    throw Error(fmt::format("{}: unexpected value types in the pickle (not a state_dict)", name));
-  } catch (const c10::Error& e) {
-    throw Error(fmt::format("{}: {}", name, e.what_without_backtrace()));
-  }
+StoredStateDict read_state_dict_pickle(std::string_view pickle, const RecordReader& records, const std::string& name) {
+  // Converted while the unpickler lives: its destructor empties memoised
+  // containers to break cycles.
+  Unpickler unpickler(name, pickle, records);
+  return to_state_dict(unpickler.run(), name);
 }
 
 }  // namespace apd
