@@ -1,5 +1,8 @@
 #include "app_support.hpp"
 
+#include <new>
+#include <string_view>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -70,8 +73,18 @@ int run_guarded(const std::function<int()>& body) {
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return 1;
+  } catch (const std::bad_alloc&) {
+    spdlog::error("out of memory: the data or the options ask for more memory than this machine has");
+    return 1;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    // A library's own text (LibTorch appends a backtrace of 15-26 lines):
+    // one line of it, flagged as unexpected, since apd's errors name the
+    // file or option and this one escaped that.
+    const std::string_view what = e.what();
+    spdlog::error("unexpected error (please report it): {}", what.substr(0, what.find('\n')));
+    return 1;
+  } catch (...) {
+    spdlog::error("unexpected error (please report it)");
     return 1;
   }
 }

@@ -41,6 +41,15 @@ set +e; flock "$dir/locked/.lock" "$stats" --run "$dir/locked" --out "$dir/locke
 "$stats" --run "$dir/locked" --out "$dir/locked/epochs.txt" || fail "apd-stats refused a run nobody trains"
 echo "ok: other tools refuse outputs inside a run being trained, and write there otherwise"
 
+# A resume.pt that is not one (here: a model checkpoint in its place) is an
+# error naming it, not a library's text.
+cp -r "$finished" "$dir/bad-resume"
+cp "$finished/checkpoints/epoch-0005.pt" "$dir/bad-resume/checkpoints/resume.pt"
+set +e; "$train" --out "$dir/bad-resume" --resume --epochs 6 2>"$dir/err"; code=$?; set -e
+[[ $code == 1 && $(wc -l <"$dir/err") == 1 ]] && grep -q "bad-resume/checkpoints/resume.pt: 6 tensors, a resume state of this model has 1" "$dir/err" \
+  || { cat "$dir/err"; fail "a model checkpoint as resume.pt"; }
+echo "ok: a resume.pt that is not a resume state is refused by name"
+
 # A path run.json cannot record.
 set +e; "$train" --data "$data" --out "$dir/$(printf 'bad\xff')" --quiet 2>"$dir/err"; code=$?; set -e
 [[ $code == 2 ]] && grep -q "the path is not valid UTF-8" "$dir/err" || { cat "$dir/err"; fail "non-UTF-8 --out"; }

@@ -110,6 +110,10 @@ void check_chain(std::vector<LinearLayer>& layers, std::size_t k, const std::str
   if (!l.weight.defined()) throw Error(fmt::format("{}: key \"{}\" has no matching weight", source, l.bias_key));
   const std::int64_t out_size = l.weight.size(0);
   const std::int64_t in_size = l.weight.size(1);
+  if (out_size == 0 || in_size == 0) {
+    throw Error(fmt::format("{}: key \"{}\" has shape {}x{}: a Linear layer needs at least one input and output",
+                            source, l.weight_key, out_size, in_size));
+  }
   if (!l.bias.defined()) l.bias = torch::zeros({out_size});  // Linear(bias=False)
   if (l.bias.size(0) != out_size) {
     throw Error(fmt::format("{}: key \"{}\" has {} entries, its weight \"{}\" has {} outputs", source, l.bias_key,

@@ -125,6 +125,31 @@ void save_resume_state(const RunPaths& run, int epoch, const std::vector<torch::
   save_state_dict(state, run.resume_state());
 }
 
+// resume.pt as save_resume_state wrote it: the epoch, then one momentum
+// buffer per parameter, each of its shape. Anything else names the file.
+int read_resume_state(const std::filesystem::path& path, std::vector<torch::Tensor>& buffers) {
+  const StateDict state = load_state_dict(path);
+  const auto bad = [&](const std::string& why) { return Error(fmt::format("{}: {}", path.string(), why)); };
+  if (state.size() != buffers.size() + 1) {
+    throw bad(fmt::format("{} tensors, a resume state of this model has {}", state.size(), buffers.size() + 1));
+  }
+  const auto& [key, epoch] = state[0];
+  if (key != "epoch" || epoch.numel() != 1 || epoch.scalar_type() != torch::kInt64) {
+    throw bad("its first tensor is not the epoch");
+  }
+  const std::int64_t done = epoch.item<std::int64_t>();
+  if (done < 1 || done > kMaxEpochs) throw bad(fmt::format("epoch {} is outside 1..{}", done, kMaxEpochs));
+  for (std::size_t k = 0; k < buffers.size(); ++k) {
+    const auto& [name, buffer] = state[k + 1];
+    if (name != fmt::format("momentum.{}", k) || buffer.sizes() != buffers[k].sizes()) {
+      throw bad(fmt::format("tensor \"{}\" is not momentum buffer {} of shape {}", name, k,
+                            fmt::join(buffers[k].sizes(), "x")));
+    }
+    buffers[k].copy_(buffer);
+  }
+  return static_cast<int>(done);
+}
+
 // A run killed mid-write leaves a temporary file (".<name>.<pid>.tmp") that
 // was never renamed into place; it is garbage, not data.
 void remove_stale_temporaries(const RunPaths& run) {
@@ -292,11 +317,8 @@ class TrainingRun {
     if (!std::filesystem::exists(run_.resume_state())) {
       throw Error(fmt::format("{}: no complete checkpoint to resume from", run_.dir.string()));
     }
-    const StateDict state = load_state_dict(run_.resume_state());
-    const int done = static_cast<int>(state.at(0).second.item<std::int64_t>());
+    const int done = read_resume_state(run_.resume_state(), step_.momentum_buffers());
     load_into(*model_, load_state_dict(run_.checkpoint(done)), run_.checkpoint(done).string());
-    for (std::size_t k = 0; k < step_.momentum_buffers().size(); ++k)
-      step_.momentum_buffers()[k].copy_(state.at(k + 1).second);
     if (std::filesystem::exists(run_.metrics())) metrics_ = read_metrics(run_.metrics());
     std::erase_if(metrics_, [&](const EpochMetrics& m) { return m.epoch > done; });
     next_epoch_ = done + 1;

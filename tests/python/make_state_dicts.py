@@ -10,6 +10,7 @@ PyTorch users save them, for apd-extract --checkpoint tests:
   corrupt.pt       the first half of prefixed.pt
   odd_storage.pt   sequential.pt with 3 bytes appended to a tensor record (not whole float32s)
   nested.pt        sequential.pt whose data.pkl is 1,000,000 nested tuples
+  empty_layer.pt   a hidden Linear layer with no outputs
   compressed.pt    sequential.pt with its records deflated (torch.save stores them)
   bad_crc.pt       sequential.pt with a byte of a tensor record flipped (its CRC no longer matches)
 
@@ -46,6 +47,8 @@ torch.save({"0.weight": torch.zeros(32, inputs), "0.bias": torch.zeros(32),
             "2.weight": torch.zeros(10, 20), "2.bias": torch.zeros(10)}, os.path.join(out, "unchained.pt"))
 torch.save(nn.Sequential(nn.Linear(100, 24), nn.ReLU(), nn.Linear(24, 10)).state_dict(),
            os.path.join(out, "wrong_inputs.pt"))
+torch.save({"0.weight": torch.zeros(0, inputs), "0.bias": torch.zeros(0), "2.weight": torch.zeros(10, 0),
+            "2.bias": torch.zeros(10)}, os.path.join(out, "empty_layer.pt"))
 data = open(os.path.join(out, "prefixed.pt"), "rb").read()
 open(os.path.join(out, "corrupt.pt"), "wb").write(data[: len(data) // 2])
 
