@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh --smoke        replay every regression input, then ~60 s per harness (CI)
 #   scripts/fuzz.sh --runs N       a campaign of N executions per harness
 # Seed corpora are generated from real files (MNIST, the docs' APD example,
-# checkpoints written by Python's torch.save, a synthetic run with its
+# checkpoints written by Python's torch.save, arrays written by numpy.save, a synthetic run with its
 # checkpoints and APDs extracted from it when the release build has made them); what a campaign finds lands in build/fuzz/findings/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,12 +18,12 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
   -DAPD_BUILD_FUZZ=ON -DAPD_BUILD_TORCH=OFF -DAPD_BUILD_TESTS=OFF -DAPD_BUILD_BENCH=OFF >/dev/null
-harnesses=(fuzz_idx fuzz_apd_json fuzz_run_files fuzz_state_dict)
+harnesses=(fuzz_idx fuzz_apd_json fuzz_run_files fuzz_state_dict fuzz_npy)
 cmake --build "$build" --target "${harnesses[@]}" >/dev/null
 
 # Seeds. The first byte of an IDX or run-file input picks the reader.
 seeds="$build/seeds"
-rm -rf "$seeds"; mkdir -p "$seeds"/{fuzz_idx,fuzz_apd_json,fuzz_run_files,fuzz_state_dict}
+rm -rf "$seeds"; mkdir -p "$seeds"/{fuzz_idx,fuzz_apd_json,fuzz_run_files,fuzz_state_dict,fuzz_npy}
 if [[ -f data/mnist/train-labels-idx1-ubyte ]]; then
   { printf '\x00'; head -c $((16 + 3 * 784)) data/mnist/t10k-images-idx3-ubyte | /usr/bin/python3 -c "
 import sys; b = bytearray(sys.stdin.buffer.read()); b[4:8] = (3).to_bytes(4, 'big'); sys.stdout.buffer.write(b)"; } \
@@ -60,12 +60,16 @@ z = zipfile.ZipFile(sys.argv[1]); sys.stdout.buffer.write(z.read(next(n for n in
     >"$seeds/fuzz_state_dict/$base.pkl"
 done
 
+# Arrays written by numpy.save (every dtype and version the tests use).
+/usr/bin/python3 tests/python/make_npy.py "$seeds/fuzz_npy" >/dev/null
+
 status=0
 for harness in "${harnesses[@]}"; do
   bin="$build/fuzz_test/$harness"
   case $harness in
     fuzz_idx) dict=fuzz_test/dict/idx.dict ;;
     fuzz_state_dict) dict=fuzz_test/dict/pickle.dict ;;
+    fuzz_npy) dict=fuzz_test/dict/npy.dict ;;
     *) dict=fuzz_test/dict/json.dict ;;
   esac
   regressions="fuzz_test/regressions/$harness"
