@@ -97,7 +97,27 @@ void PatternStore::reserve(std::size_t instances) {
   for (std::size_t l = 0; l < layers(); ++l) data_[l].reserve(instances * words_[l]);
 }
 
-void PatternStore::append_activations(std::size_t layer, std::span<const float> values, std::size_t rows) {
+namespace {
+
+// Packs `rows` x `width` row-major values into words: bit = value > 0.
+template <typename T>
+void pack_rows(std::span<const T> values, std::size_t rows, std::size_t width, std::size_t w, std::uint64_t* dst) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* src = values.data() + r * width;
+    for (std::size_t word = 0; word < w; ++word) {
+      const std::size_t begin = word * kBitsPerWord;
+      const std::size_t end = std::min(width, begin + kBitsPerWord);
+      std::uint64_t bits = 0;
+      for (std::size_t i = begin; i < end; ++i) bits |= std::uint64_t{src[i] > T{0}} << (i - begin);
+      dst[r * w + word] = bits;
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void PatternStore::append_values(std::size_t layer, std::span<const T> values, std::size_t rows) {
   const std::size_t width = widths_.at(layer);
   if (values.size() != rows * width) {
     throw Error(fmt::format("layer {}: {} values for {} rows of width {}", layer + 1, values.size(), rows, width));
@@ -106,18 +126,16 @@ void PatternStore::append_activations(std::size_t layer, std::span<const float> 
   const std::size_t w = words_[layer];
   const std::size_t base = out.size();
   out.resize(base + rows * w, 0);
-  std::uint64_t* dst = out.data() + base;
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* src = values.data() + r * width;
-    for (std::size_t word = 0; word < w; ++word) {
-      const std::size_t begin = word * kBitsPerWord;
-      const std::size_t end = std::min(width, begin + kBitsPerWord);
-      std::uint64_t bits = 0;
-      for (std::size_t i = begin; i < end; ++i) bits |= std::uint64_t{src[i] > 0.0f} << (i - begin);
-      dst[r * w + word] = bits;
-    }
-  }
+  pack_rows(values, rows, width, w, out.data() + base);
   rows_[layer] += rows;
+}
+
+void PatternStore::append_activations(std::size_t layer, std::span<const float> values, std::size_t rows) {
+  append_values(layer, values, rows);
+}
+
+void PatternStore::append_flags(std::size_t layer, std::span<const std::uint8_t> flags, std::size_t rows) {
+  append_values(layer, flags, rows);
 }
 
 void PatternStore::append_pattern(std::size_t layer, std::string_view bits) {

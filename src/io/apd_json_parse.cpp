@@ -171,9 +171,9 @@ class RecordReader {
       }
       std::int64_t lbl = 0;
       bool ok = !k.empty() && k.size() <= 10;  // 10 digits cannot overflow 64 bits
-      for (std::size_t c = 0; ok && c < k.size(); ++c) {
-        ok = k[c] >= '0' && k[c] <= '9';
-        lbl = lbl * 10 + (k[c] - '0');
+      for (const char digit : k) {
+        ok = ok && digit >= '0' && digit <= '9';
+        if (ok) lbl = lbl * 10 + (digit - '0');
       }
       if (!ok || lbl > std::numeric_limits<std::int32_t>::max()) {
         fail_at(suffix(key), fmt::format("key \"{}\" is not a label (a non-negative integer)", k));

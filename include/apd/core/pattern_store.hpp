@@ -28,6 +28,8 @@ class PatternStore {
   void reserve(std::size_t instances);
   // Packs `rows` x width(layer) row-major values: bit = value > 0 (NaN -> 0).
   void append_activations(std::size_t layer, std::span<const float> values, std::size_t rows);
+  // The same for flags already taken (bit = flag != 0).
+  void append_flags(std::size_t layer, std::span<const std::uint8_t> flags, std::size_t rows);
   // Appends one pattern written as '0'/'1' characters, neuron 1 first.
   void append_pattern(std::size_t layer, std::string_view bits);
   // Appends one already-packed row of words(layer) words (unused high bits 0).
@@ -43,6 +45,9 @@ class PatternStore {
   [[nodiscard]] std::string pattern_string(std::size_t layer, std::size_t instance) const;
 
  private:
+  template <typename T>
+  void append_values(std::size_t layer, std::span<const T> values, std::size_t rows);
+
   std::vector<std::size_t> widths_;
   std::vector<std::size_t> words_;
   std::vector<std::vector<std::uint64_t>> data_;
