@@ -1,5 +1,6 @@
 // apd-extract: the APD (apd/1 JSON or GraphML) of a label subset at any epoch
-// of an apd-train run, or under a state_dict saved by PyTorch.
+// of an apd-train run, under a state_dict saved by PyTorch, or under any
+// TorchScript ReLU network, on IDX or .npy data.
 #include "apd/io/atomic_file.hpp"
 #include "apd/torch/extract.hpp"
 #include "app_support.hpp"
@@ -20,15 +21,28 @@ void add_options(CLI::App& app, Options& options) {
   auto* many =
       app.add_option("--epochs", o.epochs, "Several epochs, comma-separated (use {epoch} in --out)")->delimiter(',');
   one->excludes(many);
-  app.add_option("--checkpoint", o.checkpoint,
-                 "A state_dict saved by torch.save(model.state_dict(), f) of Linear/ReLU layers")
-      ->excludes(run);
+  auto* checkpoint = app.add_option("--checkpoint", o.checkpoint,
+                                    "A state_dict saved by torch.save(model.state_dict(), f) of Linear/ReLU layers")
+                         ->excludes(run);
+  app.add_option("--model", o.model,
+                 "A TorchScript model (torch.jit.script/trace(m).save(f)); {epoch} with --epochs. "
+                 "Runs its code: load only models you trust")
+      ->excludes(run)
+      ->excludes(checkpoint);
+  app.add_flag("--list-layers", o.list_layers, "Print --model's ReLU layers (index, width, shape, source) and stop");
+  app.add_option("--layers", o.layers, "ReLU layers of --model to build the APD over, e.g. 2,4 (default all)")
+      ->delimiter(',')
+      ->check(apd::app::non_negative());
   app.add_option_function<std::string>(
       "--data", [&o](const std::string& d) { o.data = d; },
-      "IDX dataset directory (default: the run's, or data/mnist)");
+      "IDX dataset directory (default: the run's, or data/mnist), or X.npy with --model");
+  app.add_option("--targets", o.targets, "Integer targets y.npy, shape [N], with --data X.npy");
+  app.add_option("--input-shape", o.input_shape, "Each instance's shape for --model, e.g. 1,28,28")->delimiter(',');
   apd::app::add_enum_option<apd::Normalization>(
       app, "--normalize", apd::kNormalizationNames, [&o](apd::Normalization n) { o.normalize = n; },
-      "Pixel scaling with --checkpoint: unit, standard or symmetric (default unit)");
+      "Value scaling without --run: unit (x/255), standard, symmetric or none (default unit; none for float .npy)");
+  app.add_option("--mean", o.mean, "Per-channel means subtracted after --normalize (--model)")->delimiter(',');
+  app.add_option("--std", o.std, "Per-channel standard deviations divided by after --mean (--model)")->delimiter(',');
   apd::app::add_enum_option(app, "--split", apd::kDataSplitNames, o.split,
                             "train or val (the run's own split), or test");
   app.add_option("--labels", o.labels, "True labels to keep, comma-separated (default all)")->delimiter(',');
@@ -41,7 +55,7 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--seed", o.seed, "Seed of --select random (the same instances at every epoch)")
       ->check(apd::app::non_negative())
       ->capture_default_str();
-  app.add_option("--out", o.out, "Output file, - for stdout; {epoch} is replaced by the epoch number")->required();
+  app.add_option("--out", o.out, "Output file, - for stdout; {epoch} is replaced by the epoch number");
   apd::app::add_enum_option(app, "--format", apd::kOutputFormatNames, o.format, "json (apd/1) or graphml");
   app.add_flag_callback(
       "--no-instances", [&o] { o.instances = false; }, "Omit the per-instance records (flows need them)");
@@ -57,7 +71,8 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{
       "Write the Activation Pattern Diagram of a selection of instances under a model: from an apd-train "
-      "run (--run, at --epoch or --epochs) or from a PyTorch state_dict (--checkpoint).",
+      "run (--run, at --epoch or --epochs), a PyTorch state_dict (--checkpoint) or a TorchScript model "
+      "(--model).",
       program};
   app.get_formatter()->column_width(34);
   add_options(app, o);

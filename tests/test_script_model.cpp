@@ -81,7 +81,7 @@ TEST_CASE("a residual MLP gives PyTorch's own patterns, bit for bit", "[script]"
 
 TEST_CASE("models apd cannot observe are clear errors", "[script]") {
   CHECK_THROWS_WITH(apd::ScriptModel(model_file("loop.pt")),
-                    Contains("loop.pt: a ReLU call stays inside the loop at make_script_models.py:73 of forward") &&
+                    Contains("loop.pt: a ReLU call stays inside the loop at make_script_models.py:") &&
                         Contains("so it has no fixed layer in the APD"));
   CHECK_THROWS_WITH(apd::ScriptModel(model_file("no_relu.pt")), Contains("no_relu.pt: forward calls no ReLU"));
   CHECK_THROWS_WITH(apd::ScriptModel(model_file("nope.pt")), Contains("nope.pt: no such file"));

@@ -50,16 +50,19 @@ Normalization parse_normalization(std::string_view name) {
 
 std::string_view to_string(Normalization n) noexcept { return name_of(kNormalizationNames, n); }
 
+float normalize_value(float x, Normalization n) noexcept {
+  switch (n) {
+    case Normalization::unit: return x / 255.0f;
+    case Normalization::standard: return (x / 255.0f - 0.1307f) / 0.3081f;
+    case Normalization::symmetric: return x / 127.5f - 1.0f;
+    case Normalization::none: return x;
+  }
+  return x;
+}
+
 std::array<float, 256> normalization_table(Normalization n) noexcept {
   std::array<float, 256> table{};
-  for (std::size_t v = 0; v < table.size(); ++v) {
-    const float x = static_cast<float>(v);
-    switch (n) {
-      case Normalization::unit: table[v] = x / 255.0f; break;
-      case Normalization::standard: table[v] = (x / 255.0f - 0.1307f) / 0.3081f; break;
-      case Normalization::symmetric: table[v] = x / 127.5f - 1.0f; break;
-    }
-  }
+  for (std::size_t v = 0; v < table.size(); ++v) table[v] = normalize_value(static_cast<float>(v), n);
   return table;
 }
 

@@ -1,6 +1,7 @@
 #include "apd/torch/extract.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -19,13 +20,12 @@
 #include "apd/io/run_info.hpp"
 #include "apd/torch/checkpoint.hpp"
 #include "apd/torch/extraction.hpp"
+#include "extract_support.hpp"
 #include "threading.hpp"
 
 namespace apd {
 
 namespace {
-
-constexpr const char* kEpochToken = "{epoch}";
 
 struct Job {
   int epoch = 0;  // 0 for a bare --checkpoint
@@ -33,13 +33,6 @@ struct Job {
   std::string out;
   InferredMlp model;
 };
-
-std::string replace_epoch(std::string out, int epoch) {
-  for (auto at = out.find(kEpochToken); at != std::string::npos; at = out.find(kEpochToken)) {
-    out.replace(at, std::string_view(kEpochToken).size(), std::to_string(epoch));
-  }
-  return out;
-}
 
 int resolve_epoch(const std::string& text, const RunPaths& run, const std::vector<int>& available) {
   auto listing = [&] {
@@ -85,49 +78,73 @@ std::vector<std::int64_t> split_indices(DataSplit split, const std::optional<Run
   return split == DataSplit::val ? info->split.val_indices : info->train_indices();
 }
 
-std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<std::int64_t> pool,
-                                           const std::vector<std::uint8_t>& labels, nlohmann::json& selection) {
-  if (!o.labels.empty()) {
-    std::map<std::int64_t, std::size_t> present;
-    for (const auto i : pool) ++present[labels[static_cast<std::size_t>(i)]];
-    for (const auto l : o.labels) {
-      if (present.count(l) == 0) {
-        std::vector<std::int64_t> have;
-        for (const auto& [k, v] : present) have.push_back(k);
-        throw Error(fmt::format("--labels: label {} does not occur in the {} split (labels present: {})", l,
-                                name_of(kDataSplitNames, o.split), fmt::join(have, ",")));
-      }
-    }
-    const std::set<std::int64_t> keep(o.labels.begin(), o.labels.end());
-    std::erase_if(pool, [&](std::int64_t i) { return keep.count(labels[static_cast<std::size_t>(i)]) == 0; });
+}  // namespace
+
+bool npy_data(const ExtractOptions& o) { return o.data && o.data->extension() == ".npy"; }
+
+namespace {
+
+// Exactly one model source, and what each allows.
+void validate_source(const ExtractOptions& o) {
+  const int sources = int{!o.run.empty()} + int{!o.checkpoint.empty()} + int{!o.model.empty()};
+  if (sources != 1) throw UsageError("give one of --run RUNDIR, --checkpoint FILE or --model FILE.pt");
+  if (!o.checkpoint.empty() && !o.epochs.empty()) throw UsageError("--epoch/--epochs need --run, not --checkpoint");
+  if (o.run.empty() && o.split == DataSplit::val) {
+    throw UsageError("--split val is the run's own validation split: it needs --run");
   }
-  selection["available"] = pool.size();
-  if (pool.empty())
-    throw Error(fmt::format("the selection is empty ({} split, labels {})", name_of(kDataSplitNames, o.split),
-                            selection["labels"].dump()));
-  if (o.limit && *o.limit < pool.size()) {
-    if (o.select == Selection::random) {
-      Rng rng(o.seed);
-      shuffle(std::span(pool), rng);
-      pool.resize(*o.limit);
-      std::sort(pool.begin(), pool.end());
-    } else {
-      pool.resize(*o.limit);
-    }
-  } else if (o.limit && *o.limit > pool.size()) {
-    spdlog::warn("--limit {}: the selection holds only {} instances; using all of them", *o.limit, pool.size());
+  if (o.model.empty()) {
+    const auto model_only = [](bool given, const char* option) {
+      if (given) throw UsageError(fmt::format("{} applies to --model (TorchScript) only", option));
+    };
+    model_only(o.list_layers, "--list-layers");
+    model_only(!o.layers.empty(), "--layers");
+    model_only(!o.input_shape.empty(), "--input-shape");
+    model_only(!o.mean.empty() || !o.std.empty(), "--mean/--std");
+    model_only(npy_data(o) || !o.targets.empty(), "--data X.npy/--targets");
+    return;
   }
-  return pool;
+  for (const auto& e : o.epochs) {
+    if (e.empty() || e.find_first_not_of("0123456789") != std::string::npos || e == "0") {
+      throw UsageError(fmt::format("--epochs: '{}' is not an epoch number (best and last need --run)", e));
+    }
+  }
+  if (!o.epochs.empty() && o.model.find(kEpochToken) == std::string::npos) {
+    throw UsageError("--model: with --epochs, the model file name needs {epoch} (e.g. ckpt/epoch-{epoch}.pt)");
+  }
+}
+
+// --model's data and preprocessing options.
+void validate_model_inputs(const ExtractOptions& o) {
+  if (!npy_data(o) && !o.targets.empty()) throw UsageError("--targets y.npy goes with --data X.npy");
+  if (npy_data(o) && o.targets.empty() && !o.list_layers) throw UsageError("--data X.npy needs --targets y.npy");
+  for (const auto l : o.layers) {
+    if (l == 0) throw UsageError("--layers: ReLU layers are numbered from 1");
+  }
+  if (o.input_shape.size() > kMaxInputDims) {
+    throw UsageError(fmt::format("--input-shape: at most {} dimensions", kMaxInputDims));
+  }
+  for (const auto d : o.input_shape) {
+    if (d < 1 || d > kMaxInputSize) {
+      throw UsageError(fmt::format("--input-shape: {} is outside 1..{}", d, kMaxInputSize));
+    }
+  }
+  if (o.mean.size() != o.std.size()) {
+    throw UsageError(
+        fmt::format("--mean has {} values and --std {}: one of each per channel", o.mean.size(), o.std.size()));
+  }
+  for (const double s : o.std) {
+    if (!(s > 0) || !std::isfinite(s)) throw UsageError(fmt::format("--std: {} is not a positive number", s));
+  }
+  for (const double m : o.mean) {
+    if (!std::isfinite(m)) throw UsageError(fmt::format("--mean: {} is not a number", m));
+  }
 }
 
 }  // namespace
 
 void validate(const ExtractOptions& o) {
-  if (o.run.empty() == o.checkpoint.empty()) throw UsageError("give either --run RUNDIR or --checkpoint FILE");
-  if (!o.checkpoint.empty() && !o.epochs.empty()) throw UsageError("--epoch/--epochs need --run, not --checkpoint");
-  if (!o.checkpoint.empty() && o.split == DataSplit::val) {
-    throw UsageError("--split val is the run's own validation split: it needs --run");
-  }
+  validate_source(o);
+  validate_model_inputs(o);
   if (o.limit && *o.limit == 0) throw UsageError("--limit: 0 selects nothing");
   if (o.batch_size <= 0) throw UsageError(fmt::format("--batch-size: {} must be at least 1", o.batch_size));
   if (o.batch_size > kMaxBatchSize) {
@@ -136,13 +153,13 @@ void validate(const ExtractOptions& o) {
   if (o.threads <= 0) throw UsageError(fmt::format("--threads: {} must be at least 1", o.threads));
   if (o.threads > kMaxThreads)
     throw UsageError(fmt::format("--threads: {} exceeds the maximum of {}", o.threads, kMaxThreads));
-  if (o.out.empty()) throw UsageError("--out: an output file (or - for stdout) is required");
+  if (o.out.empty() && !o.list_layers) throw UsageError("--out: an output file (or - for stdout) is required");
   for (const auto l : o.labels) {
     if (l < 0) throw UsageError(fmt::format("--labels: {} is not a label", l));
   }
   if (o.epochs.size() > 1) {
     if (o.out == "-") throw UsageError("--out -: several epochs cannot all go to stdout");
-    if (o.out.find(kEpochToken) == std::string::npos) {
+    if (!o.list_layers && o.out.find(kEpochToken) == std::string::npos) {
       throw UsageError("--out: with several epochs, the file name needs {epoch} (e.g. apd-e{epoch}.json)");
     }
   }
@@ -247,6 +264,7 @@ nlohmann::json diagram_metadata(const ExtractOptions& o, const Job& job, const P
 
 int run_extraction(const ExtractOptions& o) {
   validate(o);
+  if (!o.model.empty()) return run_script_extraction(o);
   set_thread_count(o.threads);
   Stopwatch clock;
   spdlog::debug("{} thread(s)", o.threads);
@@ -269,12 +287,9 @@ int run_extraction(const ExtractOptions& o) {
   }
   infer_models(plan.jobs, dicts, plan, static_cast<std::int64_t>(images.image_size()));
 
-  nlohmann::json selection = {{"split", name_of(kDataSplitNames, o.split)},
-                              {"labels", o.labels.empty() ? nlohmann::json("all") : nlohmann::json(o.labels)},
-                              {"limit", o.limit ? nlohmann::json(*o.limit) : nlohmann::json(nullptr)},
-                              {"select", name_of(kSelectionNames, o.select)},
-                              {"seed", o.seed}};
-  const auto chosen = select_instances(o, split_indices(o.split, plan.info, images.count()), data.labels, selection);
+  nlohmann::json selection = selection_record(o);
+  const std::vector<std::int64_t> labels(data.labels.begin(), data.labels.end());
+  const auto chosen = select_instances(o, split_indices(o.split, plan.info, images.count()), labels, selection);
   std::vector<std::int32_t> truth;
   truth.reserve(chosen.size());
   for (const auto i : chosen) truth.push_back(data.labels[static_cast<std::size_t>(i)]);
@@ -288,12 +303,8 @@ int run_extraction(const ExtractOptions& o) {
     const Diagram d =
         build_diagram(pass.patterns, truth, pass.predicted, chosen, diagram_metadata(o, job, plan, data, selection));
     spdlog::debug("{}: APD of {} nodes and {} links in {:.2f} s", job.out, d.nodes.size(), d.links.size(), clock.lap());
-    save_diagram(d, job.out, o.format, {.instances = o.instances});
+    write_apd(d, job.out, o);
     spdlog::debug("{}: written in {:.2f} s", job.out == "-" ? "stdout" : job.out, clock.lap());
-    if (job.out != "-") {
-      spdlog::info("{}: {} instances, {} errors, unique patterns per layer {}", job.out, d.instances, d.errors,
-                   fmt::join(d.unique_patterns(), "/"));
-    }
   }
   return 0;
 }

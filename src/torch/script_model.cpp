@@ -7,6 +7,7 @@
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/script.h>
 
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -27,38 +28,76 @@ bool is_relu(const jit::Node* node) {
   return node->kind() == relu || node->kind() == relu_;
 }
 
-// "file.py:23" of the Python source a range was compiled from (a loaded
-// model's ranges point into its serialized code; its debug info maps them
-// back), or nothing when the model carries no such record.
-std::optional<std::pair<std::string, std::size_t>> python_line(const jit::SourceRange& range) {
+using PythonLine = std::pair<std::string, std::size_t>;  // file, line
+
+// The Python source line a range was compiled from (a loaded model's ranges
+// point into its serialized code; its debug info maps them back), or nothing
+// when the model carries no such record.
+std::optional<PythonLine> python_line(const jit::SourceRange& range) {
   const auto original = range.findSourceRangeThatGenerated();
   const auto flc = (original ? *original : range).file_line_col();
   if (!flc || std::get<0>(*flc).empty() || std::get<1>(*flc) == 0) return std::nullopt;
-  return std::pair{std::get<0>(*flc), std::get<1>(*flc)};
+  return PythonLine{std::get<0>(*flc), std::get<1>(*flc)};
 }
 
-// Where a node comes from, for the user: the first line outside PyTorch's
-// own package among its call sites (outermost first: an inlined F.relu is
-// named by the line of forward that called it) and its own range; failing
-// that, any line (a traced F.relu records only functional.py's).
-std::string source_of(const jit::Node* node) {
-  std::vector<jit::SourceRange> ranges;
-  if (const auto stack = node->callstack()) {
-    for (const auto& frame : (*stack)->vec()) ranges.push_back(std::get<1>(frame));
-  }
-  ranges.push_back(node->sourceRange());
-  std::optional<std::pair<std::string, std::size_t>> fallback;
-  for (const auto& range : ranges) {
-    const auto line = python_line(range);
-    if (!line) continue;
-    if (line->first.find("/torch/") == std::string::npos) {
-      return fmt::format("{}:{}", std::filesystem::path(line->first).filename().string(), line->second);
-    }
-    if (!fallback) fallback = line;
-  }
-  return fallback ? fmt::format("{}:{}", std::filesystem::path(fallback->first).filename().string(), fallback->second)
-                  : std::string();
+std::optional<PythonLine> serialized_line(const jit::SourceRange& range) {
+  const auto flc = range.file_line_col();
+  if (!flc) return std::nullopt;
+  return PythonLine{std::get<0>(*flc), std::get<1>(*flc)};
 }
+
+bool in_torch(const PythonLine& line) { return line.first.find("/torch/") != std::string::npos; }
+
+std::string show(const PythonLine& line) {
+  return fmt::format("{}:{}", std::filesystem::path(line.first).filename().string(), line.second);
+}
+
+// Lines of the model's serialized code -> the user's Python lines, learnt
+// from forward's nodes before inlining: the debug info does not map every
+// range (not a call to F.relu, for one), but some node on the same
+// serialized line usually is mapped, and a serialized line holds one
+// statement of the user's code.
+class SourceLines {
+ public:
+  explicit SourceLines(const jit::Graph& forward) { learn(forward.block()); }
+
+  // Where a node comes from, for the user: the first user line (outside
+  // PyTorch's own package) among its call sites, outermost first (an inlined
+  // F.relu is named by the line of forward that called it), and its own
+  // range; failing that, any line (a traced F.relu records only
+  // functional.py's); "" without debug info.
+  [[nodiscard]] std::string of(const jit::Node* node) const {
+    std::vector<jit::SourceRange> ranges;
+    if (const auto stack = node->callstack()) {
+      for (const auto& frame : (*stack)->vec()) ranges.push_back(std::get<1>(frame));
+    }
+    ranges.push_back(node->sourceRange());
+    std::optional<PythonLine> fallback;
+    for (const auto& range : ranges) {
+      auto line = python_line(range);
+      if (!line || in_torch(*line)) {
+        const auto serialized = serialized_line(range);
+        const auto known = serialized ? lines_.find(*serialized) : lines_.end();
+        if (known != lines_.end()) line = known->second;
+      }
+      if (line && !in_torch(*line)) return show(*line);
+      if (line && !fallback) fallback = line;
+    }
+    return fallback ? show(*fallback) : std::string();
+  }
+
+ private:
+  void learn(const jit::Block* block) {
+    for (const jit::Node* node : block->nodes()) {
+      const auto serialized = serialized_line(node->sourceRange());
+      const auto line = python_line(node->sourceRange());
+      if (serialized && line && !in_torch(*line)) lines_.emplace(*serialized, *line);
+      for (const jit::Block* sub : node->blocks()) learn(sub);
+    }
+  }
+
+  std::map<PythonLine, PythonLine> lines_;
+};
 
 bool holds_relu(const jit::Block* block) {
   for (const jit::Node* node : block->nodes()) {
@@ -80,9 +119,7 @@ const jit::Node* control_holding_relu(const jit::Block* top) {
   return nullptr;
 }
 
-// Loads the module in eval mode and freezes it, so that parameters and
-// `self.training` are constants the passes can fold.
-jit::Module load_frozen(const std::filesystem::path& path) {
+jit::Module load_module(const std::filesystem::path& path) {
   const std::string name = path.string();
   if (!std::filesystem::is_regular_file(path)) throw Error(fmt::format("{}: no such file", name));
   jit::Module module;
@@ -96,6 +133,12 @@ jit::Module load_frozen(const std::filesystem::path& path) {
                     name, what.substr(0, what.find('\n'))));
   }
   if (!module.find_method("forward")) throw Error(fmt::format("{}: the model has no forward method", name));
+  return module;
+}
+
+// The module in eval mode, frozen, so that parameters and `self.training`
+// are constants the passes can fold.
+jit::Module frozen(jit::Module module, const std::string& name) {
   module.eval();
   try {
     return jit::freeze_module(module);
@@ -116,13 +159,13 @@ struct ScriptModel::Impl {
   std::size_t relus = 0;
 
   // forward's graph with every ReLU's `out > 0` as an extra output.
-  void instrument() {
+  void instrument(const SourceLines& lines) {
     graph = module.get_method("forward").graph()->copy();
     jit::Inline(*graph);
     jit::ConstantPropagation(graph);
     jit::EliminateDeadCode(graph);
     if (const jit::Node* control = control_holding_relu(graph->block())) {
-      const std::string where = source_of(control);
+      const std::string where = lines.of(control);
       throw Error(fmt::format("{}: a ReLU call stays inside the {}{} of forward, so it has no fixed layer in the APD",
                               name, control->kind() == c10::prim::Loop ? "loop" : "branch",
                               where.empty() ? "" : " at " + where));
@@ -139,7 +182,7 @@ struct ScriptModel::Impl {
       const jit::WithInsertPoint guard(node->next());
       jit::Value* zero = graph->insertConstant(0);
       outputs.push_back(graph->insert(c10::Symbol::fromQualString("aten::gt"), {node->output(), zero}));
-      layers.push_back({layers.size() + 1, source_of(node), {}, 0});
+      layers.push_back({layers.size() + 1, lines.of(node), {}, 0});
     }
     graph->eraseOutput(0);
     {
@@ -157,17 +200,29 @@ struct ScriptModel::Impl {
       function->run(stack);
       return stack.at(0).toTupleRef().elements().vec();
     } catch (const c10::Error& e) {
-      const std::string what = e.what_without_backtrace();
-      throw Error(fmt::format("{}: forward failed on input of shape {}: {}", name, fmt::join(input.sizes(), "x"),
-                              what.substr(0, what.find('\n'))));
+      throw forward_failed(input, e.what_without_backtrace());
+    } catch (const std::exception& e) {  // the interpreter's own (torch::jit::JITException)
+      throw forward_failed(input, e.what());
     }
+  }
+
+  // The error the model raised, in one line: the interpreter puts the
+  // Python-level message ("RuntimeError: ...") on its last line.
+  [[nodiscard]] Error forward_failed(const torch::Tensor& input, std::string_view what) const {
+    while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.remove_suffix(1);
+    const auto last = what.rfind('\n');
+    const std::string_view line = last == std::string_view::npos ? what : what.substr(last + 1);
+    return Error(fmt::format("{}: forward failed on instances of shape {} (--input-shape sets it): {}", name,
+                             fmt::join(input.sizes().slice(1), "x"), line));
   }
 };
 
 ScriptModel::ScriptModel(const std::filesystem::path& path) : impl_(std::make_unique<Impl>()) {
   impl_->name = path.string();
-  impl_->module = load_frozen(path);
-  impl_->instrument();
+  const jit::Module loaded = load_module(path);
+  const SourceLines lines(*loaded.get_method("forward").graph());
+  impl_->module = frozen(loaded, impl_->name);
+  impl_->instrument(lines);
 }
 
 ScriptModel::ScriptModel(ScriptModel&&) noexcept = default;
@@ -197,6 +252,7 @@ std::int64_t ScriptModel::probe(const torch::Tensor& probe) {
     layer.shape.assign(t.sizes().begin() + 1, t.sizes().end());
     layer.width = 1;
     for (const auto s : layer.shape) layer.width *= s;
+    if (layer.width == 0) throw Error(fmt::format("{}: ReLU layer {} has no neurons", impl_->name, l + 1));
   }
   return logits.toTensor().size(1);
 }

@@ -7,11 +7,16 @@ for the tests to compare with apd's byte for byte.
   loop.pt                               a ReLU inside a data-dependent loop
   no_relu.pt                            a Linear model without ReLU
   tuple_out.pt                          forward returns a tuple
+  mlp.pt, mlp_state.pt                  the paper's 784-40-40-40-10 nn.Sequential, scripted, and
+                                        its state_dict (torch.save), the same weights
+  lenet-e1.pt, lenet-e2.pt              LeNet-5 at two "epochs" (different weights)
+  images.npy, targets.npy               the N images (uint8 [N, 28, 28]) and labels (int64)
+  images_f32.npy                        the same images / 255 as float32
   NAME.patterns.npy                     uint8 [N, total width]: (relu_out > 0).flatten(1) of
                                         every ReLU call, concatenated, in call order
   NAME.predicted.npy                    int64 [N]: argmax of the logits
 
-Usage: make_script_models.py OUT_DIR IMAGES N   (IMAGES: an .npy array or an IDX image file)
+Usage: make_script_models.py OUT_DIR IDX_IMAGES N   (labels: the IDX labels file beside it)
 """
 import os
 import sys
@@ -24,11 +29,13 @@ from torch import nn
 out, images_path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 os.makedirs(out, exist_ok=True)
 torch.manual_seed(3)
-if images_path.endswith(".npy"):
-    images = np.load(images_path)[:n]
-else:  # an IDX image file (uint8, 16-byte header)
-    images = np.frombuffer(open(images_path, "rb").read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)[:n]
-images = images.astype(np.float32) / 255.0  # [N, 28, 28], as apd's --normalize unit
+raw = np.frombuffer(open(images_path, "rb").read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)[:n]
+labels_path = images_path.replace("images-idx3", "labels-idx1")
+labels = np.frombuffer(open(labels_path, "rb").read(), dtype=np.uint8, offset=8)[:n].astype(np.int64)
+np.save(os.path.join(out, "images.npy"), raw)
+np.save(os.path.join(out, "targets.npy"), labels)
+images = raw.astype(np.float32) / 255.0  # [N, 28, 28], as apd's --normalize unit (float32 arithmetic)
+np.save(os.path.join(out, "images_f32.npy"), images)
 
 
 class LeNet(nn.Module):
@@ -132,4 +139,10 @@ save(Residual(), "residual", torch.from_numpy(images))
 save(Loop(), "loop", torch.from_numpy(images))
 save(NoRelu(), "no_relu", torch.from_numpy(images))
 save(TupleOut(), "tuple_out", torch.from_numpy(images))
+mlp = nn.Sequential(nn.Linear(784, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(),
+                    nn.Linear(40, 10))
+save(mlp, "mlp", torch.from_numpy(images).flatten(1))
+torch.save(mlp.state_dict(), os.path.join(out, "mlp_state.pt"))
+torch.jit.script(lenet).save(os.path.join(out, "lenet-e1.pt"))
+torch.jit.script(LeNet().eval()).save(os.path.join(out, "lenet-e2.pt"))
 print(f"TorchScript models written to {out}")

@@ -12,6 +12,9 @@ inline constexpr int kMaxThreads = 256;
 inline constexpr std::int64_t kMaxBatchSize = std::int64_t{1} << 20;
 inline constexpr std::int64_t kMaxLayerWidth = std::int64_t{1} << 16;
 inline constexpr int kMaxEpochs = 1'000'000;
+// --input-shape: dimensions per instance, and the size of each.
+inline constexpr std::size_t kMaxInputDims = 8;
+inline constexpr std::int64_t kMaxInputSize = std::int64_t{1} << 24;
 inline constexpr std::size_t kMaxPurityBins = 1000;
 // Above 1.01 a 64-bit strength needs at most ~4,500 logarithmic bins.
 inline constexpr double kMinStrengthBase = 1.01;

@@ -1,6 +1,8 @@
 // apd-extract's job, without LibTorch in the interface: the APD (apd/1 JSON
 // or GraphML) of a selection of instances under a model at one or more epochs
-// of an apd-train run, or under a state_dict trained elsewhere.
+// of an apd-train run, under a state_dict trained elsewhere, or under any
+// TorchScript ReLU network (one model, or one per epoch of the user's own
+// training), on IDX or .npy data.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +29,14 @@ struct ExtractOptions {
   std::filesystem::path run;                  // --run RUNDIR
   std::vector<std::string> epochs;            // --epoch/--epochs: numbers, "best", "last"
   std::filesystem::path checkpoint;           // --checkpoint FILE (instead of --run)
-  std::optional<std::filesystem::path> data;  // --data DIR (default: the run's, or data/mnist)
-  std::optional<Normalization> normalize;     // --normalize (default: the run's, or unit)
+  std::string model;                          // --model FILE.pt, TorchScript ({epoch} with --epochs)
+  bool list_layers = false;                   // --list-layers: print the model's ReLU layers, write nothing
+  std::vector<std::size_t> layers;            // --layers: ReLU layers of --model, 1-based (default all)
+  std::optional<std::filesystem::path> data;  // --data DIR (IDX; default: the run's, or data/mnist) or X.npy
+  std::filesystem::path targets;              // --targets y.npy (with --data X.npy)
+  std::vector<std::int64_t> input_shape;      // --input-shape: each instance's shape for --model
+  std::optional<Normalization> normalize;     // --normalize (default: the run's, or unit; none for float .npy)
+  std::vector<double> mean, std;              // --mean/--std per channel, after --normalize (--model)
   DataSplit split = DataSplit::train;
   std::vector<std::int64_t> labels;  // true labels to keep; empty = all
   std::optional<std::size_t> limit;  // at most this many instances
@@ -43,6 +51,9 @@ struct ExtractOptions {
 
 // Checks option combinations; throws UsageError naming the option.
 void validate(const ExtractOptions& options);
+
+// True when --data names an .npy file rather than an IDX directory.
+[[nodiscard]] bool npy_data(const ExtractOptions& options);
 
 // Returns the exit code (0). Throws apd::Error / UsageError on failure; every
 // output file is complete or absent.

@@ -1,0 +1,37 @@
+// What apd-extract's two model paths share (extract.cpp: apd-train runs and
+// state_dicts; script_extract.cpp: TorchScript models): output names with
+// {epoch}, the instance selection, the selection's record, writing an APD.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "apd/core/diagram.hpp"
+#include "apd/torch/extract.hpp"
+
+namespace apd {
+
+inline constexpr const char* kEpochToken = "{epoch}";
+
+// `text` with every {epoch} replaced by the epoch number.
+[[nodiscard]] std::string replace_epoch(std::string text, int epoch);
+
+// The selection's record in the APD's metadata (split, labels, limit, select, seed).
+[[nodiscard]] nlohmann::json selection_record(const ExtractOptions& o);
+
+// The instances of `pool` (ascending indices into `labels`) that --labels,
+// --limit and --select keep, ascending; records "available" in `selection`.
+[[nodiscard]] std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<std::int64_t> pool,
+                                                         const std::vector<std::int64_t>& labels,
+                                                         nlohmann::json& selection);
+
+// apd-extract --model: TorchScript models on IDX or .npy data (script_extract.cpp).
+[[nodiscard]] int run_script_extraction(const ExtractOptions& o);
+
+// Writes `d` to `out` in o's format and says so (unless it went to stdout).
+void write_apd(const Diagram& d, const std::string& out, const ExtractOptions& o);
+
+}  // namespace apd
