@@ -57,6 +57,9 @@ void add_options(CLI::App& app, Options& options) {
       ->capture_default_str();
   app.add_option("--out", o.out, "Output file, - for stdout; {epoch} is replaced by the epoch number");
   apd::app::add_enum_option(app, "--format", apd::kOutputFormatNames, o.format, "json (apd/1) or graphml");
+  apd::app::add_enum_option(app, "--pattern-encoding", apd::kPatternEncodingNames, o.patterns,
+                            "Patterns in JSON: auto (hex for layers wider than 256 neurons, schema apd/2), "
+                            "binary ('0'/'1') or hex");
   app.add_flag_callback(
       "--no-instances", [&o] { o.instances = false; }, "Omit the per-instance records (flows need them)");
   app.add_option("--batch-size", o.batch_size, "Instances per forward batch, 1 to 1048576")->capture_default_str();

@@ -8,7 +8,7 @@ rm -rf "$dir"; mkdir -p "$dir"; cd "$dir"
 py=/usr/bin/python3
 "$extract" --run "$run" --epochs 1,5 --out apd-e{epoch}.json --quiet
 "$extract" --run "$run" --epoch 5 --no-instances --out lean.json --quiet
-sed 's/"schema":"apd\/1"/"schema":"apd\/2"/' apd-e5.json > schema2.json
+sed 's/"schema":"apd\/1"/"schema":"apd\/9"/' apd-e5.json > schema9.json
 echo '{"hello": 1}' > notapd.json
 cp "$run/run.json" run.json
 

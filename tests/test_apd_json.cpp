@@ -87,8 +87,9 @@ TEST_CASE("malformed APD files are refused with the offending field named", "[js
   CHECK(error_after([](json&) {}) == "accepted");
   CHECK(error_after([](json& d) { d.erase("schema"); }) ==
         "f.json: not an APD file (no \"schema\" string; apd files carry \"schema\": \"apd/1\")");
-  CHECK(error_after([](json& d) { d["schema"] = "apd/2"; }) ==
-        "f.json: schema \"apd/2\" is not understood (this apd reads: apd/1)");
+  CHECK(error_after([](json& d) { d["schema"] = "apd/3"; }) ==
+        "f.json: schema \"apd/3\" is not understood (this apd reads: apd/1, apd/2)");
+  CHECK(error_after([](json& d) { d["schema"] = "apd/2"; }) == "accepted");  // apd/1 is valid apd/2
   CHECK(error_after([](json& d) { d["nodes"][2].erase("count"); }) == "f.json: nodes[2]: missing field \"count\"");
   CHECK(error_after([](json& d) { d["nodes"][1]["count"] = "7"; }) ==
         "f.json: nodes[1].count: expected a non-negative integer, got string");
@@ -265,4 +266,60 @@ TEST_CASE("SIGTERM removes the temporary file of an output being written", "[out
   CHECK(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGTERM);
   CHECK(std::filesystem::is_empty(dir.path()));  // neither the target nor a .tmp
+}
+
+TEST_CASE("wide layers are written as pattern_hex (apd/2), narrow ones as '0'/'1' (apd/1)", "[json]") {
+  // Neurons 1 and 10 of 10 on: 1000000001 -> padded to two bytes 10000000 01000000 -> "8040".
+  apd::PatternStore store({10});
+  store.append_pattern(0, "1000000001");
+  std::string hex(apd::pattern_hex_digits(10), '?');
+  apd::write_pattern_hex(store.row(0, 0), 10, hex.data());
+  CHECK(hex == "8040");
+  std::vector<std::uint64_t> row(1, 0);
+  CHECK(apd::pack_pattern_hex(hex, row) == std::string_view::npos);
+  CHECK(row[0] == store.row(0, 0)[0]);
+  CHECK(apd::pack_pattern_hex("80G0", row) == 2);
+
+  for (const auto encoding :
+       {apd::PatternEncoding::automatic, apd::PatternEncoding::binary, apd::PatternEncoding::hex}) {
+    CAPTURE(static_cast<int>(encoding));
+    const auto d = sample(300, 300);  // widths 300, 300, 5
+    const auto text = apd::to_apd_json(d, {.instances = true, .patterns = encoding});
+    const json doc = json::parse(text);
+    const bool any_hex = encoding != apd::PatternEncoding::binary;
+    CHECK(doc["schema"] == (any_hex ? "apd/2" : "apd/1"));
+    for (const auto& node : doc["nodes"]) {
+      if (node["kind"] != "pattern") continue;
+      const bool wide = node["layer"] != 3;
+      const bool hex_node =
+          encoding == apd::PatternEncoding::hex || (encoding == apd::PatternEncoding::automatic && wide);
+      REQUIRE(node.contains("pattern_hex") == hex_node);
+      REQUIRE(node.contains("pattern") == !hex_node);
+      if (hex_node) CHECK(node["pattern_hex"].get<std::string>().size() == (wide ? 76U : 2U));
+    }
+    CHECK(apd::parse_apd_json(text, "mem") == d);
+  }
+}
+
+TEST_CASE("malformed pattern_hex is refused with the node named", "[json]") {
+  const auto hexed = [](const std::function<void(json&)>& edit) {
+    json doc = json::parse(apd::to_apd_json(sample(40, 4), {.instances = true, .patterns = apd::PatternEncoding::hex}));
+    edit(doc);
+    try {
+      (void)apd::parse_apd_json(doc.dump(), "f.json");
+    } catch (const apd::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(hexed([](json&) {}) == "accepted");
+  CHECK_THAT(hexed([](json& d) { d["schema"] = "apd/1"; }),
+             Contains("f.json: nodes[0].pattern_hex: needs schema \"apd/2\""));
+  CHECK_THAT(hexed([](json& d) { d["nodes"][0]["pattern_hex"] = "f0f0"; }),
+             Contains("nodes[0].pattern_hex: 4 digits, layer 1 of 4 neurons takes 2"));
+  CHECK_THAT(hexed([](json& d) { d["nodes"][0]["pattern_hex"] = "ff"; }),
+             Contains("nodes[0].pattern_hex: padding bits after the last neuron are set"));
+  CHECK_THAT(hexed([](json& d) { d["nodes"][0]["pattern_hex"] = "F0"; }),
+             Contains("nodes[0].pattern_hex: character 'F' at position 1 (only 0-9 and a-f)"));
+  CHECK_THAT(hexed([](json& d) { d["nodes"][0]["pattern"] = "0000"; }), Contains("given twice"));
 }

@@ -189,6 +189,40 @@ std::size_t pack_pattern_text(std::string_view text, std::span<std::uint64_t> ro
   return std::string_view::npos;
 }
 
+std::size_t pattern_hex_digits(std::size_t width) noexcept { return 2 * ((width + 7) / 8); }
+
+void write_pattern_hex(std::span<const std::uint64_t> row, std::size_t width, char* out) noexcept {
+  static constexpr std::string_view kDigits = "0123456789abcdef";
+  for (std::size_t d = 0; d < pattern_hex_digits(width); ++d) {
+    unsigned value = 0;
+    for (std::size_t b = 0; b < 4; ++b) {
+      const std::size_t i = 4 * d + b;  // neuron i + 1, the digit's bit 3 - b
+      const unsigned bit = i < width ? static_cast<unsigned>((row[i / kBitsPerWord] >> (i % kBitsPerWord)) & 1U) : 0U;
+      value |= bit << (3 - b);
+    }
+    out[d] = kDigits[value];
+  }
+}
+
+std::size_t pack_pattern_hex(std::string_view text, std::span<std::uint64_t> row) noexcept {
+  for (std::size_t d = 0; d < text.size(); ++d) {
+    const char c = text[d];
+    unsigned value = 0;
+    if (c >= '0' && c <= '9') {
+      value = static_cast<unsigned>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      value = static_cast<unsigned>(c - 'a' + 10);
+    } else {
+      return d;
+    }
+    for (std::size_t b = 0; b < 4; ++b) {
+      const std::size_t i = 4 * d + b;
+      if (((value >> (3 - b)) & 1U) != 0) row[i / kBitsPerWord] |= std::uint64_t{1} << (i % kBitsPerWord);
+    }
+  }
+  return std::string_view::npos;
+}
+
 int compare_patterns(std::span<const std::uint64_t> a, std::span<const std::uint64_t> b) noexcept {
   for (std::size_t w = 0; w < a.size() && w < b.size(); ++w) {
     const std::uint64_t diff = a[w] ^ b[w];

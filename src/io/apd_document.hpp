@@ -52,6 +52,7 @@ struct ApdDocument {
   std::vector<Node> nodes;
   std::vector<std::int64_t> node_layer;
   std::vector<std::uint32_t> pattern_bits;
+  std::vector<std::uint8_t> pattern_hex;  // 1: written as pattern_hex (4 bits a digit, padded to whole bytes)
   std::vector<std::uint64_t> pattern_words;
   std::vector<LabelCount> histograms;
   IdArena node_ids;

@@ -311,7 +311,7 @@ class RecordParser {
     std::size_t pattern_bits = 0;
     std::uint64_t true_sum = 0, pred_sum = 0;
     bool id = false, has_kind = false, count = false, errors = false, has_layer = false, pattern = false, label = false,
-         true_labels = false, predicted_labels = false;
+         true_labels = false, predicted_labels = false, hex = false;
   };
 
   bool node(sj::object& obj, std::size_t k) {
@@ -322,6 +322,7 @@ class RecordParser {
     doc_.nodes.push_back(f.node);
     doc_.node_layer.push_back(f.layer);
     doc_.pattern_bits.push_back(static_cast<std::uint32_t>(f.pattern_bits));
+    doc_.pattern_hex.push_back(f.hex ? 1 : 0);
     return true;
   }
 
@@ -346,8 +347,11 @@ class RecordParser {
       } else if (is(key, "layer")) {
         f.layer = r.integer(v, "layer");
         f.has_layer = true;
-      } else if (is(key, "pattern")) {
-        f.pattern_bits = pack_pattern(r, r.string(v, "pattern"), n);
+      } else if (is(key, "pattern") || is(key, "pattern_hex")) {
+        if (f.pattern) r.fail_at(".pattern", "given twice (as pattern and pattern_hex?)");
+        f.hex = is(key, "pattern_hex");
+        f.pattern_bits =
+            f.hex ? pack_hex(r, r.string(v, "pattern_hex"), n) : pack_pattern(r, r.string(v, "pattern"), n);
         f.pattern = true;
       } else if (is(key, "label")) {
         n.label = r.label(v, "label");
@@ -409,6 +413,19 @@ class RecordParser {
       r.fail_at(".pattern", fmt::format("character '{}' at position {} (only '0' and '1')", text[bad], bad + 1));
     }
     return text.size();
+  }
+
+  // Unpacks hex into 4 bits a digit, as pack_pattern packs '0'/'1' text.
+  std::size_t pack_hex(const RecordReader& r, std::string_view text, Node& n) {
+    if (text.size() > std::numeric_limits<std::uint32_t>::max() / 4) r.fail_at(".pattern_hex", "longer than 2^32 bits");
+    const std::size_t words = (4 * text.size() + 63) / 64;
+    n.pattern_offset = doc_.pattern_words.size();
+    doc_.pattern_words.resize(n.pattern_offset + words, 0);
+    const std::span<std::uint64_t> row(doc_.pattern_words.data() + n.pattern_offset, words);
+    if (const std::size_t bad = pack_pattern_hex(text, row); bad != std::string_view::npos) {
+      r.fail_at(".pattern_hex", fmt::format("character '{}' at position {} (only 0-9 and a-f)", text[bad], bad + 1));
+    }
+    return 4 * text.size();
   }
 
   bool link(sj::object& obj, std::size_t k) {
@@ -593,6 +610,7 @@ void reserve_from_graph(ApdDocument& doc, const nlohmann::json& graph, std::uint
   doc.nodes.reserve(capped(nodes, 40));
   doc.node_layer.reserve(capped(nodes, 40));
   doc.pattern_bits.reserve(capped(nodes, 40));
+  doc.pattern_hex.reserve(capped(nodes, 40));
   doc.pattern_words.reserve(capped(words, 64));
   doc.histograms.reserve(capped(2 * nodes, 8));
   doc.node_ids.reserve(capped(nodes, 40), capped(10 * nodes, 4));

@@ -64,8 +64,17 @@ void append_id(std::string& out, std::uint64_t code) {
   out.push_back('"');
 }
 
-void write_nodes(const Diagram& d, const std::vector<std::uint64_t>& ids, ChunkBuffer& buffer) {
+void append_pattern_hex(std::string& out, std::span<const std::uint64_t> row, std::size_t width) {
+  const std::size_t at = out.size();
+  out.resize(at + pattern_hex_digits(width));
+  write_pattern_hex(row, width, out.data() + at);
+}
+
+void write_nodes(const Diagram& d, const std::vector<std::uint64_t>& ids, PatternEncoding encoding,
+                 ChunkBuffer& buffer) {
   std::string& out = buffer.text();
+  std::vector<bool> hex(d.layers() + 1, false);
+  for (std::size_t l = 1; l <= d.layers(); ++l) hex[l] = hex_layer(d, l, encoding);
   for (std::size_t k = 0; k < d.nodes.size(); ++k) {
     const Node& node = d.nodes[k];
     out += k == 0 ? "\n{\"id\":" : ",\n{\"id\":";
@@ -73,8 +82,13 @@ void write_nodes(const Diagram& d, const std::vector<std::uint64_t>& ids, ChunkB
     if (node.kind == NodeKind::pattern) {
       out += ",\"kind\":\"pattern\",\"layer\":";
       append_int(out, node.layer);
-      out += ",\"pattern\":\"";
-      append_pattern(out, d.pattern_row(k), d.widths[node.layer - 1]);
+      if (hex[node.layer]) {
+        out += ",\"pattern_hex\":\"";
+        append_pattern_hex(out, d.pattern_row(k), d.widths[node.layer - 1]);
+      } else {
+        out += ",\"pattern\":\"";
+        append_pattern(out, d.pattern_row(k), d.widths[node.layer - 1]);
+      }
       out += '"';
     } else {
       out += ",\"kind\":\"label\",\"layer\":";
@@ -134,15 +148,27 @@ void write_instances(const Diagram& d, const std::vector<std::uint64_t>& ids, Ch
 
 }  // namespace
 
+bool hex_layer(const Diagram& d, std::size_t l, PatternEncoding encoding) noexcept {
+  switch (encoding) {
+    case PatternEncoding::binary: return false;
+    case PatternEncoding::hex: return true;
+    case PatternEncoding::automatic: return d.widths[l - 1] > kHexPatternWidth;
+  }
+  return false;
+}
+
 void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& options) {
   ChunkBuffer buffer(sink);
   const std::vector<std::uint64_t> ids = id_codes(d);
+  bool any_hex = false;
+  for (std::size_t l = 1; l <= d.layers(); ++l) any_hex = any_hex || hex_layer(d, l, options.patterns);
+  const char* schema = any_hex ? kSchemaHex : kSchema;
   nlohmann::json graph = d.graph;
-  graph["schema"] = kSchema;
+  graph["schema"] = schema;
   fmt::format_to(std::back_inserter(buffer.text()),
-                 "{{\"schema\":\"{}\",\"directed\":true,\"multigraph\":false,\n\"graph\":{},\n\"nodes\":[", kSchema,
+                 "{{\"schema\":\"{}\",\"directed\":true,\"multigraph\":false,\n\"graph\":{},\n\"nodes\":[", schema,
                  graph.dump());
-  write_nodes(d, ids, buffer);
+  write_nodes(d, ids, options.patterns, buffer);
   buffer.text() += "],\n\"links\":[";
   write_links(d, ids, buffer);
   buffer.text() += ']';

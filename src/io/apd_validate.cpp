@@ -50,15 +50,18 @@ class Validator {
     if (doc_.schema->starts_with("apd-run/")) {
       throw Error(fmt::format("{}: is an apd-train run.json, not an APD file (apd-stats --run DIR reads runs)", name_));
     }
-    if (*doc_.schema != kSchema) {
-      throw Error(
-          fmt::format("{}: schema \"{}\" is not understood (this apd reads: {})", name_, *doc_.schema, kSchema));
+    if (*doc_.schema != kSchema && *doc_.schema != kSchemaHex) {
+      throw Error(fmt::format("{}: schema \"{}\" is not understood (this apd reads: {}, {})", name_, *doc_.schema,
+                              kSchema, kSchemaHex));
     }
   }
 
   void graph() {
     require_type("graph", doc_.graph_type, JsonType::object);
     d_.graph = std::move(doc_.graph);
+    // apd/2 differs from apd/1 only in how patterns are written: in memory
+    // a diagram is the same either way.
+    if (d_.graph.contains("schema")) d_.graph["schema"] = kSchema;
     const auto widths = d_.graph.find("widths");
     if (widths == d_.graph.end()) fail("graph", "missing field \"widths\"");
     if (!widths->is_array()) fail("graph.widths", fmt::format("expected an array, got {}", widths->type_name()));
@@ -116,10 +119,26 @@ class Validator {
     Node& node = doc_.nodes[k];
     node.layer = static_cast<std::uint32_t>(layer);
     const std::size_t width = d_.widths[node.layer - 1];
-    if (doc_.pattern_bits[k] != width) {
+    if (doc_.pattern_hex[k] != 0) {
+      check_hex_pattern(k, width);
+    } else if (doc_.pattern_bits[k] != width) {
       fail(fmt::format("nodes[{}].pattern", k),
            fmt::format("{} bits, layer {} has {} neurons", doc_.pattern_bits[k], layer, width));
     }
+  }
+
+  // A pattern_hex holds whole bytes: 2 * ceil(width / 8) digits, its padding
+  // bits zero, and only in apd/2 files.
+  void check_hex_pattern(std::size_t k, std::size_t width) const {
+    const std::string field = fmt::format("nodes[{}].pattern_hex", k);
+    if (*doc_.schema != kSchemaHex) fail(field, fmt::format("needs schema \"{}\"", kSchemaHex));
+    if (doc_.pattern_bits[k] != 4 * pattern_hex_digits(width)) {
+      fail(field, fmt::format("{} digits, layer {} of {} neurons takes {}", doc_.pattern_bits[k] / 4,
+                              doc_.nodes[k].layer, width, pattern_hex_digits(width)));
+    }
+    const std::size_t tail = width % 64;
+    const std::size_t last = doc_.nodes[k].pattern_offset + (width + 63) / 64 - 1;
+    if (tail != 0 && (doc_.pattern_words[last] >> tail) != 0) fail(field, "padding bits after the last neuron are set");
   }
 
   // Files written by apd use ids "l<layer>n<rank>" and "y<label>": those

@@ -65,7 +65,7 @@ std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<
 }
 
 void write_apd(const Diagram& d, const std::string& out, const ExtractOptions& o) {
-  save_diagram(d, out, o.format, {.instances = o.instances});
+  save_diagram(d, out, o.format, {.instances = o.instances, .patterns = o.patterns});
   if (out != "-") {
     spdlog::info("{}: {} instances, {} errors, unique patterns per layer {}", out, d.instances, d.errors,
                  fmt::join(d.unique_patterns(), "/"));

@@ -16,7 +16,22 @@ apd = json.load(open(apd_path))
 reference = np.load(patterns_path)
 predicted = np.load(predicted_path)
 offsets = np.concatenate([[0], np.cumsum(widths)])
-patterns = {node["id"]: node["pattern"] for node in apd["nodes"] if node["kind"] == "pattern"}
+file_widths = apd["graph"]["widths"]
+
+
+def pattern(node):
+    """The '0'/'1' text of a node, from "pattern" or (apd/2, wide layers) "pattern_hex"."""
+    if "pattern" in node:
+        return node["pattern"]
+    h, w = node["pattern_hex"], file_widths[node["layer"] - 1]
+    text = format(int(h, 16), f"0{4 * len(h)}b")[:w]  # the two one-liners of docs/apd-json.md agree
+    assert "".join(map(str, np.unpackbits(np.frombuffer(bytes.fromhex(h), np.uint8))[:w])) == text
+    assert np.packbits(np.array(list(text), dtype=np.uint8)).tobytes().hex() == h
+    return text
+
+
+patterns = {node["id"]: pattern(node) for node in apd["nodes"] if node["kind"] == "pattern"}
+hex_nodes = sum("pattern_hex" in node for node in apd["nodes"])
 assert apd["graph"]["widths"] == [widths[l - 1] for l in layers], apd["graph"]["widths"]
 assert len(apd["instances"]) == len(reference), (len(apd["instances"]), len(reference))
 bad = 0
@@ -27,4 +42,5 @@ for record in apd["instances"]:
         bad += patterns[record["path"][column]] != want
     bad += record["predicted"] != predicted[i]
 assert bad == 0, f"{bad} patterns or predictions differ from PyTorch's"
-print(f"{apd_path}: {len(apd['instances'])} instances x {len(layers)} layers equal PyTorch's")
+assert (hex_nodes > 0) == (apd["schema"] == "apd/2") == any(w > 256 for w in file_widths)
+print(f"{apd_path}: {len(apd['instances'])} instances x {len(layers)} layers equal PyTorch's ({hex_nodes} hex patterns)")

@@ -97,5 +97,8 @@ struct Diagram {
 void complete_metadata(Diagram& d);
 
 inline constexpr const char* kSchema = "apd/1";
+// apd/1 plus "pattern_hex", the compact text of wide patterns: files that
+// use it say "apd/2"; readers take both.
+inline constexpr const char* kSchemaHex = "apd/2";
 
 }  // namespace apd

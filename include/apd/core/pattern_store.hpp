@@ -62,6 +62,16 @@ void write_pattern_text(std::span<const std::uint64_t> row, std::size_t width, c
 // bit i % 64 of word i / 64 is neuron i + 1. Returns the index of the first
 // character that is neither '0' nor '1', or npos.
 [[nodiscard]] std::size_t pack_pattern_text(std::string_view text, std::span<std::uint64_t> row) noexcept;
+// The compact text of wide patterns ("pattern_hex" in APD files): the bits,
+// neuron 1 first, packed most significant bit first into ceil(width/8) bytes
+// (zero-padded at the end), in lowercase hex: 2 * ceil(width/8) digits.
+// numpy.packbits(bits).tobytes().hex() writes the same text.
+[[nodiscard]] std::size_t pattern_hex_digits(std::size_t width) noexcept;
+void write_pattern_hex(std::span<const std::uint64_t> row, std::size_t width, char* out) noexcept;
+// Unpacks hex digits into `row` (ceil(4 * size / 64) words, zeroed by the
+// caller): 4 * size bits. Returns the index of the first character that is
+// not a lowercase hex digit, or npos.
+[[nodiscard]] std::size_t pack_pattern_hex(std::string_view text, std::span<std::uint64_t> row) noexcept;
 // Lexicographic order of the '0'/'1' strings, without building them.
 [[nodiscard]] int compare_patterns(std::span<const std::uint64_t> a, std::span<const std::uint64_t> b) noexcept;
 

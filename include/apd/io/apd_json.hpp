@@ -16,9 +16,21 @@
 
 namespace apd {
 
+// How pattern nodes are written: '0'/'1' strings ("pattern"), or hex of the
+// packed bits ("pattern_hex", a quarter of the size); auto uses hex for
+// layers wider than kHexPatternWidth neurons (a conv layer's thousands).
+enum class PatternEncoding { automatic, binary, hex };
+inline constexpr NameTable<PatternEncoding, 3> kPatternEncodingNames{
+    {{"auto", PatternEncoding::automatic}, {"binary", PatternEncoding::binary}, {"hex", PatternEncoding::hex}}};
+inline constexpr std::size_t kHexPatternWidth = 256;
+
 struct WriteOptions {
   bool instances = true;  // write per-instance records (needed for flows)
+  PatternEncoding patterns = PatternEncoding::automatic;
 };
+
+// Whether layer `l` (1-based) of `d` is written in hex under `encoding`.
+[[nodiscard]] bool hex_layer(const Diagram& d, std::size_t l, PatternEncoding encoding) noexcept;
 
 void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& options = {});
 [[nodiscard]] std::string to_apd_json(const Diagram& d, const WriteOptions& options = {});

@@ -45,6 +45,7 @@ struct ExtractOptions {
   std::string out;         // FILE, "-" for stdout; "{epoch}" is replaced
   OutputFormat format = OutputFormat::json;
   bool instances = true;
+  PatternEncoding patterns = PatternEncoding::automatic;  // --pattern-encoding
   std::int64_t batch_size = 1024;
   int threads = 1;
 };
