@@ -1,6 +1,8 @@
 // apd-extract: the APD (apd/1 JSON or GraphML) of a label subset at any epoch
 // of an apd-train run, under a state_dict saved by PyTorch, or under any
 // TorchScript ReLU network, on IDX or .npy data.
+#include <malloc.h>
+
 #include "apd/io/atomic_file.hpp"
 #include "apd/torch/extract.hpp"
 #include "app_support.hpp"
@@ -62,7 +64,9 @@ void add_options(CLI::App& app, Options& options) {
                             "binary ('0'/'1') or hex");
   app.add_flag_callback(
       "--no-instances", [&o] { o.instances = false; }, "Omit the per-instance records (flows need them)");
-  app.add_option("--batch-size", o.batch_size, "Instances per forward batch, 1 to 1048576")->capture_default_str();
+  app.add_option("--batch-size", o.batch_size,
+                 "Instances per forward batch, 1 to 1048576 (default 1024; 256 with --model, whose conv "
+                 "activations are larger)");
   app.add_option("--threads", o.threads, "CPU threads, 1 to 256")->capture_default_str();
   apd::app::add_verbosity_flags(app, options.verbosity);
 }
@@ -81,6 +85,12 @@ int main(int argc, char** argv) {
   add_options(app, o);
   apd::app::add_version_flag(app, program);
   if (const auto rc = apd::app::parse(app, program, argc, argv)) return *rc;
+  if (app.count("--batch-size") == 0 && !o.extract.model.empty()) o.extract.batch_size = apd::kModelBatchSize;
+  // Every batch allocates the same large activation buffers; glibc's default
+  // returns them to the system after each batch and faults them back in
+  // (a third of a conv net's forward time). Keep them in the heap instead.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   apd::app::setup_logging(program, o.verbosity);
   apd::remove_temporaries_on_signals();
   return apd::app::run_guarded([&] { return apd::run_extraction(o.extract); });

@@ -9,6 +9,9 @@ python3-torch) and an independent oracle for the tests.
                            [--batch-size 64] [--seed 0] [--threads 1] [--no-track]
   reference_apd.py extract --data DIR --checkpoint FILE [--normalize unit]
                            [--split train|test] [--labels 1,7] [--limit N] --out FILE
+  reference_apd.py extract-lenet --data DIR --state-dict FILE [--split test] --out FILE
+      LeNet-5 of examples/lenet/train_lenet.py, rebuilt with nn.ReLU modules (the
+      only ReLUs forward hooks can see), its state_dict loaded; numpy; json.
 """
 import argparse
 import json
@@ -186,6 +189,78 @@ def extract(args):
         json.dump(out, f)
 
 
+class LeNet5Modules(nn.Module):
+    """examples/lenet's LeNet-5 with nn.ReLU modules in place of F.relu calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 6, 5), nn.Conv2d(6, 16, 5)
+        self.fc1, self.fc2, self.fc3 = nn.Linear(256, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+        self.relus = nn.ModuleList(nn.ReLU() for _ in range(4))
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x):
+        x = self.pool(self.relus[0](self.conv1(x)))
+        x = self.pool(self.relus[1](self.conv2(x)))
+        x = self.relus[2](self.fc1(x.flatten(1)))
+        return self.fc3(self.relus[3](self.fc2(x)))
+
+
+def extract_lenet(args):
+    torch.set_num_threads(args.threads)
+    model = LeNet5Modules()
+    model.load_state_dict(torch.load(args.state_dict), strict=False)
+    model.eval()
+    x, y = load(args.data, args.split, "unit")
+    x = x.reshape(-1, 1, 28, 28)
+    packed = [[] for _ in model.relus]
+    widths = [0] * len(model.relus)
+
+    def hook(layer):
+        def record(module, inputs, output):
+            flat = (output > 0).flatten(1).numpy()
+            widths[layer] = flat.shape[1]
+            packed[layer].append(np.packbits(flat, axis=1))
+        return record
+
+    handles = [relu.register_forward_hook(hook(k)) for k, relu in enumerate(model.relus)]
+    predicted = []
+    with torch.no_grad():
+        for b in range(0, len(x), 1024):
+            predicted.append(model(x[b: b + 1024]).argmax(1).numpy())
+    for h in handles:
+        h.remove()
+    predicted = np.concatenate(predicted)
+    truth = y.numpy()
+    layers = [np.concatenate(p) for p in packed]
+    # Patterns as '0'/'1' text with numpy (a Python loop per bit would take minutes at 3456 bits).
+    texts = [[(np.unpackbits(row)[:w] + ord("0")).tobytes().decode() for row in layer]
+             for layer, w in zip(layers, widths)]
+    nodes, links, instances = {}, {}, []
+    for i in range(len(truth)):
+        wrong = int(truth[i] != predicted[i])
+        path = [(layer + 1, texts[layer][i]) for layer in range(len(layers))]
+        keys = path + [("label", int(predicted[i]))]
+        for k in keys:
+            n = nodes.setdefault(k, {"count": 0, "errors": 0})
+            n["count"] += 1
+            n["errors"] += wrong
+        for a, b in zip(keys, keys[1:]):
+            e = links.setdefault((a, b), {"count": 0, "errors": 0})
+            e["count"] += 1
+            e["errors"] += wrong
+        instances.append({"index": i, "label": int(truth[i]), "predicted": int(predicted[i]),
+                          "path": [f"{k[0]}:{k[1]}" for k in path]})
+    name = lambda k: f"{k[0]}:{k[1]}"
+    out = {"directed": True, "multigraph": False, "graph": {"widths": widths, "instances": len(truth)},
+           "nodes": [{"id": name(k), **v, **({"layer": k[0], "pattern": k[1]} if k[0] != "label" else {"label": k[1]})}
+                     for k, v in nodes.items()],
+           "links": [{"source": name(a), "target": name(b), **v} for (a, b), v in links.items()],
+           "instances": instances}
+    with open(args.out, "w") as f:
+        json.dump(out, f)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -207,8 +282,14 @@ def main():
     e.add_argument("--limit", type=int, default=0)
     e.add_argument("--threads", type=int, default=1)
     e.add_argument("--out", required=True)
+    lenet = sub.add_parser("extract-lenet")
+    lenet.add_argument("--data", default="data/mnist")
+    lenet.add_argument("--state-dict", required=True)
+    lenet.add_argument("--split", default="test", choices=["train", "test"])
+    lenet.add_argument("--threads", type=int, default=1)
+    lenet.add_argument("--out", required=True)
     args = p.parse_args()
-    {"train": train, "extract": extract}[args.cmd](args)
+    {"train": train, "extract": extract, "extract-lenet": extract_lenet}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // The packed pattern store: A_l(x)[i] = 1 iff the ReLU output is > 0, any width.
 #include <cmath>
 #include <limits>
+#include <random>
 #include <set>
 
 #include <catch2/catch.hpp>
@@ -99,4 +100,32 @@ TEST_CASE("malformed patterns and incomplete stores are refused", "[pattern_stor
   store.append_pattern(0, "1011");
   CHECK_THROWS_WITH(store.size(), "pattern store is incomplete: layer 1 holds 1 instances, layer 2 holds 0");
   CHECK_THROWS_AS(apd::PatternStore({3, 0}), apd::UsageError);
+}
+
+TEST_CASE("0/1 flags pack exactly as the activations they were taken from", "[pattern_store]") {
+  std::mt19937 rng(5);
+  for (const std::size_t width : {1U, 7U, 8U, 9U, 63U, 64U, 65U, 3456U}) {
+    CAPTURE(width);
+    const std::size_t rows = 17;
+    std::vector<float> values(rows * width);
+    std::vector<std::uint8_t> flags(values.size());
+    for (std::size_t k = 0; k < values.size(); ++k) {
+      values[k] = static_cast<float>(static_cast<int>(rng() % 5)) - 2.0f;
+      flags[k] = values[k] > 0 ? 1 : 0;
+    }
+    apd::PatternStore from_values({width}), from_flags({width});
+    from_values.append_activations(0, values, rows);
+    from_flags.append_flags(0, flags, rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+      REQUIRE(from_flags.pattern_string(0, r) == from_values.pattern_string(0, r));
+      std::string hex(apd::pattern_hex_digits(width), '?');
+      apd::write_pattern_hex(from_flags.row(0, r), width, hex.data());
+      std::string expected;  // the '0'/'1' text, padded to whole bytes, 4 bits a digit
+      std::string bits = from_values.pattern_string(0, r);
+      bits.resize(8 * ((width + 7) / 8), '0');
+      for (std::size_t d = 0; d < bits.size(); d += 4)
+        expected += "0123456789abcdef"[std::stoi(bits.substr(d, 4), nullptr, 2)];
+      REQUIRE(hex == expected);
+    }
+  }
 }

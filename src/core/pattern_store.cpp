@@ -1,7 +1,9 @@
 #include "apd/core/pattern_store.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <cstring>
 #include <limits>
 
 #include <fmt/format.h>
@@ -114,6 +116,30 @@ void pack_rows(std::span<const T> values, std::size_t rows, std::size_t width, s
   }
 }
 
+// The same for 0/1 flags, 8 at a time: the multiply gathers the low bit of
+// each of 8 bytes into the top byte, byte j's bit at position j.
+void pack_rows(std::span<const std::uint8_t> flags, std::size_t rows, std::size_t width, std::size_t w,
+               std::uint64_t* dst) {
+  constexpr std::uint64_t kLowBits = 0x0101010101010101ULL;
+  constexpr std::uint64_t kGather = 0x0102040810204080ULL;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint8_t* src = flags.data() + r * width;
+    for (std::size_t word = 0; word < w; ++word) {
+      const std::size_t begin = word * kBitsPerWord;
+      const std::size_t end = std::min(width, begin + kBitsPerWord);
+      std::uint64_t bits = 0;
+      std::size_t i = begin;
+      for (; i + 8 <= end; i += 8) {
+        std::uint64_t eight = 0;
+        std::memcpy(&eight, src + i, sizeof eight);
+        bits |= (((eight & kLowBits) * kGather) >> 56) << (i - begin);
+      }
+      for (; i < end; ++i) bits |= std::uint64_t{src[i] != 0} << (i - begin);
+      dst[r * w + word] = bits;
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -189,18 +215,33 @@ std::size_t pack_pattern_text(std::string_view text, std::span<std::uint64_t> ro
   return std::string_view::npos;
 }
 
+namespace {
+
+// kReversed[b]: the byte b with its bit order reversed.
+constexpr auto kReversed = [] {
+  std::array<std::uint8_t, 256> table{};
+  for (unsigned b = 0; b < 256; ++b) {
+    unsigned r = 0;
+    for (unsigned i = 0; i < 8; ++i) r |= ((b >> i) & 1U) << (7 - i);
+    table[b] = static_cast<std::uint8_t>(r);
+  }
+  return table;
+}();
+
+}  // namespace
+
 std::size_t pattern_hex_digits(std::size_t width) noexcept { return 2 * ((width + 7) / 8); }
 
 void write_pattern_hex(std::span<const std::uint64_t> row, std::size_t width, char* out) noexcept {
   static constexpr std::string_view kDigits = "0123456789abcdef";
-  for (std::size_t d = 0; d < pattern_hex_digits(width); ++d) {
-    unsigned value = 0;
-    for (std::size_t b = 0; b < 4; ++b) {
-      const std::size_t i = 4 * d + b;  // neuron i + 1, the digit's bit 3 - b
-      const unsigned bit = i < width ? static_cast<unsigned>((row[i / kBitsPerWord] >> (i % kBitsPerWord)) & 1U) : 0U;
-      value |= bit << (3 - b);
-    }
-    out[d] = kDigits[value];
+  // Byte b holds neurons 8b+1..8b+8, the first as its most significant bit:
+  // the store's byte (neuron 8b+1 at bit 0) reversed. Bits past the last
+  // neuron are zero in the store.
+  for (std::size_t b = 0; b < (width + 7) / 8; ++b) {
+    const auto stored = static_cast<std::uint8_t>(row[b / 8] >> (8 * (b % 8)));
+    const unsigned msb_first = kReversed[stored];
+    out[2 * b] = kDigits[msb_first >> 4];
+    out[2 * b + 1] = kDigits[msb_first & 0xF];
   }
 }
 

@@ -28,7 +28,7 @@ class PatternStore {
   void reserve(std::size_t instances);
   // Packs `rows` x width(layer) row-major values: bit = value > 0 (NaN -> 0).
   void append_activations(std::size_t layer, std::span<const float> values, std::size_t rows);
-  // The same for flags already taken (bit = flag != 0).
+  // The same for flags already taken, each 0 or 1 (a bool tensor's bytes).
   void append_flags(std::size_t layer, std::span<const std::uint8_t> flags, std::size_t rows);
   // Appends one pattern written as '0'/'1' characters, neuron 1 first.
   void append_pattern(std::size_t layer, std::string_view bits);

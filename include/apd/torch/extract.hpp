@@ -25,6 +25,10 @@ inline constexpr NameTable<DataSplit, 3> kDataSplitNames{
 enum class Selection { first, random };
 inline constexpr NameTable<Selection, 2> kSelectionNames{{{"first", Selection::first}, {"random", Selection::random}}};
 
+// --batch-size's default with --model (conv activations are large: LeNet-5's
+// first layer alone is 14 MB for 1024 instances).
+inline constexpr std::int64_t kModelBatchSize = 256;
+
 struct ExtractOptions {
   std::filesystem::path run;                  // --run RUNDIR
   std::vector<std::string> epochs;            // --epoch/--epochs: numbers, "best", "last"
