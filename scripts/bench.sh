@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, measured side by side in one run on this machine (it is shared
 # and noisy: compare ratios within a run, not figures across runs). Prints
-# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|stats|paper|all]
+# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|model|stats|paper|all]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -93,6 +93,58 @@ torch.save(nn.Sequential(*layers, nn.Linear(prev, 10)).state_dict(), '$scratch/b
     /usr/bin/python3 -c "print(f'  N={$n:>8}: {$t:6.2f} s  ({$t * 1e6 / $n:.2f} us/instance), peak RSS {$rss/1024:.0f} MiB, JSON {$size} MB')"
     rm -f "$scratch/big.json"
   done
+fi
+
+if [[ "$what" == model || "$what" == all ]]; then
+  echo
+  echo "== apd-extract --model (TorchScript) vs scripts/reference_apd.py extract-lenet (the same LeNet-5 with nn.ReLU"
+  echo "   modules, forward hooks, numpy, json): the 10,000 MNIST test images to an APD with instances, whole"
+  echo "   process, 1 thread each (targets: <= 0.3x the wall time, peak RSS below the reference's)"
+  /usr/bin/python3 examples/lenet/train_lenet.py --data data/mnist --out "$scratch/lenet" --epochs 2 >/dev/null
+  for k in 1 2 3; do
+    /usr/bin/time -f "%e %M" -o "$scratch/ours.$k" "$bin/apps/apd-extract" --model "$scratch/lenet/scripted/epoch-2.pt" \
+      --data data/mnist --split test --input-shape 1,28,28 --threads 1 --out "$scratch/lenet.json" --quiet
+    /usr/bin/time -f "%e %M" -o "$scratch/ref.$k" /usr/bin/python3 scripts/reference_apd.py extract-lenet \
+      --data data/mnist --state-dict "$scratch/lenet/state_dict.pt" --split test --threads 1 --out "$scratch/ref.json"
+  done
+  /usr/bin/python3 - "$scratch" "$(du -m "$scratch/lenet.json" | cut -f1)" "$(du -m "$scratch/ref.json" | cut -f1)" <<'PY'
+import statistics, sys
+d = sys.argv[1]
+def runs(name):
+    rows = [open(f"{d}/{name}.{k}").read().split() for k in (1, 2, 3)]
+    return statistics.median(float(r[0]) for r in rows), max(int(r[1]) for r in rows) / 1024
+(ot, orss), (rt, rrss) = runs("ours"), runs("ref")
+print(f"  apd-extract --model {ot:.2f} s, peak RSS {orss:.0f} MiB, APD {sys.argv[2]} MB (hex patterns); "
+      f"reference {rt:.2f} s, peak RSS {rrss:.0f} MiB, {sys.argv[3]} MB")
+print(f"  ratio {ot / rt:.2f}x (target <= 0.3x); peak RSS {orss / rrss:.2f}x the reference's (median of 3 runs each)")
+PY
+
+  echo
+  echo "== the paper's 784-40-40-40-10 MLP through --model vs --checkpoint: 54000 MNIST training images"
+  echo "   (target: --model within 10% of --checkpoint)"
+  "$bin/apps/apd-train" --data data/mnist --out "$scratch/m-run" --epochs 2 --quiet
+  /usr/bin/python3 - "$scratch/m-run/checkpoints/epoch-0002.pt" "$scratch/mlp.pt" <<'PY'
+import sys, torch
+from torch import nn
+m = nn.Sequential(nn.Linear(784, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(),
+                  nn.Linear(40, 10))
+m.load_state_dict(torch.load(sys.argv[1]))
+torch.jit.script(m.eval()).save(sys.argv[2])
+PY
+  for k in 1 2 3; do
+    /usr/bin/time -f "%e %M" -o "$scratch/ckpt.$k" "$bin/apps/apd-extract" --data data/mnist --split train --limit 54000 \
+      --checkpoint "$scratch/m-run/checkpoints/epoch-0002.pt" --out "$scratch/ckpt.json" --quiet
+    /usr/bin/time -f "%e %M" -o "$scratch/model.$k" "$bin/apps/apd-extract" --data data/mnist --split train --limit 54000 \
+      --model "$scratch/mlp.pt" --input-shape 784 --out "$scratch/model.json" --quiet
+  done
+  /usr/bin/python3 - "$scratch" <<'PY'
+import statistics, sys
+d = sys.argv[1]
+def median(name):
+    return statistics.median(float(open(f"{d}/{name}.{k}").read().split()[0]) for k in (1, 2, 3))
+c, m = median("ckpt"), median("model")
+print(f"  --checkpoint {c:.2f} s, --model {m:.2f} s: {100 * (m / c - 1):+.1f}% (target <= +10%; median of 3 runs each)")
+PY
 fi
 
 if [[ "$what" == stats || "$what" == all ]]; then

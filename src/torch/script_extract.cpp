@@ -1,6 +1,7 @@
 // apd-extract --model: the APD of any TorchScript ReLU network (one model, or
 // one per epoch of the user's own training) over IDX or .npy data.
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <set>
 
@@ -48,21 +49,27 @@ class ModelInputs {
   [[nodiscard]] const std::filesystem::path& targets_path() const { return targets_path_; }
   [[nodiscard]] const std::vector<std::int64_t>& shape() const { return shape_; }
 
-  // Instances `indices`, preprocessed, one after another in `out`.
+  // Instances `indices`, preprocessed, one after another in `out`: value x
+  // of channel c becomes (normalize(x) - mean[c]) / std[c], in float.
   void read(std::span<const std::int64_t> indices, std::span<float> out) const {
     const std::size_t size = instance_size();
-    if (idx_) {
+    const std::size_t per_channel = size / mean_.size();
+    const auto channel = [&](std::size_t k) { return mean_.size() == 1 ? 0 : (k % size) / per_channel; };
+    if (idx_) {  // bytes: one table per channel, computed with the same expression
       raw_.resize(indices.size() * size);
       idx_->read(indices, raw_);
-      for (std::size_t k = 0; k < raw_.size(); ++k) out[k] = static_cast<float>(raw_[k]);
-    } else {
-      npy_->read(indices, out);
+      for (std::size_t k = 0; k < raw_.size(); ++k) out[k] = tables_[channel(k)][raw_[k]];
+      return;
     }
-    const std::size_t per_channel = size / mean_.size();
-    for (std::size_t k = 0; k < indices.size() * size; ++k) {
-      const std::size_t c = mean_.size() == 1 ? 0 : (k % size) / per_channel;
-      out[k] = (normalize_value(out[k], normalization_) - mean_[c]) / std_[c];
+    npy_->read(indices, out);
+    const NpyHeader& h = npy_->header();
+    if (h.kind == NpyKind::unsigned_int && h.item_size == 1) {  // uint8 values, read as floats 0..255
+      for (std::size_t k = 0; k < indices.size() * size; ++k) {
+        out[k] = tables_[channel(k)][static_cast<std::uint8_t>(out[k])];
+      }
+      return;
     }
+    for (std::size_t k = 0; k < indices.size() * size; ++k) out[k] = preprocess(out[k], channel(k));
   }
 
   // The dataset's record in the APD's metadata.
@@ -110,7 +117,19 @@ class ModelInputs {
   }
 
   // --mean/--std: one pair for all values, or one per channel (the first axis).
+  [[nodiscard]] float preprocess(float x, std::size_t c) const {
+    return (normalize_value(x, normalization_) - mean_[c]) / std_[c];
+  }
+
   void set_channels(const ExtractOptions& o) {
+    set_mean_std(o);
+    for (std::size_t c = 0; c < mean_.size(); ++c) {
+      auto& table = tables_.emplace_back();
+      for (std::size_t b = 0; b < table.size(); ++b) table[b] = preprocess(static_cast<float>(b), c);
+    }
+  }
+
+  void set_mean_std(const ExtractOptions& o) {
     if (o.mean.empty()) {
       mean_ = {0.0f};
       std_ = {1.0f};
@@ -136,6 +155,7 @@ class ModelInputs {
   std::vector<std::int64_t> shape_;
   Normalization normalization_ = Normalization::unit;
   std::vector<float> mean_, std_;
+  std::vector<std::array<float, 256>> tables_;  // per channel, for byte inputs
   mutable std::vector<std::uint8_t> raw_;
 };
 

@@ -5,6 +5,7 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/freeze_module.h>
 #include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
 #include <map>
@@ -196,6 +197,10 @@ struct ScriptModel::Impl {
   // One forward pass: the logits, then one bool tensor per ReLU call.
   std::vector<c10::IValue> run(const torch::Tensor& input) {
     jit::Stack stack{module._ivalue(), input};
+    // The graph runs as frozen and instrumented, without the executor's
+    // profiling runs and re-optimisations: the kernels eager PyTorch calls,
+    // from the first batch on. (Freezing needs the optimizer: off here only.)
+    const jit::GraphOptimizerEnabledGuard plain(false);
     try {
       function->run(stack);
       return stack.at(0).toTupleRef().elements().vec();
