@@ -60,8 +60,9 @@ TEST_CASE("a broken run.json is refused naming the file and the key", "[run_info
   CHECK(error_after([](nlohmann::json& j) {
           j["model"]["hidden"] = {4, "x"};
         }) == "run.json: key \"model.hidden[1]\": expected an integer, got string");
-  CHECK(error_after([](nlohmann::json& j) { j["data"]["normalize"] = "zscore"; }) ==
-        "run.json: key \"data.normalize\": unknown normalization 'zscore' (expected unit, standard, symmetric or none)");
+  CHECK(
+      error_after([](nlohmann::json& j) { j["data"]["normalize"] = "zscore"; }) ==
+      "run.json: key \"data.normalize\": unknown normalization 'zscore' (expected unit, standard, symmetric or none)");
   CHECK(error_after([](nlohmann::json& j) { j["schema"] = "apd/1"; }) ==
         "run.json: not an apd run file (expected \"schema\": \"apd-run/1\")");
 }
