@@ -18,12 +18,15 @@
 
 namespace {
 
-// The tables apd-stats writes: the four of APD files, or a run's epochs.
-enum class TableChoice { all, layers, flows, bins, errors, epochs };
-constexpr apd::NameTable<TableChoice, 5> kTableNames{{{"layers", TableChoice::layers},
+// The tables apd-stats writes: those of APD files, or a run's epochs. "all"
+// is every APD table but the per-instance cluster members.
+enum class TableChoice { all, layers, flows, bins, errors, clusters, members, epochs };
+constexpr apd::NameTable<TableChoice, 7> kTableNames{{{"layers", TableChoice::layers},
                                                       {"flows", TableChoice::flows},
                                                       {"bins", TableChoice::bins},
                                                       {"errors", TableChoice::errors},
+                                                      {"clusters", TableChoice::clusters},
+                                                      {"members", TableChoice::members},
                                                       {"epochs", TableChoice::epochs}}};
 
 struct Options {
@@ -90,7 +93,8 @@ apd::StatsSpec stats_spec(const Options& o) {
 // The four tables of the APD files, rows of every file in order.
 int run_apd_tables(const Options& o) {
   if (o.format == apd::TableFormat::csv && o.table == TableChoice::all) {
-    throw apd::UsageError("--format csv writes one table: add --table layers, flows, bins or errors");
+    throw apd::UsageError(
+        "--format csv writes one table: add --table layers, flows, bins, errors, clusters or members");
   }
   if (o.table == TableChoice::epochs) {
     throw apd::UsageError("--table epochs is the table of a run: it needs --run RUNDIR");
@@ -115,10 +119,13 @@ int run_apd_tables(const Options& o) {
     const bool flows = all || o.table == TableChoice::flows, bins = all || o.table == TableChoice::bins,
                errors = all || o.table == TableChoice::errors;
     if (flows || bins || errors) apd::add_flow_rows(tables, file, d, spec, flows, bins, errors);
+    const bool clusters = all || o.table == TableChoice::clusters, members = o.table == TableChoice::members;
+    if (clusters || members) apd::add_cluster_rows(tables, file, d, spec, members);
     spdlog::debug("{}: tables in {:.2f} s", file, clock.lap());
   }
   std::vector<apd::Table> chosen;
-  for (auto* t : {&tables.layers, &tables.flows, &tables.bins, &tables.errors}) {
+  if (o.table == TableChoice::members) chosen.push_back(std::move(tables.cluster_members));
+  for (auto* t : {&tables.layers, &tables.flows, &tables.bins, &tables.errors, &tables.clusters}) {
     if (all || apd::name_of(kTableNames, o.table) == t->name) chosen.push_back(std::move(*t));
   }
   apd::write_output(o.out, render(chosen, o.format));
@@ -147,11 +154,12 @@ int main(int argc, char** argv) {
   app.add_option("--run", o.run, "apd-train run directory: per-epoch losses, accuracies and unique patterns");
   apd::app::add_enum_option<TableChoice>(
       app, "--table", kTableNames, [&o](TableChoice t) { o.table = t; },
-      "One table: layers, flows, bins or errors (epochs with --run); default all");
+      "One table: layers, flows, bins, errors, clusters (the authors' decision-tree clusters) or members "
+      "(each instance's cluster); epochs with --run; default all but members");
   apd::app::add_enum_option(app, "--format", apd::kTableFormatNames, o.format, "text, csv, json or markdown");
   app.add_option("--flow-layers", o.flow_layers, "Layers whose patterns define a flow (default: the last two)")
       ->delimiter(',');
-  app.add_option("--top", o.top, "Flows listed, strongest first (0 = all)")
+  app.add_option("--top", o.top, "Flows and clusters listed, largest first (0 = all)")
       ->check(apd::app::non_negative())
       ->capture_default_str();
   app.add_option("--strength-base", o.strength_base, "Base of the logarithmic strength bins, 1.01 to 1e6")

@@ -75,6 +75,11 @@ if [[ "$what" == extract || "$what" == all ]]; then
 ot, orss, rt, rrss = $ot, $orss, $rt, $rrss
 print(f'  apd-extract {ot:.2f} s, peak RSS {orss/1024:.0f} MiB; reference {rt:.2f} s, peak RSS {rrss/1024:.0f} MiB; '
       f'ratio {ot/rt:.2f}x (target <= 0.25x)')"
+  /usr/bin/time -f "%e %M" -o "$scratch/clusters.time" "$bin/apps/apd-stats" "$scratch/ours.json" --table clusters \
+    --out "$scratch/clusters.txt"
+  read -r ct crss <"$scratch/clusters.time"
+  echo "  apd-stats --table clusters (decision-tree clusters) of those 54000 instances, whole process: $ct s," \
+    "peak RSS $((crss / 1024)) MiB (target <= 1 s)"
 
   echo
   echo "== scale: synthetic 28x28 instances through a 784-256-256-256-256-10 MLP (target: <= 1.5 GB peak RSS at 1M, linear time)"

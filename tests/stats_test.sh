@@ -13,13 +13,20 @@ echo '{"hello": 1}' > notapd.json
 cp "$run/run.json" run.json
 
 "$stats" apd-e1.json apd-e5.json > all.txt
-for t in layers flows bins errors; do grep -q "== $t ==" all.txt || { echo "FAIL: no $t table"; exit 1; }; done
+for t in layers flows bins errors clusters; do grep -q "== $t ==" all.txt || { echo "FAIL: no $t table"; exit 1; }; done
 "$stats" apd-e1.json apd-e5.json --format markdown > all.md
 grep -q "^### flows" all.md
 "$stats" apd-e1.json apd-e5.json --format json --top 0 > all.json
 for t in layers flows bins errors; do
   "$stats" apd-e1.json apd-e5.json --format csv --table $t --top 0 > $t.csv
 done
+# The decision-tree clusters against an independent implementation (decimal entropies).
+for f in apd-e1 apd-e5; do
+  "$stats" $f.json --table members --format csv > $f-members.csv
+  "$stats" $f.json --table clusters --top 0 --format csv > $f-clusters.csv
+  $py "$(dirname "$0")/python/reference_clusters.py" $f.json $f-members.csv $f-clusters.csv
+done
+grep -q "small_cluster" errors.csv || { echo "FAIL: no small_cluster AUROC in the errors table"; exit 1; }
 "$stats" --run "$run" --format csv > epochs.csv
 "$stats" --run "$run" > epochs.txt
 "$stats" lean.json --table layers --format csv > lean-layers.csv
@@ -41,7 +48,7 @@ for f, d in apd.items():
 bins = list(csv.DictReader(open("bins.csv")))
 assert sum(int(b["instances"]) for b in bins) == sum(d["graph"]["instances"] for d in apd.values())
 errors = list(csv.DictReader(open("errors.csv")))
-assert {r["score"] for r in errors} == {"small_strength", "low_purity"}
+assert {r["score"] for r in errors} == {"small_strength", "low_purity", "small_cluster"}
 # The JSON document holds the same flow records as the CSV, with numbers as numbers.
 assert len(doc["flows"]) == len(flows)
 for j, c in zip(doc["flows"], flows):

@@ -6,8 +6,10 @@
 
 #include "hand_made.hpp"
 
+#include "apd/core/clusters.hpp"
 #include "apd/core/error.hpp"
 #include "apd/core/flows.hpp"
+#include "apd/report/stats.hpp"
 #include "naive_apd.hpp"
 
 TEST_CASE("flows on a hand-made APD have the hand-computed strength, purity, accuracy and majority", "[flows]") {
@@ -156,4 +158,68 @@ TEST_CASE("flows need instances and valid layers", "[flows]") {
                     Catch::Contains("rerun apd-extract without --no-instances"));
   CHECK(apd::default_flow_layers(1) == std::vector<std::size_t>{1});
   CHECK(apd::default_flow_layers(3) == std::vector<std::size_t>{2, 3});
+}
+
+TEST_CASE("decision-tree clusters of the hand-made APD, worked by hand", "[clusters]") {
+  // Layer 2 splits {A x4} from {B x2, C, D} (A lacks labels 3..6: gain > 0).
+  // A at layer 1: one child (all "00"): no gain, final at layer 1.
+  // {B, C, D} at layer 1: "01" {B x2}, "11" {C}, "00" {D}: gain > 0, all final at layer 1.
+  const auto d = apd::test::hand_made();
+  const apd::Clustering c = apd::decision_tree_clusters(d);
+  REQUIRE(c.clusters.size() == 4);
+  const auto check = [&](std::size_t k, std::uint64_t size, std::size_t layer, std::uint64_t correct,
+                         std::int32_t majority, std::uint32_t first) {
+    CAPTURE(k);
+    CHECK(c.clusters[k].size == size);
+    CHECK(c.clusters[k].layer == layer);
+    CHECK(c.clusters[k].correct == correct);
+    CHECK(c.clusters[k].majority_predicted == majority);
+    CHECK(c.clusters[k].first == first);
+  };
+  check(0, 4, 1, 3, 1, 0);  // A: predicted 1,1,1,2
+  check(1, 2, 1, 1, 3, 4);  // B: predicted 3,4 (a tie: the smaller label)
+  check(2, 1, 1, 1, 5, 6);  // C
+  check(3, 1, 1, 0, 6, 7);  // D
+  CHECK(c.cluster_of == std::vector<std::uint32_t>{0, 0, 0, 0, 1, 1, 2, 3});
+  // Wrong: one in A (size 4), one in B (2), D (1); right: three in A, one in B, C (1).
+  // Pairs (wrong, right) with the wrong one in the smaller cluster, ties 1/2: 9.5 of 15.
+  CHECK(apd::small_cluster_auroc(c).value() == Approx(9.5 / 15.0));
+}
+
+TEST_CASE("a pure cluster or a split without gain stops where it was tried", "[clusters]") {
+  // Every instance predicted 1: the root is pure, final at the last layer.
+  apd::PatternStore store({2, 2});
+  for (const auto& [a, b] :
+       std::vector<std::pair<std::string, std::string>>{{"00", "10"}, {"01", "11"}, {"11", "11"}}) {
+    store.append_pattern(0, a);
+    store.append_pattern(1, b);
+  }
+  const std::vector<std::int32_t> truth{1, 2, 1}, pure{1, 1, 1}, mixed{1, 2, 1};
+  const std::vector<std::int64_t> index{0, 1, 2};
+  const auto c = apd::decision_tree_clusters(apd::build_diagram(store, truth, pure, index));
+  REQUIRE(c.clusters.size() == 1);
+  CHECK(c.clusters[0].size == 3);
+  CHECK(c.clusters[0].layer == 2);
+  CHECK(c.clusters[0].correct == 2);
+  // Layer 2 splits {0} ("10": label 1) from {1, 2} ("11": labels 2, 1): gain > 0. {0} has one
+  // instance: final at layer 2. {1, 2} at layer 1: "01" {1}, "11" {2}: gain > 0, both final at 1.
+  const auto m = apd::decision_tree_clusters(apd::build_diagram(store, truth, mixed, index));
+  REQUIRE(m.clusters.size() == 3);
+  CHECK(m.clusters[0].layer == 2);
+  CHECK(m.clusters[0].first == 0);
+  CHECK(m.clusters[1].layer == 1);
+  CHECK(m.clusters[2].layer == 1);
+}
+
+TEST_CASE("children with the parent's label proportions mean no gain, decided exactly", "[clusters]") {
+  // Layer 1 patterns split 6 instances into two halves with predicted labels {1,1,2} each:
+  // the same proportions as the parent, so no gain: one cluster, final at layer 1.
+  apd::PatternStore store({1});
+  for (const char* p : {"0", "0", "0", "1", "1", "1"}) store.append_pattern(0, p);
+  const std::vector<std::int32_t> truth{1, 1, 2, 1, 1, 2}, predicted{1, 1, 2, 1, 2, 1};
+  const std::vector<std::int64_t> index{0, 1, 2, 3, 4, 5};
+  const auto c = apd::decision_tree_clusters(apd::build_diagram(store, truth, predicted, index));
+  REQUIRE(c.clusters.size() == 1);
+  CHECK(c.clusters[0].size == 6);
+  CHECK(c.clusters[0].layer == 1);
 }

@@ -77,7 +77,7 @@ TEST_CASE("the stats tables of a hand-made APD hold the hand-computed values", "
   CHECK(brows[1 + 0 * 10 + 9] == std::vector<std::string>{"h.json", "7", "1", "2", "0.9", "1", "2", "2", "1"});
 
   const auto erows = parse_csv(apd::render_csv(t.errors));
-  REQUIRE(erows.size() == 3);
+  REQUIRE(erows.size() == 4);
   CHECK(erows[0] == std::vector<std::string>{"file", "epoch", "score", "auroc", "instances", "wrong", "flow_layers"});
   CHECK(erows[1][2] == "small_strength");
   CHECK(std::stod(erows[1][3]) == Approx(9.5 / 15));
@@ -86,6 +86,10 @@ TEST_CASE("the stats tables of a hand-made APD hold the hand-computed values", "
   CHECK(erows[1][4] == "8");
   CHECK(erows[1][5] == "3");
   CHECK(erows[1][6] == "1+2");
+  // The decision-tree clusters of this APD (worked in test_flows.cpp) rank the wrong instances alike.
+  CHECK(erows[3][2] == "small_cluster");
+  CHECK(std::stod(erows[3][3]) == Approx(9.5 / 15));
+  CHECK(erows[3][6] == "tree");
 }
 
 TEST_CASE("a top-N flow table keeps the strongest flows and text output abbreviates patterns", "[stats]") {

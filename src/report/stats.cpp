@@ -82,6 +82,10 @@ StatsTables make_stats_tables() {
             {"file", "epoch", "strength_lo", "strength_hi", "purity_lo", "purity_hi", "flows", "instances", "wrong"},
             {}};
   t.errors = {"errors", {"file", "epoch", "score", "auroc", "instances", "wrong", "flow_layers"}, {}};
+  t.clusters = {
+      "clusters", {"file", "epoch", "cluster", "size", "layer", "accuracy", "majority_predicted", "errors"}, {}};
+  t.cluster_members = {
+      "cluster_members", {"file", "epoch", "position", "index", "label", "predicted", "cluster", "cluster_size"}, {}};
   return t;
 }
 
@@ -134,6 +138,41 @@ void add_flow_rows(StatsTables& t, const std::string& file, const Diagram& d, co
                                a ? Cell{Decimal{*a, 4}} : Cell{std::monostate{}},
                                static_cast<std::uint64_t>(d.instances), flags.wrong, layer_names});
     }
+    const auto a = small_cluster_auroc(decision_tree_clusters(d));
+    t.errors.rows.push_back({file, epoch_cell(d), std::string("small_cluster"),
+                             a ? Cell{Decimal{*a, 4}} : Cell{std::monostate{}}, static_cast<std::uint64_t>(d.instances),
+                             flags.wrong, std::string("tree")});
+  }
+}
+
+std::optional<double> small_cluster_auroc(const Clustering& c) {
+  std::vector<ScoredGroup> groups;
+  groups.reserve(c.clusters.size());
+  for (const Cluster& k : c.clusters) groups.push_back({-static_cast<double>(k.size), k.size, k.size - k.correct});
+  return auroc(std::move(groups));
+}
+
+void add_cluster_rows(StatsTables& t, const std::string& file, const Diagram& d, const StatsSpec& spec, bool members) {
+  if (!d.has_instances) {
+    throw Error(
+        fmt::format("{}: clusters need per-instance records and this APD has none (rerun apd-extract "
+                    "without --no-instances)",
+                    file));
+  }
+  const Clustering c = decision_tree_clusters(d);
+  const std::size_t shown = spec.top == 0 ? c.clusters.size() : std::min(spec.top, c.clusters.size());
+  for (std::size_t k = 0; k < shown; ++k) {
+    const Cluster& x = c.clusters[k];
+    t.clusters.rows.push_back({file, epoch_cell(d), fmt::format("c{}", k), x.size, static_cast<std::int64_t>(x.layer),
+                               Decimal{x.accuracy(), 4}, static_cast<std::int64_t>(x.majority_predicted),
+                               x.size - x.correct});
+  }
+  if (!members) return;
+  for (std::size_t i = 0; i < d.instances; ++i) {
+    const std::uint32_t k = c.cluster_of[i];
+    t.cluster_members.rows.push_back({file, epoch_cell(d), static_cast<std::uint64_t>(i), d.index[i],
+                                      static_cast<std::int64_t>(d.label[i]), static_cast<std::int64_t>(d.predicted[i]),
+                                      fmt::format("c{}", k), c.clusters[k].size});
   }
 }
 
@@ -148,7 +187,11 @@ Table run_table(const std::vector<EpochMetrics>& metrics) {
     std::vector<Cell> row = {static_cast<std::int64_t>(m.epoch), Decimal{m.train_loss, 4}, Decimal{m.train_acc, 4},
                              Decimal{m.val_loss, 4}, Decimal{m.val_acc, 4}};
     for (std::size_t l = 0; l < layers; ++l) {
-      row.push_back(l < m.unique_patterns.size() ? Cell{m.unique_patterns[l]} : Cell{std::monostate{}});
+      if (l < m.unique_patterns.size()) {
+        row.emplace_back(m.unique_patterns[l]);
+      } else {
+        row.emplace_back(std::monostate{});
+      }
     }
     row.emplace_back(best && best->epoch == m.epoch);
     t.rows.push_back(std::move(row));

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "apd/core/clusters.hpp"
 #include "apd/core/diagram.hpp"
 #include "apd/core/flows.hpp"
 #include "apd/io/run_dir.hpp"
@@ -47,13 +48,20 @@ struct StatsSpec {
 // One file's rows appended to the four tables (created with their columns by
 // make_stats_tables). `file` names the source in the rows.
 struct StatsTables {
-  Table layers, flows, bins, errors;
+  Table layers, flows, bins, errors, clusters, cluster_members;
 };
 [[nodiscard]] StatsTables make_stats_tables();
 void add_layer_rows(StatsTables& t, const std::string& file, const Diagram& d);
 // Needs per-instance records; throws apd::Error saying how to get them.
 void add_flow_rows(StatsTables& t, const std::string& file, const Diagram& d, const StatsSpec& spec, bool flows,
                    bool bins, bool errors);
+
+// The decision-tree clusters (core/clusters.hpp): one row per cluster, the
+// largest first (`spec.top` of them; 0 = all), and with `members` one row per
+// instance (its cluster and cluster size). Needs per-instance records.
+void add_cluster_rows(StatsTables& t, const std::string& file, const Diagram& d, const StatsSpec& spec, bool members);
+// How well small cluster size flags the wrong instances (AUROC, ties 1/2).
+[[nodiscard]] std::optional<double> small_cluster_auroc(const Clustering& c);
 
 // The per-epoch table of a run (metrics.jsonl), the best validation epoch marked.
 [[nodiscard]] Table run_table(const std::vector<EpochMetrics>& metrics);
