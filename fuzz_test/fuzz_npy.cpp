@@ -15,8 +15,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const apd::NpyHeader h = apd::parse_npy_header(bytes, size, "fuzz.npy");
     const auto elements = bytes.subspan(h.data_offset);
     if (h.kind == apd::NpyKind::floating || (h.kind == apd::NpyKind::unsigned_int && h.item_size == 1)) {
+      // As NpyInstances: an array without instances, or of empty ones, is refused before any buffer.
+      if (h.count() == 0 || h.instance_elements() == 0) return 0;
       std::vector<float> out(h.instance_elements());
-      for (std::size_t i = 0; i < h.count() && !out.empty(); ++i) {
+      for (std::size_t i = 0; i < h.count(); ++i) {
         apd::npy_to_float(h, elements.subspan(i * h.instance_bytes(), h.instance_bytes()), out, "fuzz.npy", i);
       }
     } else {

@@ -124,6 +124,9 @@ TEST_CASE("hand-written headers: what numpy accepts and what it refuses", "[npy]
                     Contains("an axis of the shape exceeds"));
   CHECK_THROWS_WITH(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (16777216, 16777216, 16777216), }", 4),
                     Contains("shape 16777216x16777216x16777216 is too large"));
+  // No instances, but each would be 2^24 x 2^24 x 2^24 values: still refused (found by fuzz_npy).
+  CHECK_THROWS_WITH(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 16777216, 16777216, 16777216), }", 0),
+                    Contains("is too large"));
   CHECK_THROWS_WITH(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 4),
                     Contains("needs 8 bytes of data, the file holds 4"));
   const std::vector<std::uint8_t> zip{'P', 'K', 3, 4, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -210,11 +210,14 @@ NpyHeader parse_npy_header(std::span<const std::uint8_t> bytes, std::uint64_t fi
   const std::string_view text(reinterpret_cast<const char*>(bytes.data()) + 8 + length_bytes, header_length);
   HeaderParser(text, name).parse(h);
   parse_descr(h, name);
-  std::size_t elements = 1;
+  // Bounded whatever the zeros: an instance of a 0-instance array has a size too.
+  std::size_t nonzero = 1;
   for (const std::size_t axis : h.shape) {
-    if (axis != 0 && elements > kMaxElements / axis) fail(fmt::format("shape {} is too large", h.shape_text()));
-    elements *= axis;
+    if (axis != 0 && nonzero > kMaxElements / axis) fail(fmt::format("shape {} is too large", h.shape_text()));
+    nonzero *= axis == 0 ? 1 : axis;
   }
+  std::size_t elements = 1;
+  for (const std::size_t axis : h.shape) elements *= axis;
   const std::uint64_t expected = h.data_offset + std::uint64_t{elements} * h.item_size;
   if (expected != file_size) {
     fail(fmt::format("shape {} of {}-byte elements needs {} bytes of data, the file holds {}", h.shape_text(),
