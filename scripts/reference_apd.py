@@ -147,26 +147,13 @@ def bits_text(row, width):
     return "".join("1" if (row[i // 8] >> (i % 8)) & 1 else "0" for i in range(width))
 
 
-def extract(args):
-    torch.set_num_threads(args.threads)
-    model, widths = load_model(args.checkpoint)
-    x, y = load(args.data, args.split, args.normalize)
-    labels = set(int(v) for v in args.labels.split(",")) if args.labels else None
-    idx = [i for i in range(len(y)) if labels is None or int(y[i]) in labels]
-    if args.limit:
-        idx = idx[: args.limit]
-    idx = np.array(idx, dtype=np.int64)
-    layers, predicted = forward_with_hooks(model, x[idx])
-    truth = y[idx].numpy()
-    # The APD with plain dicts, as a Python user would write it.
+def write_apd(out_path, widths, idx, truth, predicted, pattern_text):
+    """The APD with plain dicts, as a Python user would write it; pattern_text(layer, i) is '0'/'1' text."""
     nodes, links = {}, {}
     instances = []
     for i in range(len(idx)):
         wrong = int(truth[i] != predicted[i])
-        path = []
-        for layer, packed in enumerate(layers):
-            key = (layer + 1, bits_text(packed[i], widths[layer]))
-            path.append(key)
+        path = [(layer + 1, pattern_text(layer, i)) for layer in range(len(widths))]
         keys = path + [("label", int(predicted[i]))]
         for k in keys:
             n = nodes.setdefault(k, {"count": 0, "errors": 0})
@@ -185,8 +172,23 @@ def extract(args):
                      for k, v in nodes.items()],
            "links": [{"source": name(a), "target": name(b), **v} for (a, b), v in links.items()],
            "instances": instances}
-    with open(args.out, "w") as f:
+    with open(out_path, "w") as f:
         json.dump(out, f)
+
+
+def extract(args):
+    torch.set_num_threads(args.threads)
+    model, widths = load_model(args.checkpoint)
+    x, y = load(args.data, args.split, args.normalize)
+    labels = set(int(v) for v in args.labels.split(",")) if args.labels else None
+    idx = [i for i in range(len(y)) if labels is None or int(y[i]) in labels]
+    if args.limit:
+        idx = idx[: args.limit]
+    idx = np.array(idx, dtype=np.int64)
+    layers, predicted = forward_with_hooks(model, x[idx])
+    truth = y[idx].numpy()
+    write_apd(args.out, widths, idx, truth, predicted,
+              lambda layer, i: bits_text(layers[layer][i], widths[layer]))
 
 
 class LeNet5Modules(nn.Module):
@@ -236,29 +238,7 @@ def extract_lenet(args):
     # Patterns as '0'/'1' text with numpy (a Python loop per bit would take minutes at 3456 bits).
     texts = [[(np.unpackbits(row)[:w] + ord("0")).tobytes().decode() for row in layer]
              for layer, w in zip(layers, widths)]
-    nodes, links, instances = {}, {}, []
-    for i in range(len(truth)):
-        wrong = int(truth[i] != predicted[i])
-        path = [(layer + 1, texts[layer][i]) for layer in range(len(layers))]
-        keys = path + [("label", int(predicted[i]))]
-        for k in keys:
-            n = nodes.setdefault(k, {"count": 0, "errors": 0})
-            n["count"] += 1
-            n["errors"] += wrong
-        for a, b in zip(keys, keys[1:]):
-            e = links.setdefault((a, b), {"count": 0, "errors": 0})
-            e["count"] += 1
-            e["errors"] += wrong
-        instances.append({"index": i, "label": int(truth[i]), "predicted": int(predicted[i]),
-                          "path": [f"{k[0]}:{k[1]}" for k in path]})
-    name = lambda k: f"{k[0]}:{k[1]}"
-    out = {"directed": True, "multigraph": False, "graph": {"widths": widths, "instances": len(truth)},
-           "nodes": [{"id": name(k), **v, **({"layer": k[0], "pattern": k[1]} if k[0] != "label" else {"label": k[1]})}
-                     for k, v in nodes.items()],
-           "links": [{"source": name(a), "target": name(b), **v} for (a, b), v in links.items()],
-           "instances": instances}
-    with open(args.out, "w") as f:
-        json.dump(out, f)
+    write_apd(args.out, widths, np.arange(len(truth)), truth, predicted, lambda layer, i: texts[layer][i])
 
 
 def main():
