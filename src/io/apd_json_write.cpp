@@ -1,4 +1,5 @@
 // Streaming writer of apd/1 JSON: one record per line, compact within.
+#include <algorithm>
 #include <cstdio>
 #include <iterator>
 
@@ -70,11 +71,20 @@ void append_pattern_hex(std::string& out, std::span<const std::uint64_t> row, st
   write_pattern_hex(row, width, out.data() + at);
 }
 
-void write_nodes(const Diagram& d, const std::vector<std::uint64_t>& ids, PatternEncoding encoding,
+// Which layers (1-based; entry 0 unused) are written as pattern_hex: hex
+// for every layer, none, or (automatic) those wider than kHexPatternWidth.
+std::vector<bool> hex_layers(const Diagram& d, PatternEncoding encoding) {
+  std::vector<bool> hex(d.layers() + 1, false);
+  for (std::size_t l = 1; l <= d.layers(); ++l) {
+    hex[l] = encoding == PatternEncoding::hex ||
+             (encoding == PatternEncoding::automatic && d.widths[l - 1] > kHexPatternWidth);
+  }
+  return hex;
+}
+
+void write_nodes(const Diagram& d, const std::vector<std::uint64_t>& ids, const std::vector<bool>& hex,
                  ChunkBuffer& buffer) {
   std::string& out = buffer.text();
-  std::vector<bool> hex(d.layers() + 1, false);
-  for (std::size_t l = 1; l <= d.layers(); ++l) hex[l] = hex_layer(d, l, encoding);
   for (std::size_t k = 0; k < d.nodes.size(); ++k) {
     const Node& node = d.nodes[k];
     out += k == 0 ? "\n{\"id\":" : ",\n{\"id\":";
@@ -148,27 +158,17 @@ void write_instances(const Diagram& d, const std::vector<std::uint64_t>& ids, Ch
 
 }  // namespace
 
-bool hex_layer(const Diagram& d, std::size_t l, PatternEncoding encoding) noexcept {
-  switch (encoding) {
-    case PatternEncoding::binary: return false;
-    case PatternEncoding::hex: return true;
-    case PatternEncoding::automatic: return d.widths[l - 1] > kHexPatternWidth;
-  }
-  return false;
-}
-
 void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& options) {
   ChunkBuffer buffer(sink);
   const std::vector<std::uint64_t> ids = id_codes(d);
-  bool any_hex = false;
-  for (std::size_t l = 1; l <= d.layers(); ++l) any_hex = any_hex || hex_layer(d, l, options.patterns);
-  const char* schema = any_hex ? kSchemaHex : kSchema;
+  const std::vector<bool> hex = hex_layers(d, options.patterns);
+  const char* schema = std::find(hex.begin(), hex.end(), true) != hex.end() ? kSchemaHex : kSchema;
   nlohmann::json graph = d.graph;
   graph["schema"] = schema;
   fmt::format_to(std::back_inserter(buffer.text()),
                  "{{\"schema\":\"{}\",\"directed\":true,\"multigraph\":false,\n\"graph\":{},\n\"nodes\":[", schema,
                  graph.dump());
-  write_nodes(d, ids, options.patterns, buffer);
+  write_nodes(d, ids, hex, buffer);
   buffer.text() += "],\n\"links\":[";
   write_links(d, ids, buffer);
   buffer.text() += ']';

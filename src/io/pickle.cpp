@@ -145,7 +145,7 @@ class Unpickler {
   ValuePtr reduce(const ValuePtr& callable, const ValuePtr& args);
   ValuePtr rebuild_tensor(const std::vector<ValuePtr>& args);
   ValuePtr load_storage(const ValuePtr& pid);
-  Storage read_storage(const std::string& type, const std::string& key);
+  Storage read_storage(DType dtype, const std::string& type, const std::string& key);
   DType read_storage_type(const std::string& type) const;
 
   // Typed views of a value; `what` names it in the error.
@@ -340,14 +340,14 @@ ValuePtr Unpickler::load_storage(const ValuePtr& pid) {
   if (p.size() < 5 || as<std::string>(p[0], "a persistent id") != "storage") fail("unsupported persistent id");
   const std::string& type = as<Global>(p[1], "a storage's type").name;
   const std::string& key = as<std::string>(p[2], "a storage's key");
+  const DType dtype = read_storage_type(type);
   auto& slot = storages_[key];
-  if (slot == nullptr) slot = make(read_storage(type, key));
-  if (std::get<Storage>(slot->v).dtype != read_storage_type(type)) fail("storage {} is read with two types", key);
+  if (slot == nullptr) slot = make(read_storage(dtype, type, key));
+  if (std::get<Storage>(slot->v).dtype != dtype) fail("storage {} is read with two types", key);
   return slot;
 }
 
-Storage Unpickler::read_storage(const std::string& type, const std::string& key) {
-  const DType dtype = read_storage_type(type);
+Storage Unpickler::read_storage(DType dtype, const std::string& type, const std::string& key) {
   const std::string record = "data/" + key;
   auto bytes = records_(record);
   if (bytes == nullptr) fail("archive lacks record {}", record);

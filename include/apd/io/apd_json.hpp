@@ -29,9 +29,6 @@ struct WriteOptions {
   PatternEncoding patterns = PatternEncoding::automatic;
 };
 
-// Whether layer `l` (1-based) of `d` is written in hex under `encoding`.
-[[nodiscard]] bool hex_layer(const Diagram& d, std::size_t l, PatternEncoding encoding) noexcept;
-
 void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& options = {});
 [[nodiscard]] std::string to_apd_json(const Diagram& d, const WriteOptions& options = {});
 
