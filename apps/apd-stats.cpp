@@ -1,6 +1,7 @@
 // apd-stats: tables read off APD files (per-layer patterns, flows, the
-// strength x purity distribution, AUROC of error flags) or off a run's
-// metrics (the paper's Figure 1 as a table). Links apd::core only.
+// strength x purity distribution, AUROC of error flags, decision-tree
+// clusters) or off a run (the paper's Figure 1 as a table, churn, forgetting
+// events). Links no LibTorch.
 #include <optional>
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 #include "apd/io/atomic_file.hpp"
 #include "apd/io/output.hpp"
 #include "apd/io/run_info.hpp"
+#include "apd/report/forgetting.hpp"
 #include "apd/report/stats.hpp"
 #include "app_support.hpp"
 
@@ -20,14 +22,35 @@ namespace {
 
 // The tables apd-stats writes: those of APD files, or a run's epochs. "all"
 // is every APD table but the per-instance cluster members.
-enum class TableChoice { all, layers, flows, bins, errors, clusters, members, epochs };
-constexpr apd::NameTable<TableChoice, 7> kTableNames{{{"layers", TableChoice::layers},
-                                                      {"flows", TableChoice::flows},
-                                                      {"bins", TableChoice::bins},
-                                                      {"errors", TableChoice::errors},
-                                                      {"clusters", TableChoice::clusters},
-                                                      {"members", TableChoice::members},
-                                                      {"epochs", TableChoice::epochs}}};
+enum class TableChoice {
+  all,
+  layers,
+  flows,
+  bins,
+  errors,
+  clusters,
+  members,
+  epochs,
+  forgetting,
+  forgetting_summary,
+  forgetting_histogram
+};
+constexpr apd::NameTable<TableChoice, 10> kTableNames{
+    {{"layers", TableChoice::layers},
+     {"flows", TableChoice::flows},
+     {"bins", TableChoice::bins},
+     {"errors", TableChoice::errors},
+     {"clusters", TableChoice::clusters},
+     {"members", TableChoice::members},
+     {"epochs", TableChoice::epochs},
+     {"forgetting", TableChoice::forgetting},
+     {"forgetting_summary", TableChoice::forgetting_summary},
+     {"forgetting_histogram", TableChoice::forgetting_histogram}}};
+
+bool is_run_table(TableChoice t) {
+  return t == TableChoice::epochs || t == TableChoice::forgetting || t == TableChoice::forgetting_summary ||
+         t == TableChoice::forgetting_histogram;
+}
 
 struct Options {
   std::vector<std::string> files;
@@ -57,18 +80,49 @@ std::string render(const std::vector<apd::Table>& tables, apd::TableFormat forma
   return out;
 }
 
-// The per-epoch table of a run (the paper's Figure 1).
-int run_epochs(const Options& o) {
-  if (o.table != TableChoice::all && o.table != TableChoice::epochs) {
-    throw apd::UsageError(
-        fmt::format("--table {}: with --run the table is epochs", apd::name_of(kTableNames, o.table)));
+// The forgetting tables `o.table` asks for: with --table forgetting the
+// per-instance table, preceded (except in CSV, one table) by the summary and
+// the histogram.
+std::vector<apd::Table> forgetting_tables(const Options& o, const apd::RunPaths& run) {
+  apd::ForgettingTables f = apd::forgetting_tables(apd::read_run_dynamics(run));
+  switch (o.table) {
+    case TableChoice::forgetting_summary: return {std::move(f.summary)};
+    case TableChoice::forgetting_histogram: return {std::move(f.histogram)};
+    case TableChoice::forgetting:
+      if (o.format == apd::TableFormat::csv) return {std::move(f.instances)};
+      return {std::move(f.summary), std::move(f.histogram), std::move(f.instances)};
+    default: return {std::move(f.summary), std::move(f.histogram)};
+  }
+}
+
+// The tables of a run: per epoch (the paper's Figure 1) and, when the run
+// recorded them, of its instances' dynamics.
+int run_tables(const Options& o) {
+  if (o.table != TableChoice::all && !is_run_table(o.table)) {
+    throw apd::UsageError(fmt::format("--table {}: is a table of APD files; with --run the tables are epochs, "
+                                      "forgetting, forgetting_summary and forgetting_histogram",
+                                      apd::name_of(kTableNames, o.table)));
   }
   const apd::RunPaths run{o.run};
-  (void)apd::read_run_info(run);
+  const apd::RunInfo info = apd::read_run_info(run);
   if (!std::filesystem::exists(run.metrics())) {
     throw apd::Error(fmt::format("{}: no metrics.jsonl (has the run finished an epoch?)", o.run));
   }
-  apd::write_output(o.out, render({apd::run_table(apd::read_metrics(run.metrics()))}, o.format));
+  std::vector<apd::Table> tables;
+  if (o.table == TableChoice::all || o.table == TableChoice::epochs) {
+    tables.push_back(apd::run_table(apd::read_metrics(run.metrics())));
+  }
+  // CSV holds one table: by default the epochs.
+  if (o.table == TableChoice::all && info.dynamics && o.format != apd::TableFormat::csv) {
+    try {
+      for (auto& t : forgetting_tables(o, run)) tables.push_back(std::move(t));
+    } catch (const apd::Error& e) {
+      spdlog::warn("no forgetting tables: {}", e.what());
+    }
+  } else if (o.table != TableChoice::all && o.table != TableChoice::epochs) {
+    tables = forgetting_tables(o, run);
+  }
+  apd::write_output(o.out, render(tables, o.format));
   return 0;
 }
 
@@ -96,8 +150,9 @@ int run_apd_tables(const Options& o) {
     throw apd::UsageError(
         "--format csv writes one table: add --table layers, flows, bins, errors, clusters or members");
   }
-  if (o.table == TableChoice::epochs) {
-    throw apd::UsageError("--table epochs is the table of a run: it needs --run RUNDIR");
+  if (is_run_table(o.table)) {
+    throw apd::UsageError(
+        fmt::format("--table {} is a table of a run: it needs --run RUNDIR", apd::name_of(kTableNames, o.table)));
   }
   const bool all = o.table == TableChoice::all;
   const apd::StatsSpec spec = stats_spec(o);
@@ -136,7 +191,7 @@ int run_apd_tables(const Options& o) {
 int run(const Options& o) {
   apd::refuse_output_in_running_run(o.out);
   if (o.run.empty() == o.files.empty()) throw apd::UsageError("give APD files, or --run RUNDIR (not both)");
-  return o.run.empty() ? run_apd_tables(o) : run_epochs(o);
+  return o.run.empty() ? run_apd_tables(o) : run_tables(o);
 }
 
 }  // namespace
@@ -151,11 +206,14 @@ int main(int argc, char** argv) {
       program};
   app.get_formatter()->column_width(34);
   app.add_option("files", o.files, "APD files (apd/1 JSON written by apd-extract)");
-  app.add_option("--run", o.run, "apd-train run directory: per-epoch losses, accuracies and unique patterns");
+  app.add_option("--run", o.run,
+                 "apd-train run directory: per-epoch losses, accuracies, unique patterns and churn; the "
+                 "forgetting events of its training instances");
   apd::app::add_enum_option<TableChoice>(
       app, "--table", kTableNames, [&o](TableChoice t) { o.table = t; },
       "One table: layers, flows, bins, errors, clusters (the authors' decision-tree clusters) or members "
-      "(each instance's cluster); epochs with --run; default all but members");
+      "(each instance's cluster); with --run: epochs, forgetting (per instance), forgetting_summary or "
+      "forgetting_histogram; default all but members and the per-instance forgetting");
   apd::app::add_enum_option(app, "--format", apd::kTableFormatNames, o.format, "text, csv, json or markdown");
   app.add_option("--flow-layers", o.flow_layers, "Layers whose patterns define a flow (default: the last two)")
       ->delimiter(',');

@@ -31,7 +31,15 @@ void add_options(CLI::App& app, apd::TrainOptions& o) {
   app.add_option("--checkpoint-every", o.checkpoint_every, "Write a checkpoint every N epochs (and at the last)")
       ->capture_default_str();
   app.add_flag_callback(
-      "--no-track-patterns", [&o] { o.track_patterns = false; }, "Do not count unique activation patterns per epoch");
+      "--no-track-patterns", [&o] { o.track_patterns = false; },
+      "Do not track the training split per epoch (unique patterns, correctness, churn)");
+  app.add_option("--corrupt-labels", o.corrupt_labels,
+                 "Replace each training label with probability P by a uniformly drawn class (Zhang et al.); "
+                 "run.json lists the changed ones")
+      ->capture_default_str();
+  app.add_option("--corrupt-seed", o.corrupt_seed, "Seed of the label corruption")
+      ->check(apd::app::non_negative())
+      ->capture_default_str();
   app.add_flag("--resume", o.resume, "Continue the run in --out from its last complete checkpoint");
   apd::app::add_verbosity_flags(app, o.verbosity);
   // With --resume, options given again must agree with run.json: remember which were given.

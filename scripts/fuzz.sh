@@ -5,7 +5,7 @@
 #   scripts/fuzz.sh --runs N       a campaign of N executions per harness
 # Seed corpora are generated from real files (MNIST, the docs' APD example,
 # checkpoints written by Python's torch.save, arrays written by numpy.save, a synthetic run with its
-# checkpoints and APDs extracted from it when the release build has made them); what a campaign finds lands in build/fuzz/findings/.
+# checkpoints, dynamics and APDs extracted from it when the release build has made them); what a campaign finds lands in build/fuzz/findings/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -18,12 +18,12 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
   -DAPD_BUILD_FUZZ=ON -DAPD_BUILD_TORCH=OFF -DAPD_BUILD_TESTS=OFF -DAPD_BUILD_BENCH=OFF >/dev/null
-harnesses=(fuzz_idx fuzz_apd_json fuzz_run_files fuzz_state_dict fuzz_npy)
+harnesses=(fuzz_idx fuzz_apd_json fuzz_run_files fuzz_state_dict fuzz_npy fuzz_dynamics)
 cmake --build "$build" --target "${harnesses[@]}" >/dev/null
 
 # Seeds. The first byte of an IDX or run-file input picks the reader.
 seeds="$build/seeds"
-rm -rf "$seeds"; mkdir -p "$seeds"/{fuzz_idx,fuzz_apd_json,fuzz_run_files,fuzz_state_dict,fuzz_npy}
+rm -rf "$seeds"; mkdir -p "$seeds"/{fuzz_idx,fuzz_apd_json,fuzz_run_files,fuzz_state_dict,fuzz_npy,fuzz_dynamics}
 if [[ -f data/mnist/train-labels-idx1-ubyte ]]; then
   { printf '\x00'; head -c $((16 + 3 * 784)) data/mnist/t10k-images-idx3-ubyte | /usr/bin/python3 -c "
 import sys; b = bytearray(sys.stdin.buffer.read()); b[4:8] = (3).to_bytes(4, 'big'); sys.stdout.buffer.write(b)"; } \
@@ -45,7 +45,15 @@ done
 if [[ -f "$scratch/synthetic-run/run.json" ]]; then
   { printf '\x00'; cat "$scratch/synthetic-run/run.json"; } >"$seeds/fuzz_run_files/run.json"
   { printf '\x01'; cat "$scratch/synthetic-run/metrics.jsonl"; } >"$seeds/fuzz_run_files/metrics.jsonl"
+  { printf '\x00'; /usr/bin/python3 -c "
+import json, sys
+j = json.load(open(sys.argv[1])); train = [i for i in range(20) if i not in set(j['split']['val_indices'])]
+j['label_corruption'] = {'probability': 0.1, 'seed': 3, 'indices': train[:3], 'labels': [0, 1, 2]}
+print(json.dumps(j, indent=1))" "$scratch/synthetic-run/run.json"; } >"$seeds/fuzz_run_files/run-corrupted.json"
+  [[ -f "$scratch/synthetic-run/dynamics.bin" ]] && cp "$scratch/synthetic-run/dynamics.bin" "$seeds/fuzz_dynamics/"
 fi
+# A hand-made history: 10 instances, 3 epochs, padding clear.
+printf 'APDDYN1\n\x0a\x00\x00\x00\x00\x00\x00\x00\xff\x03\x0f\x01\xf0\x02' >"$seeds/fuzz_dynamics/hand-made.bin"
 
 # Checkpoints from Python's torch.save (16 inputs keeps them small) and from
 # apd-train: whole (first byte even) and their data.pkl alone (odd).
@@ -70,6 +78,7 @@ for harness in "${harnesses[@]}"; do
     fuzz_idx) dict=fuzz_test/dict/idx.dict ;;
     fuzz_state_dict) dict=fuzz_test/dict/pickle.dict ;;
     fuzz_npy) dict=fuzz_test/dict/npy.dict ;;
+    fuzz_dynamics) dict=fuzz_test/dict/dynamics.dict ;;
     *) dict=fuzz_test/dict/json.dict ;;
   esac
   regressions="fuzz_test/regressions/$harness"

@@ -55,7 +55,9 @@ for j, c in zip(doc["flows"], flows):
     assert list(j) == list(c), (list(j), list(c))
     assert j["strength"] == int(c["strength"]) and j["purity"] == float(c["purity"]) and j["patterns"] == c["patterns"]
 epochs = list(csv.DictReader(open("epochs.csv")))
-assert list(epochs[0])[:8] == "epoch,train_loss,train_acc,val_loss,val_acc,unique_l1,unique_l2,best".split(",")
+assert list(epochs[0]) == ("epoch,train_loss,train_acc,val_loss,val_acc,unique_l1,unique_l2,churn_l1,churn_l2,"
+                           "flow_ari,best").split(",")
+assert epochs[0]["churn_l1"] == "" and 0 <= float(epochs[1]["churn_l1"]) <= 1 and -1 <= float(epochs[1]["flow_ari"]) <= 1
 assert [r["epoch"] for r in epochs] == ["1", "2", "3", "4", "5"]
 assert sum(r["best"] == "true" for r in epochs) == 1
 assert len(list(csv.DictReader(open("lean-layers.csv")))) == 2

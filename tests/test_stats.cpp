@@ -120,9 +120,9 @@ TEST_CASE("flows of an APD without instances say how to get them", "[stats]") {
 }
 
 TEST_CASE("the run table lists every epoch and marks the best validation loss", "[stats]") {
-  std::vector<apd::EpochMetrics> m = {{1, 2.3, 0.1, 2.2, 0.12, {500, 200, 30}, 0.2},
-                                      {2, 1.1, 0.6, 0.9, 0.70, {600, 250, 40}, 0.2},
-                                      {3, 0.8, 0.7, 1.0, 0.69, {650, 260, 45}, 0.2}};
+  std::vector<apd::EpochMetrics> m = {{1, 2.3, 0.1, 2.2, 0.12, {500, 200, 30}, 0.2, {}, {}},
+                                      {2, 1.1, 0.6, 0.9, 0.70, {600, 250, 40}, 0.2, {}, {}},
+                                      {3, 0.8, 0.7, 1.0, 0.69, {650, 260, 45}, 0.2, {}, {}}};
   const auto t = apd::run_table(m);
   CHECK(t.columns == std::vector<std::string>{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "unique_l1",
                                               "unique_l2", "unique_l3", "best"});
@@ -131,6 +131,19 @@ TEST_CASE("the run table lists every epoch and marks the best validation loss", 
   CHECK(rows[2] == std::vector<std::string>{"2", "1.1", "0.6", "0.9", "0.7", "600", "250", "40", "true"});
   CHECK(rows[1].back() == "false");
   CHECK(rows[3].back() == "false");
+}
+
+TEST_CASE("the run table shows churn and flow ARI when the run recorded them, blank at epoch 1", "[stats]") {
+  std::vector<apd::EpochMetrics> m = {{1, 2.3, 0.1, 2.2, 0.12, {500, 200}, 0.2, {}, {}},
+                                      {2, 1.1, 0.6, 0.9, 0.70, {600, 250}, 0.2, {0.5, 0.125}, 0.75}};
+  const auto t = apd::run_table(m);
+  CHECK(t.columns == std::vector<std::string>{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "unique_l1",
+                                              "unique_l2", "churn_l1", "churn_l2", "flow_ari", "best"});
+  const auto rows = parse_csv(apd::render_csv(t));
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[1] == std::vector<std::string>{"1", "2.3", "0.1", "2.2", "0.12", "500", "200", "", "", "", "false"});
+  CHECK(rows[2] == std::vector<std::string>{"2", "1.1", "0.6", "0.9", "0.7", "600", "250", "0.5", "0.125", "0.75",
+                                            "true"});
 }
 
 TEST_CASE("error flags give the hand-computed AUROCs the table and the report both show", "[stats]") {

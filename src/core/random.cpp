@@ -56,4 +56,25 @@ Split make_split(std::size_t n, double val_fraction, std::uint64_t seed) {
   return s;
 }
 
+LabelNoise draw_label_noise(std::span<const std::int64_t> labels, std::int64_t classes, double p,
+                            std::uint64_t seed) {
+  if (!(p >= 0.0 && p <= 1.0)) throw UsageError(fmt::format("label noise probability {} is outside [0, 1]", p));
+  if (classes < 1) throw UsageError(fmt::format("{} classes: at least one is needed", classes));
+  // A label is replaced when a 53-bit draw falls below p * 2^53 (exact for
+  // every double p in [0, 1]; p = 1 replaces every label).
+  constexpr std::uint64_t kScale = std::uint64_t{1} << 53;
+  const auto threshold = static_cast<std::uint64_t>(std::ldexp(p, 53));
+  constexpr std::uint64_t kLabelNoiseStream = 0x6c6162656c6e6f69ULL;  // "labelnoi"
+  Rng rng = Rng::stream(seed, kLabelNoiseStream);
+  LabelNoise noise;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (rng.below(kScale) >= threshold) continue;
+    const auto drawn = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(classes)));
+    if (drawn == labels[i]) continue;
+    noise.positions.push_back(i);
+    noise.labels.push_back(drawn);
+  }
+  return noise;
+}
+
 }  // namespace apd

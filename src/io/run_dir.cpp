@@ -59,6 +59,8 @@ nlohmann::json to_json(const EpochMetrics& m) {
   j["val_loss"] = m.val_loss;
   j["val_acc"] = m.val_acc;
   j["unique_patterns"] = m.unique_patterns;
+  if (!m.churn.empty()) j["churn"] = m.churn;
+  if (m.flow_ari) j["flow_ari"] = *m.flow_ari;
   j["seconds"] = m.seconds;
   return j;
 }
@@ -86,6 +88,19 @@ EpochMetrics metrics_from_json(const nlohmann::json& j, const std::string& where
       if (!v.is_number_unsigned()) throw Error(fmt::format("{}: \"unique_patterns\" holds a non-count", where));
       m.unique_patterns.push_back(v.get<std::uint64_t>());
     }
+  }
+  if (const auto churn = j.find("churn"); churn != j.end()) {
+    if (!churn->is_array()) throw Error(fmt::format("{}: \"churn\" is not an array", where));
+    for (const auto& v : *churn) {
+      if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1))
+        throw Error(fmt::format("{}: \"churn\" holds a value outside [0, 1]", where));
+      m.churn.push_back(v.get<double>());
+    }
+  }
+  if (const auto ari = j.find("flow_ari"); ari != j.end()) {
+    if (!ari->is_number() || !(ari->get<double>() >= -1 && ari->get<double>() <= 1))
+      throw Error(fmt::format("{}: \"flow_ari\" is not a number in [-1, 1]", where));
+    m.flow_ari = ari->get<double>();
   }
   return m;
 }

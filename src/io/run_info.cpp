@@ -92,6 +92,18 @@ class Fields {
   std::string file_;
 };
 
+// Indices into the source: in range and ascending.
+void check_indices(const std::vector<std::int64_t>& indices, std::uint64_t source_count, const std::string& key,
+                   const Fields& f) {
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    const std::int64_t i = indices[k];
+    if (i < 0 || static_cast<std::uint64_t>(i) >= source_count) {
+      f.fail(fmt::format("{}[{}]", key, k), fmt::format("{} is outside 0..{}", i, source_count - 1));
+    }
+    if (k > 0 && i <= indices[k - 1]) f.fail(fmt::format("{}[{}]", key, k), "indices must ascend");
+  }
+}
+
 // The split must describe a real split of the source: indices apd-extract
 // uses to read images must be in range.
 void check_split(const RunInfo& info, const Fields& f) {
@@ -103,12 +115,29 @@ void check_split(const RunInfo& info, const Fields& f) {
     f.fail("split",
            fmt::format("train_count {} + val_count {} != source_count {}", s.train_count, s.val_count, s.source_count));
   }
-  for (std::size_t k = 0; k < s.val_indices.size(); ++k) {
-    const std::int64_t i = s.val_indices[k];
-    if (i < 0 || static_cast<std::uint64_t>(i) >= s.source_count) {
-      f.fail(fmt::format("split.val_indices[{}]", k), fmt::format("{} is outside 0..{}", i, s.source_count - 1));
+  check_indices(s.val_indices, s.source_count, "split.val_indices", f);
+}
+
+// Corrupted labels belong to training instances and name a class.
+void check_corruption(const RunInfo& info, const Fields& f) {
+  const auto& c = *info.corruption;
+  if (!(c.probability >= 0 && c.probability <= 1)) f.fail("label_corruption.probability", "outside [0, 1]");
+  check_indices(c.indices, info.split.source_count, "label_corruption.indices", f);
+  if (c.labels.size() != c.indices.size()) {
+    f.fail("label_corruption.labels", fmt::format("{} labels for {} indices", c.labels.size(), c.indices.size()));
+  }
+  for (std::size_t k = 0; k < c.labels.size(); ++k) {
+    if (c.labels[k] < 0 || c.labels[k] >= info.model.classes) {
+      f.fail(fmt::format("label_corruption.labels[{}]", k),
+             fmt::format("{} is outside 0..{}", c.labels[k], info.model.classes - 1));
     }
-    if (k > 0 && i <= s.val_indices[k - 1]) f.fail(fmt::format("split.val_indices[{}]", k), "indices must ascend");
+  }
+  const auto& val = info.split.val_indices;
+  for (std::size_t k = 0; k < c.indices.size(); ++k) {
+    if (std::binary_search(val.begin(), val.end(), c.indices[k])) {
+      f.fail(fmt::format("label_corruption.indices[{}]", k),
+             fmt::format("{} is a validation instance; only training labels are corrupted", c.indices[k]));
+    }
   }
 }
 
@@ -160,11 +189,19 @@ RunInfo run_info_from_json(const nlohmann::json& j, const std::string& file) {
   info.threads = f.get<int>("threads");
   info.checkpoint_every = f.get<int>("checkpoint_every");
   info.track_patterns = f.get<bool>("track_patterns");
+  if (j.contains("dynamics")) info.dynamics = f.get<bool>("dynamics");
+  if (j.contains("label_corruption") && !j["label_corruption"].is_null()) {
+    info.corruption = RunInfo::LabelCorruption{f.get<double>("label_corruption.probability"),
+                                               f.get<std::uint64_t>("label_corruption.seed"),
+                                               f.integers("label_corruption.indices"),
+                                               f.integers("label_corruption.labels")};
+  }
   if (info.model.hidden.empty()) f.fail("model.hidden", "at least one hidden layer is needed");
   for (const auto w : info.model.hidden) {
     if (w <= 0) f.fail("model.hidden", fmt::format("layer width {} must be positive", w));
   }
   check_split(info, f);
+  if (info.corruption) check_corruption(info, f);
   return info;
 }
 
@@ -177,7 +214,7 @@ RunInfo read_run_info(const RunPaths& run) {
 }
 
 nlohmann::json to_json(const RunInfo& info) {
-  return {
+  nlohmann::json j = {
       {"schema", kRunSchema},
       {"tool", {{"name", info.tool.name}, {"version", info.tool.version}, {"git_sha", info.tool.git_sha}}},
       {"model",
@@ -209,7 +246,15 @@ nlohmann::json to_json(const RunInfo& info) {
       {"threads", info.threads},
       {"checkpoint_every", info.checkpoint_every},
       {"track_patterns", info.track_patterns},
+      {"dynamics", info.dynamics},
   };
+  if (info.corruption) {
+    j["label_corruption"] = {{"probability", info.corruption->probability},
+                             {"seed", info.corruption->seed},
+                             {"indices", info.corruption->indices},
+                             {"labels", info.corruption->labels}};
+  }
+  return j;
 }
 
 void write_run_info(const RunPaths& run, const RunInfo& info) {

@@ -161,6 +161,24 @@ SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
 
 namespace {
 
+// Figure 1's churn panel: per layer the share of instances whose pattern
+// changed, and the flow ARI, per epoch (null where not recorded); empty
+// when the run recorded no dynamics.
+nlohmann::json churn_json(const std::vector<EpochMetrics>& metrics) {
+  std::size_t layers = 0;
+  for (const auto& m : metrics) layers = std::max(layers, m.churn.size());
+  if (layers == 0) return nullptr;
+  nlohmann::json c = {{"layers", nlohmann::json::array()}, {"flow_ari", nlohmann::json::array()}};
+  for (std::size_t l = 0; l < layers; ++l) c["layers"].push_back(nlohmann::json::array());
+  for (const auto& m : metrics) {
+    for (std::size_t l = 0; l < layers; ++l) {
+      c["layers"][l].push_back(l < m.churn.size() ? nlohmann::json(m.churn[l]) : nlohmann::json(nullptr));
+    }
+    c["flow_ari"].push_back(m.flow_ari ? nlohmann::json(*m.flow_ari) : nlohmann::json(nullptr));
+  }
+  return c;
+}
+
 // Figure 1's data and the header's: the run's setup and its per-epoch metrics.
 nlohmann::json run_json(const std::filesystem::path& dir, const RunInfo& info) {
   const RunPaths run{dir};
@@ -181,6 +199,7 @@ nlohmann::json run_json(const std::filesystem::path& dir, const RunInfo& info) {
   for (const auto& m : metrics) layers = std::max(layers, m.unique_patterns.size());
   r["unique"] = nlohmann::json::array();
   for (std::size_t l = 0; l < layers; ++l) r["unique"].push_back(nlohmann::json::array());
+  r["churn"] = churn_json(metrics);
   for (const auto& m : metrics) {
     r["epoch"].push_back(m.epoch);
     r["train_loss"].push_back(m.train_loss);

@@ -100,6 +100,13 @@ std::string render_figure_sections(const nlohmann::json& data) {
     out +=
         "<h2>Figure 1: training</h2>\n<div id=\"fig1-loss\" class=\"plot\"></div>\n"
         "<div id=\"fig1-patterns\" class=\"plot\"></div>\n";
+    if (!field(field(data, "run"), "churn").is_null()) {
+      out +=
+          "<div id=\"fig1-churn\" class=\"plot\"></div>\n<p class=\"caption\">Churn: the share of training "
+          "instances whose activation pattern on a layer differs from the previous epoch's. Flow ARI: the adjusted "
+          "Rand index between the flows (patterns on the last two hidden layers) of consecutive epochs; 1 means "
+          "the same grouping of instances, 0 no more agreement than chance.</p>\n";
+    }
   }
   if (field(data, "apds").empty()) return out;
   return out +

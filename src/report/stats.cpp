@@ -178,20 +178,40 @@ void add_cluster_rows(StatsTables& t, const std::string& file, const Diagram& d,
 
 Table run_table(const std::vector<EpochMetrics>& metrics) {
   Table t{"epochs", {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}, {}};
-  std::size_t layers = 0;
-  for (const auto& m : metrics) layers = std::max(layers, m.unique_patterns.size());
+  std::size_t layers = 0, churn_layers = 0;
+  bool ari = false;
+  for (const auto& m : metrics) {
+    layers = std::max(layers, m.unique_patterns.size());
+    churn_layers = std::max(churn_layers, m.churn.size());
+    ari = ari || m.flow_ari.has_value();
+  }
   for (std::size_t l = 1; l <= layers; ++l) t.columns.emplace_back(fmt::format("unique_l{}", l));
+  for (std::size_t l = 1; l <= churn_layers; ++l) t.columns.emplace_back(fmt::format("churn_l{}", l));
+  if (ari) t.columns.emplace_back("flow_ari");
   t.columns.emplace_back("best");
   const auto best = best_epoch(metrics);
   for (const auto& m : metrics) {
     std::vector<Cell> row = {static_cast<std::int64_t>(m.epoch), Decimal{m.train_loss, 4}, Decimal{m.train_acc, 4},
                              Decimal{m.val_loss, 4}, Decimal{m.val_acc, 4}};
+    // if/else, not ?: on Cells: GCC 12 -O2 warns (falsely) of an uninitialised variant there.
     for (std::size_t l = 0; l < layers; ++l) {
       if (l < m.unique_patterns.size()) {
         row.emplace_back(m.unique_patterns[l]);
       } else {
         row.emplace_back(std::monostate{});
       }
+    }
+    for (std::size_t l = 0; l < churn_layers; ++l) {
+      if (l < m.churn.size()) {
+        row.emplace_back(Decimal{m.churn[l], 4});
+      } else {
+        row.emplace_back(std::monostate{});
+      }
+    }
+    if (ari && m.flow_ari) {
+      row.emplace_back(Decimal{*m.flow_ari, 4});
+    } else if (ari) {
+      row.emplace_back(std::monostate{});
     }
     row.emplace_back(best && best->epoch == m.epoch);
     t.rows.push_back(std::move(row));

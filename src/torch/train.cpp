@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "apd/core/dynamics.hpp"
 #include "apd/core/error.hpp"
 #include "apd/core/limits.hpp"
 #include "apd/core/random.hpp"
@@ -25,6 +26,7 @@
 #include "apd/core/version.hpp"
 #include "apd/io/atomic_file.hpp"
 #include "apd/io/digest.hpp"
+#include "apd/io/dynamics_file.hpp"
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/torch/checkpoint.hpp"
@@ -84,6 +86,7 @@ RunInfo make_run_info(const TrainOptions& o, const MlpShape& shape, const Datase
   info.threads = o.threads;
   info.checkpoint_every = o.checkpoint_every;
   info.track_patterns = o.track_patterns;
+  info.dynamics = o.track_patterns;
   return info;
 }
 
@@ -103,6 +106,11 @@ void reconcile(TrainOptions& o, const RunInfo& info) {
   check("normalize", to_string(info.data.normalize), to_string(o.normalize));
   check("threads", info.threads, o.threads);
   check("classes", info.model.classes, o.classes);
+  check("corrupt-labels", info.corruption ? info.corruption->probability : 0.0, o.corrupt_labels);
+  check("corrupt-seed", info.corruption ? info.corruption->seed : std::uint64_t{0}, o.corrupt_seed);
+  if (info.dynamics && o.given.count("no-track-patterns") != 0) {
+    throw UsageError("--resume: --no-track-patterns contradicts run.json (the run records dynamics every epoch)");
+  }
   o.hidden = info.model.hidden;
   o.lr = info.hyper.lr;
   o.momentum = info.hyper.momentum;
@@ -112,6 +120,8 @@ void reconcile(TrainOptions& o, const RunInfo& info) {
   o.normalize = info.data.normalize;
   o.threads = info.threads;
   o.classes = info.model.classes;
+  o.corrupt_labels = info.corruption ? info.corruption->probability : 0.0;
+  o.corrupt_seed = info.corruption ? info.corruption->seed : 0;
   if (o.given.count("epochs") == 0) o.epochs = info.hyper.epochs;
   if (o.given.count("data") == 0) o.data = info.data.dir;
   if (o.given.count("checkpoint-every") == 0) o.checkpoint_every = info.checkpoint_every;
@@ -220,6 +230,10 @@ void validate(const TrainOptions& o) {
     throw UsageError(fmt::format("--threads: {} exceeds the maximum of {}", o.threads, kMaxThreads));
   if (o.checkpoint_every <= 0)
     throw UsageError(fmt::format("--checkpoint-every: {} must be at least 1", o.checkpoint_every));
+  if (!(o.corrupt_labels >= 0 && o.corrupt_labels <= 1))
+    throw UsageError(fmt::format("--corrupt-labels: {} is outside [0, 1]", o.corrupt_labels));
+  if (o.given.count("corrupt-seed") != 0 && !(o.corrupt_labels > 0) && !o.resume)
+    throw UsageError("--corrupt-seed: needs --corrupt-labels P (P > 0)");
   if (o.out.empty()) throw UsageError("--out: a run directory is required");
 }
 
@@ -233,7 +247,9 @@ struct TrainingData {
   std::map<std::string, std::string> digests;
   Split split;
   MlpShape shape;
-  torch::Tensor train_x, train_y, val_x, val_y;
+  torch::Tensor train_x, train_y, val_x, val_y;  // train_y: the labels trained on (after corruption)
+  std::vector<std::int32_t> train_labels;       // train_y as a vector, for correctness rows
+  std::optional<RunInfo::LabelCorruption> corruption;
 };
 
 // The number of classes: --classes, which every label must be below, or
@@ -264,7 +280,35 @@ std::int64_t class_count(std::span<const std::uint8_t> labels, std::int64_t give
   return largest + 1;
 }
 
-TrainingData load_training_data(const TrainOptions& o) {
+// --corrupt-labels: a new run draws the noise from its seed; a resumed run
+// applies what its run.json recorded.
+std::optional<RunInfo::LabelCorruption> corrupt_labels(TrainingData& data, const TrainOptions& o,
+                                                       const RunInfo* resumed) {
+  if (resumed != nullptr) {
+    if (!resumed->corruption) return std::nullopt;
+    auto* y = data.train_y.data_ptr<std::int64_t>();
+    const auto& train = data.split.train;
+    const auto& c = *resumed->corruption;
+    for (std::size_t k = 0; k < c.indices.size(); ++k) {
+      const auto at = std::lower_bound(train.begin(), train.end(), c.indices[k]);  // run.json validated it
+      y[at - train.begin()] = c.labels[k];
+    }
+    return c;
+  }
+  if (!(o.corrupt_labels > 0)) return std::nullopt;
+  const auto n = static_cast<std::size_t>(data.train_y.size(0));
+  auto* y = data.train_y.data_ptr<std::int64_t>();
+  const LabelNoise noise = draw_label_noise({y, n}, data.shape.classes, o.corrupt_labels, o.corrupt_seed);
+  RunInfo::LabelCorruption c{o.corrupt_labels, o.corrupt_seed, {}, noise.labels};
+  for (std::size_t k = 0; k < noise.positions.size(); ++k) {
+    c.indices.push_back(data.split.train[noise.positions[k]]);
+    y[noise.positions[k]] = noise.labels[k];
+  }
+  spdlog::debug("--corrupt-labels {}: {} of {} training labels changed", o.corrupt_labels, c.indices.size(), n);
+  return c;
+}
+
+TrainingData load_training_data(const TrainOptions& o, const RunInfo* resumed) {
   Stopwatch clock;
   TrainingData data;
   data.files = find_dataset(o.data);
@@ -288,7 +332,46 @@ TrainingData load_training_data(const TrainOptions& o) {
   data.train_y = all.labels.index_select(0, index_tensor(data.split.train));
   data.val_x = all.images.index_select(0, index_tensor(data.split.validation));
   data.val_y = all.labels.index_select(0, index_tensor(data.split.validation));
+  data.corruption = corrupt_labels(data, o, resumed);
+  const auto* y = data.train_y.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < data.train_y.size(0); ++i) data.train_labels.push_back(static_cast<std::int32_t>(y[i]));
   return data;
+}
+
+// What the end-of-epoch weights say about every training instance: its
+// patterns, flows and correctness, and (against the previous epoch) the
+// churn per layer and the ARI of the flow partitions.
+struct EpochTrack {
+  PatternStore patterns;
+  Grouping flows;
+  std::vector<std::uint64_t> unique;
+  std::vector<std::uint8_t> correct;  // a CorrectnessHistory row
+  std::vector<double> churn;
+  std::optional<double> flow_ari;
+};
+using TrackFuture = std::shared_future<std::shared_ptr<const EpochTrack>>;
+
+// The track of a model's weights over the training split; `previous` (may be
+// invalid) is the track of the epoch before.
+std::shared_ptr<const EpochTrack> track_epoch(Mlp& model, const TrainingData& data, TrackFuture previous) {
+  ForwardPass pass = forward_pass(*model, data.train_x, {}, kEvalBatch, true);
+  auto track = std::make_shared<EpochTrack>(EpochTrack{std::move(pass.patterns), {}, {}, {}, {}, {}});
+  std::vector<Grouping> by_layer;
+  for (std::size_t l = 0; l < track->patterns.layers(); ++l) {
+    by_layer.push_back(group_patterns(track->patterns, l));
+    track->unique.push_back(by_layer.back().groups());
+  }
+  track->flows = flow_partition(by_layer);
+  track->correct = correctness_row(pass.predicted, data.train_labels);
+  if (previous.valid()) {
+    const auto before = previous.get();
+    const auto n = static_cast<double>(data.train_labels.size());
+    for (const auto c : pattern_changes(before->patterns, track->patterns)) {
+      track->churn.push_back(static_cast<double>(c) / n);
+    }
+    track->flow_ari = adjusted_rand_index(before->flows, track->flows);
+  }
+  return track;
 }
 
 // An epoch whose files are not all written yet: pattern tracking of epoch e
@@ -298,13 +381,14 @@ struct PendingEpoch {
   EpochMetrics metrics;
   bool checkpoint = false;
   std::vector<torch::Tensor> momentum;  // as at the end of the epoch
-  std::future<std::vector<std::uint64_t>> patterns;
+  TrackFuture track;
 };
 
 class TrainingRun {
  public:
-  TrainingRun(const TrainOptions& o, TrainingData data)
+  TrainingRun(const TrainOptions& o, const RunInfo& info, TrainingData data)
       : o_(o),
+        record_dynamics_(info.dynamics),
         run_{o.out},
         data_(std::move(data)),
         model_(seeded_model(o, data_.shape)),
@@ -322,6 +406,15 @@ class TrainingRun {
     if (std::filesystem::exists(run_.metrics())) metrics_ = read_metrics(run_.metrics());
     std::erase_if(metrics_, [&](const EpochMetrics& m) { return m.epoch > done; });
     next_epoch_ = done + 1;
+    if (record_dynamics_) {
+      if (!std::filesystem::exists(run_.dynamics())) {
+        throw Error(fmt::format("{}: missing, but run.json says the run records dynamics", run_.dynamics().string()));
+      }
+      dynamics_.emplace(
+          DynamicsWriter::reopen(run_.dynamics(), data_.train_labels.size(), static_cast<std::size_t>(done)));
+      // The churn of the next epoch compares with this one: recomputed from its weights.
+      last_track_ = start_tracking(state_dict(*model_));
+    }
     spdlog::log(o_.verbosity == Verbosity::quiet ? spdlog::level::debug : spdlog::level::info,
                 "resuming {} after epoch {} of {}", run_.dir.string(), done, o_.epochs);
   }
@@ -330,6 +423,7 @@ class TrainingRun {
   void start(const RunInfo& info) {
     std::filesystem::create_directories(run_.checkpoints());
     write_run_info(run_, info);
+    if (record_dynamics_) dynamics_.emplace(DynamicsWriter::create(run_.dynamics(), data_.train_labels.size()));
   }
 
   // Trains the remaining epochs; 0, or 128 + the signal that stopped it.
@@ -400,26 +494,41 @@ class TrainingRun {
       save_state_dict(weights, run_.checkpoint(epoch));
       for (const auto& b : step_.momentum_buffers()) next.momentum.push_back(b.clone());
     }
-    if (o_.track_patterns) next.patterns = track_patterns(weights);
+    if (o_.track_patterns) {
+      next.track = start_tracking(weights);
+      if (record_dynamics_) last_track_ = next.track;
+    }
     return next;
   }
 
-  std::future<std::vector<std::uint64_t>> track_patterns(const StateDict& weights) const {
+  // Tracks a snapshot of `weights` on another thread; with dynamics, against
+  // the last epoch tracked.
+  TrackFuture start_tracking(const StateDict& weights) const {
     Mlp snapshot(data_.shape);
     load_into(*snapshot, weights, "snapshot");
-    return std::async(std::launch::async, [snapshot, &train_x = data_.train_x]() mutable {
-      const ForwardPass tracked = forward_pass(*snapshot, train_x, {}, kEvalBatch, true);
-      std::vector<std::uint64_t> counts;
-      for (const auto c : unique_pattern_counts(tracked.patterns)) counts.push_back(c);
-      return counts;
-    });
+    TrackFuture previous = record_dynamics_ ? last_track_ : TrackFuture();
+    return std::async(std::launch::async, [snapshot, &data = data_, previous]() mutable {
+      // Taken out of the closure, which the future keeps: a chain of closures
+      // would otherwise hold every epoch's patterns.
+      TrackFuture before = std::exchange(previous, {});
+      return track_epoch(snapshot, data, std::move(before));
+    }).share();
   }
 
   // Commit order: checkpoint (already written), metrics, summary, then
   // resume.pt, which marks the epoch complete.
   void commit(PendingEpoch& p) {
     Stopwatch wait;
-    if (p.patterns.valid()) p.patterns.get().swap(p.metrics.unique_patterns);
+    if (p.track.valid()) {
+      const auto track = p.track.get();
+      p.metrics.unique_patterns = track->unique;
+      if (record_dynamics_) {
+        p.metrics.churn = track->churn;
+        p.metrics.flow_ari = track->flow_ari;
+        dynamics_->append(track->correct);  // before the metrics: see DynamicsWriter
+      }
+      p.track = {};
+    }
     p.metrics.seconds += wait.lap();
     metrics_.push_back(p.metrics);
     write_file_atomically(run_.metrics(), metrics_jsonl(metrics_));
@@ -431,6 +540,7 @@ class TrainingRun {
   }
 
   const TrainOptions& o_;
+  bool record_dynamics_;
   RunPaths run_;
   TrainingData data_;
   Mlp model_;
@@ -439,6 +549,8 @@ class TrainingRun {
   std::vector<std::int64_t> order_;
   std::vector<EpochMetrics> metrics_;
   int next_epoch_ = 1;
+  std::optional<DynamicsWriter> dynamics_;
+  TrackFuture last_track_;  // of the last epoch whose tracking started (dynamics only)
 };
 
 // With --resume, the options completed from run.json; otherwise a check that
@@ -493,6 +605,7 @@ void clear_epochs(const RunPaths& run) {
   std::filesystem::remove_all(run.checkpoints());
   std::filesystem::remove(run.metrics());
   std::filesystem::remove(run.summary());
+  std::filesystem::remove(run.dynamics());
 }
 
 // With --resume, the options completed from run.json (nothing when the run
@@ -559,13 +672,14 @@ int run_training(const TrainOptions& options) {
   require_utf8_path(o.data, "--data");
   set_thread_count(o.threads);
   spdlog::debug("{} thread(s)", o.threads);
-  TrainingData data = load_training_data(o);
+  TrainingData data = load_training_data(o, resumed ? &*resumed : nullptr);
   if (resumed && resumed->data.sha256 != data.digests) {
     throw Error(fmt::format("{}: the dataset files differ from those the run was trained on (SHA-256 in run.json)",
                             data.files.dir.string()));
   }
-  const RunInfo info =
+  RunInfo info =
       resumed ? *resumed : make_run_info(o, data.shape, data.files, data.digests, data.split, data.source_count);
+  if (!resumed) info.corruption = data.corruption;
   if (!lock) {
     // A new run locks only now, having created nothing before; under the
     // lock the directory must still hold no run (another may have finished).
@@ -574,7 +688,7 @@ int run_training(const TrainOptions& options) {
       throw UsageError(fmt::format("--out {}: another apd-train has started a run there", run.dir.string()));
     }
   }
-  TrainingRun training(o, std::move(data));
+  TrainingRun training(o, info, std::move(data));
   if (resumed && std::filesystem::exists(run.resume_state())) {
     training.restore();
   } else {

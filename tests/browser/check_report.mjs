@@ -43,6 +43,7 @@ const result = await page.evaluate(() => {
     id: div.id, images: div.querySelectorAll('g.hm image').length }));
   const fig1 = document.getElementById('fig1-loss');
   const fig1p = document.getElementById('fig1-patterns');
+  const fig1c = document.getElementById('fig1-churn');
   return {
     apds: data.apds.length,
     withBins: data.apds.filter((a) => a.bins).length,
@@ -51,6 +52,9 @@ const result = await page.evaluate(() => {
     sankeys, heatmaps,
     lossTraces: fig1 ? fig1.querySelectorAll('.scatterlayer .trace').length : 0,
     patternTraces: fig1p ? fig1p.querySelectorAll('.scatterlayer .trace').length : 0,
+    hasChurn: Boolean(data.run && data.run.churn),
+    churnLayers: data.run && data.run.churn ? data.run.churn.layers.length : 0,
+    churnTraces: fig1c ? fig1c.querySelectorAll('.scatterlayer .trace').length : 0,
   };
 });
 
@@ -63,6 +67,7 @@ if (result.heatmaps.length !== result.withBins) failures.push(`${result.heatmaps
 for (const h of result.heatmaps) if (h.images !== 2) failures.push(`${h.id}: ${h.images} heatmaps drawn, 2 expected`);
 if (result.hasRun && result.lossTraces !== 2) failures.push(`Figure 1: ${result.lossTraces} loss curves, 2 expected`);
 if (result.hasRun && result.patternTraces !== result.layers) failures.push(`Figure 1: ${result.patternTraces} pattern curves, ${result.layers} expected`);
+if (result.hasChurn && result.churnTraces !== result.churnLayers + 1) failures.push(`Figure 1: ${result.churnTraces} churn curves, ${result.churnLayers + 1} expected`);
 
 await page.screenshot({ path: png, fullPage: true });
 await context.close();

@@ -41,4 +41,16 @@ struct Split {
 // Holds out round(n * val_fraction) of 0..n-1, chosen by a seeded permutation.
 [[nodiscard]] Split make_split(std::size_t n, double val_fraction, std::uint64_t seed);
 
+// Label noise as in Zhang et al. (ICLR 2017): each label, in order, is
+// replaced with probability `p` by a class drawn uniformly from
+// 0..classes-1. Returns the positions whose label changed, ascending, and
+// their new labels (a draw of the label's own class changes nothing, so
+// about p (classes - 1) / classes of the labels change).
+struct LabelNoise {
+  std::vector<std::size_t> positions;
+  std::vector<std::int64_t> labels;
+};
+[[nodiscard]] LabelNoise draw_label_noise(std::span<const std::int64_t> labels, std::int64_t classes, double p,
+                                          std::uint64_t seed);
+
 }  // namespace apd

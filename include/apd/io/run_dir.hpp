@@ -2,6 +2,7 @@
 //   run.json            what is needed to rebuild the model and feed it (run_info.hpp)
 //   metrics.jsonl       one JSON object per epoch (EpochMetrics)
 //   summary.json        best-validation epoch, final metrics, total time
+//   dynamics.bin        per epoch, which training instances were correct (dynamics_file.hpp)
 //   checkpoints/epoch-NNNN.pt   state_dicts (torch.load-able)
 //   checkpoints/resume.pt       what --resume needs (epoch, optimizer state)
 // No LibTorch here: apd-stats reads runs too.
@@ -25,6 +26,7 @@ struct RunPaths {
   [[nodiscard]] std::filesystem::path run_json() const { return dir / "run.json"; }
   [[nodiscard]] std::filesystem::path metrics() const { return dir / "metrics.jsonl"; }
   [[nodiscard]] std::filesystem::path summary() const { return dir / "summary.json"; }
+  [[nodiscard]] std::filesystem::path dynamics() const { return dir / "dynamics.bin"; }
   [[nodiscard]] std::filesystem::path checkpoints() const { return dir / "checkpoints"; }
   [[nodiscard]] std::filesystem::path checkpoint(int epoch) const;
   [[nodiscard]] std::filesystem::path resume_state() const { return checkpoints() / "resume.pt"; }
@@ -44,6 +46,12 @@ struct EpochMetrics {
   double val_loss = 0, val_acc = 0;            // on the validation split, end-of-epoch weights
   std::vector<std::uint64_t> unique_patterns;  // |A*_l(train)| per hidden layer; empty if not tracked
   double seconds = 0;
+  // Per hidden layer, the share of training instances whose A_l(x) changed
+  // since the previous epoch; empty at epoch 1 or when not tracked.
+  std::vector<double> churn;
+  // Adjusted Rand index of the flow partitions (last two layers) of this
+  // epoch and the previous one; empty at epoch 1 or when not tracked.
+  std::optional<double> flow_ari;
 };
 
 [[nodiscard]] nlohmann::json to_json(const EpochMetrics& m);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,18 @@ struct RunInfo {
   int threads = 1;
   int checkpoint_every = 1;
   bool track_patterns = true;
+  // dynamics.bin and the churn of metrics.jsonl are recorded (runs of apd
+  // before 0.2 have neither).
+  bool dynamics = false;
+  // --corrupt-labels: the training instances whose label was replaced by
+  // another class (source indices, ascending) and the labels trained on.
+  struct LabelCorruption {
+    double probability = 0;
+    std::uint64_t seed = 0;
+    std::vector<std::int64_t> indices;
+    std::vector<std::int64_t> labels;
+  };
+  std::optional<LabelCorruption> corruption;
 
   // The training indices: 0..source_count-1 without the validation ones.
   [[nodiscard]] std::vector<std::int64_t> train_indices() const;

@@ -1,6 +1,7 @@
 // apd-train's job, without LibTorch in the interface: train an MLP on an IDX
-// dataset with SGD, tracking |A*_l(train)| per epoch, writing a run directory
-// (see run_dir.hpp) that survives being killed at any moment.
+// dataset with SGD, tracking |A*_l(train)| per epoch and how training
+// instances move (correctness, pattern churn, flow ARI), writing a run
+// directory (see run_dir.hpp) that survives being killed at any moment.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +29,9 @@ struct TrainOptions {
   Normalization normalize = Normalization::unit;
   std::filesystem::path out;
   int checkpoint_every = 1;
-  bool track_patterns = true;
+  bool track_patterns = true;  // and, for new runs, the dynamics (dynamics.bin, churn)
+  double corrupt_labels = 0;   // probability of replacing a training label (Zhang et al.)
+  std::uint64_t corrupt_seed = 0;
   bool resume = false;
   Verbosity verbosity = Verbosity::normal;
   // Options the user gave explicitly (by long name, e.g. "hidden"): with

@@ -27,6 +27,15 @@ if (data.run) {
        {label: 'linear', method: 'relayout', args: [{'yaxis.type': 'linear'}]},
        {label: 'log', method: 'relayout', args: [{'yaxis.type': 'log'}]}]}]},
     config));
+  if (r.churn) {
+    plots.push(Plotly.newPlot('fig1-churn', [
+      ...r.churn.layers.map((c, l) => ({x: r.epoch, y: c, name: `churn, layer ${l + 1}`, mode: 'lines',
+                                         line: {color: colors[l % colors.length]}})),
+      {x: r.epoch, y: r.churn.flow_ari, name: 'flow ARI', mode: 'lines', line: {color: '#444', dash: 'dash'}},
+    ], {title: 'How instances move: pattern churn per layer and flow agreement between consecutive epochs',
+        xaxis: {title: 'epoch'}, yaxis: {title: 'share changed / ARI', range: [-0.05, 1.05]}, height: 380},
+      config));
+  }
 }
 data.apds.forEach((a, i) => {
   const s = a.sankey;
