@@ -30,18 +30,20 @@ enum class TableChoice {
   errors,
   clusters,
   members,
+  corruption,
   epochs,
   forgetting,
   forgetting_summary,
   forgetting_histogram
 };
-constexpr apd::NameTable<TableChoice, 10> kTableNames{
+constexpr apd::NameTable<TableChoice, 11> kTableNames{
     {{"layers", TableChoice::layers},
      {"flows", TableChoice::flows},
      {"bins", TableChoice::bins},
      {"errors", TableChoice::errors},
      {"clusters", TableChoice::clusters},
      {"members", TableChoice::members},
+     {"corruption", TableChoice::corruption},
      {"epochs", TableChoice::epochs},
      {"forgetting", TableChoice::forgetting},
      {"forgetting_summary", TableChoice::forgetting_summary},
@@ -148,7 +150,7 @@ apd::StatsSpec stats_spec(const Options& o) {
 int run_apd_tables(const Options& o) {
   if (o.format == apd::TableFormat::csv && o.table == TableChoice::all) {
     throw apd::UsageError(
-        "--format csv writes one table: add --table layers, flows, bins, errors, clusters or members");
+        "--format csv writes one table: add --table layers, flows, bins, errors, clusters, members or corruption");
   }
   if (is_run_table(o.table)) {
     throw apd::UsageError(
@@ -176,12 +178,17 @@ int run_apd_tables(const Options& o) {
     if (flows || bins || errors) apd::add_flow_rows(tables, file, d, spec, flows, bins, errors);
     const bool clusters = all || o.table == TableChoice::clusters, members = o.table == TableChoice::members;
     if (clusters || members) apd::add_cluster_rows(tables, file, d, spec, members);
+    if (all || o.table == TableChoice::corruption) apd::add_corruption_rows(tables, file, d, spec);
     spdlog::debug("{}: tables in {:.2f} s", file, clock.lap());
   }
   std::vector<apd::Table> chosen;
   if (o.table == TableChoice::members) chosen.push_back(std::move(tables.cluster_members));
   for (auto* t : {&tables.layers, &tables.flows, &tables.bins, &tables.errors, &tables.clusters}) {
     if (all || apd::name_of(kTableNames, o.table) == t->name) chosen.push_back(std::move(*t));
+  }
+  // Only files of runs with corrupted labels have rows: "all" shows it then.
+  if (o.table == TableChoice::corruption || (all && !tables.corruption.rows.empty())) {
+    chosen.push_back(std::move(tables.corruption));
   }
   apd::write_output(o.out, render(chosen, o.format));
   spdlog::debug("wrote {} in {:.2f} s", o.out == "-" ? "stdout" : o.out, clock.lap());
@@ -211,8 +218,8 @@ int main(int argc, char** argv) {
                  "forgetting events of its training instances");
   apd::app::add_enum_option<TableChoice>(
       app, "--table", kTableNames, [&o](TableChoice t) { o.table = t; },
-      "One table: layers, flows, bins, errors, clusters (the authors' decision-tree clusters) or members "
-      "(each instance's cluster); with --run: epochs, forgetting (per instance), forgetting_summary or "
+      "One table: layers, flows, bins, errors, clusters (the authors' decision-tree clusters), members "
+      "(each instance's cluster) or corruption (clean vs corrupted-label instances); with --run: epochs, forgetting (per instance), forgetting_summary or "
       "forgetting_histogram; default all but members and the per-instance forgetting");
   apd::app::add_enum_option(app, "--format", apd::kTableFormatNames, o.format, "text, csv, json or markdown");
   app.add_option("--flow-layers", o.flow_layers, "Layers whose patterns define a flow (default: the last two)")

@@ -12,7 +12,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
     const apd::CorrectnessHistory history = apd::parse_dynamics(std::span(data, size), "dynamics.bin");
-    (void)apd::instance_dynamics(history);
+    // With no complete row the header's count is not backed by bytes (apd's
+    // readers then compare it with the run's); with rows it is.
+    if (history.epochs() > 0) (void)apd::instance_dynamics(history);
   } catch (const apd::Error&) {
   }
   return 0;

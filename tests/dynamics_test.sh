@@ -16,6 +16,15 @@ common=(--data "$mnist" --hidden 40,40,40 --lr 0.05 --momentum 0.9 --quiet)
 "$stats" --run "$dir/run" --table forgetting --format csv --out "$dir/forgetting.csv"
 "$python" "$here/python/check_dynamics.py" "$dir/run" "$dir/forgetting.csv"
 
+# Its APD records the corrupted instances; the tables split them.
+extract="$(dirname "$stats")/apd-extract"
+"$extract" --run "$dir/run" --epoch 5 --split train --limit 5000 --select random --out "$dir/apd-e5.json" --quiet
+for t in members clusters corruption; do
+  "$stats" "$dir/apd-e5.json" --table $t --top 0 --format csv --out "$dir/$t.csv"
+done
+"$python" "$here/python/check_corruption_tables.py" "$dir/run" "$dir/apd-e5.json" "$dir/members.csv" \
+  "$dir/clusters.csv" "$dir/corruption.csv"
+
 # The same seed draws the same corruption; another seed another one.
 corruption() { "$python" -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))['label_corruption']))" "$1/run.json"; }
 "$train" "${common[@]}" --epochs 1 --corrupt-labels 0.2 --corrupt-seed 7 --out "$dir/same"

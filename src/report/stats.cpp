@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -60,6 +62,51 @@ Cell epoch_cell(const Diagram& d) {
   return std::monostate{};
 }
 
+// Which instances of an APD had their training label replaced, and the
+// label they were trained on, from graph.label_corruption; empty when the
+// file has no such record.
+struct CorruptionMarks {
+  std::vector<std::uint8_t> corrupted;    // per instance
+  std::vector<std::int32_t> train_label;  // per instance
+};
+
+std::optional<CorruptionMarks> corruption_marks(const Diagram& d, const std::string& file) {
+  const auto record = d.graph.find("label_corruption");
+  if (record == d.graph.end() || record->is_null()) return std::nullopt;
+  const auto integers = [&](const char* key) {
+    const auto it = record->find(key);
+    if (!record->is_object() || it == record->end() || !it->is_array()) {
+      throw Error(fmt::format("{}: graph.label_corruption.{}: expected an array of integers", file, key));
+    }
+    std::vector<std::int64_t> out;
+    for (const auto& v : *it) {
+      if (!v.is_number_integer()) {
+        throw Error(fmt::format("{}: graph.label_corruption.{}: expected an array of integers", file, key));
+      }
+      out.push_back(v.get<std::int64_t>());
+    }
+    return out;
+  };
+  const auto indices = integers("indices");
+  const auto labels = integers("train_labels");
+  if (indices.size() != labels.size() || !std::is_sorted(indices.begin(), indices.end())) {
+    throw Error(fmt::format("{}: graph.label_corruption: indices must ascend and match train_labels one to one", file));
+  }
+  CorruptionMarks m{std::vector<std::uint8_t>(d.instances, 0), {}};
+  m.train_label.assign(d.label.begin(), d.label.end());
+  for (std::size_t i = 0; i < d.instances; ++i) {
+    const auto at = std::lower_bound(indices.begin(), indices.end(), d.index[i]);
+    if (at == indices.end() || *at != d.index[i]) continue;
+    const std::int64_t trained = labels[static_cast<std::size_t>(at - indices.begin())];
+    if (trained < 0 || trained > std::numeric_limits<std::int32_t>::max()) {
+      throw Error(fmt::format("{}: graph.label_corruption.train_labels: {} is not a label", file, trained));
+    }
+    m.corrupted[i] = 1;
+    m.train_label[i] = static_cast<std::int32_t>(trained);
+  }
+  return m;
+}
+
 std::string abbreviated(const Diagram& d, std::uint32_t node) {
   const std::string p = d.pattern(node);
   const auto on = static_cast<std::size_t>(std::count(p.begin(), p.end(), '1'));
@@ -82,10 +129,17 @@ StatsTables make_stats_tables() {
             {"file", "epoch", "strength_lo", "strength_hi", "purity_lo", "purity_hi", "flows", "instances", "wrong"},
             {}};
   t.errors = {"errors", {"file", "epoch", "score", "auroc", "instances", "wrong", "flow_layers"}, {}};
-  t.clusters = {
-      "clusters", {"file", "epoch", "cluster", "size", "layer", "accuracy", "majority_predicted", "errors"}, {}};
+  t.clusters = {"clusters",
+                {"file", "epoch", "cluster", "size", "layer", "accuracy", "majority_predicted", "errors", "corrupted"},
+                {}};
   t.cluster_members = {
-      "cluster_members", {"file", "epoch", "position", "index", "label", "predicted", "cluster", "cluster_size"}, {}};
+      "cluster_members",
+      {"file", "epoch", "position", "index", "label", "predicted", "cluster", "cluster_size", "corrupted"},
+      {}};
+  t.corruption = {"corruption",
+                  {"file", "epoch", "group", "instances", "mean_cluster_size", "median_cluster_size",
+                   "in_singleton_clusters", "mean_flow_strength", "predicted_label", "predicted_train_label"},
+                  {}};
   return t;
 }
 
@@ -160,19 +214,68 @@ void add_cluster_rows(StatsTables& t, const std::string& file, const Diagram& d,
                     file));
   }
   const Clustering c = decision_tree_clusters(d);
+  const auto marks = corruption_marks(d, file);
+  std::vector<std::uint64_t> corrupted(c.clusters.size(), 0);
+  if (marks) {
+    for (std::size_t i = 0; i < d.instances; ++i) corrupted[c.cluster_of[i]] += marks->corrupted[i];
+  }
   const std::size_t shown = spec.top == 0 ? c.clusters.size() : std::min(spec.top, c.clusters.size());
   for (std::size_t k = 0; k < shown; ++k) {
     const Cluster& x = c.clusters[k];
+    Cell bad = std::monostate{};
+    if (marks) bad = corrupted[k];
     t.clusters.rows.push_back({file, epoch_cell(d), fmt::format("c{}", k), x.size, static_cast<std::int64_t>(x.layer),
                                Decimal{x.accuracy(), 4}, static_cast<std::int64_t>(x.majority_predicted),
-                               x.size - x.correct});
+                               x.size - x.correct, bad});
   }
   if (!members) return;
   for (std::size_t i = 0; i < d.instances; ++i) {
     const std::uint32_t k = c.cluster_of[i];
+    Cell bad = std::monostate{};
+    if (marks) bad = marks->corrupted[i] != 0;
     t.cluster_members.rows.push_back({file, epoch_cell(d), static_cast<std::uint64_t>(i), d.index[i],
                                       static_cast<std::int64_t>(d.label[i]), static_cast<std::int64_t>(d.predicted[i]),
-                                      fmt::format("c{}", k), c.clusters[k].size});
+                                      fmt::format("c{}", k), c.clusters[k].size, bad});
+  }
+}
+
+void add_corruption_rows(StatsTables& t, const std::string& file, const Diagram& d, const StatsSpec& spec) {
+  const auto marks = corruption_marks(d, file);
+  if (!marks) return;
+  if (!d.has_instances) {
+    throw Error(fmt::format("{}: the corruption table needs per-instance records and this APD has none", file));
+  }
+  const Clustering c = decision_tree_clusters(d);
+  const FlowSet fs = compute_flows(d, spec.flow_layers.empty() ? default_flow_layers(d.layers()) : spec.flow_layers);
+  for (const int group : {0, 1}) {
+    std::vector<std::uint64_t> sizes;
+    std::uint64_t strength = 0, singletons = 0, as_label = 0, as_trained = 0;
+    for (std::size_t i = 0; i < d.instances; ++i) {
+      if (marks->corrupted[i] != group) continue;
+      sizes.push_back(c.clusters[c.cluster_of[i]].size);
+      strength += fs.flows[fs.flow_of[i]].strength;
+      singletons += sizes.back() == 1 ? 1 : 0;
+      as_label += d.predicted[i] == d.label[i] ? 1 : 0;
+      as_trained += d.predicted[i] == marks->train_label[i] ? 1 : 0;
+    }
+    std::vector<Cell> row = {file, epoch_cell(d), std::string(group == 1 ? "corrupted" : "clean"),
+                             static_cast<std::uint64_t>(sizes.size())};
+    if (sizes.empty()) {
+      row.resize(t.corruption.columns.size(), std::monostate{});
+    } else {
+      const auto n = static_cast<double>(sizes.size());
+      std::sort(sizes.begin(), sizes.end());
+      const std::size_t mid = sizes.size() / 2;
+      const double median = sizes.size() % 2 == 1 ? static_cast<double>(sizes[mid])
+                                                  : (static_cast<double>(sizes[mid - 1]) + static_cast<double>(sizes[mid])) / 2;
+      const double total = static_cast<double>(std::accumulate(sizes.begin(), sizes.end(), std::uint64_t{0}));
+      row.insert(row.end(), {Cell{Decimal{total / n, 2}}, Cell{Decimal{median, 1}},
+                             Cell{Decimal{static_cast<double>(singletons) / n, 4}},
+                             Cell{Decimal{static_cast<double>(strength) / n, 2}},
+                             Cell{Decimal{static_cast<double>(as_label) / n, 4}},
+                             Cell{Decimal{static_cast<double>(as_trained) / n, 4}}});
+    }
+    t.corruption.rows.push_back(std::move(row));
   }
 }
 

@@ -242,6 +242,22 @@ void infer_models(std::vector<Job>& jobs, const std::vector<StateDict>& dicts, c
   }
 }
 
+// For a run trained with --corrupt-labels: the selected instances whose
+// training label was replaced, and the labels they were trained on (the
+// APD's labels stay the dataset's). Null when there are none to record.
+nlohmann::json corruption_record(const ExtractOptions& o, const Plan& plan, std::span<const std::int64_t> chosen) {
+  if (!plan.info || !plan.info->corruption || o.split == DataSplit::test) return nullptr;
+  const auto& c = *plan.info->corruption;
+  std::vector<std::int64_t> indices, labels;
+  for (const auto i : chosen) {
+    const auto at = std::lower_bound(c.indices.begin(), c.indices.end(), i);
+    if (at == c.indices.end() || *at != i) continue;
+    indices.push_back(i);
+    labels.push_back(c.labels[static_cast<std::size_t>(at - c.indices.begin())]);
+  }
+  return {{"probability", c.probability}, {"seed", c.seed}, {"indices", indices}, {"train_labels", labels}};
+}
+
 nlohmann::json diagram_metadata(const ExtractOptions& o, const Job& job, const Plan& plan, const SplitData& data,
                                 const nlohmann::json& selection) {
   return {{"tool", {{"name", "apd-extract"}, {"version", version()}, {"git_sha", git_sha()}}},
@@ -300,8 +316,11 @@ int run_extraction(const ExtractOptions& o) {
     load_into(*model, job.model.canonical, job.checkpoint.string());
     const ForwardPass pass = forward_pass(*model, images, plan.normalization, chosen, o.batch_size);
     spdlog::debug("{}: forward pass of {} in {:.2f} s", job.out, describe(job.model.shape), clock.lap());
-    const Diagram d =
-        build_diagram(pass.patterns, truth, pass.predicted, chosen, diagram_metadata(o, job, plan, data, selection));
+    nlohmann::json metadata = diagram_metadata(o, job, plan, data, selection);
+    if (auto corrupted = corruption_record(o, plan, chosen); !corrupted.is_null()) {
+      metadata["label_corruption"] = std::move(corrupted);
+    }
+    const Diagram d = build_diagram(pass.patterns, truth, pass.predicted, chosen, std::move(metadata));
     spdlog::debug("{}: APD of {} nodes and {} links in {:.2f} s", job.out, d.nodes.size(), d.links.size(), clock.lap());
     write_apd(d, job.out, o);
     spdlog::debug("{}: written in {:.2f} s", job.out == "-" ? "stdout" : job.out, clock.lap());

@@ -48,7 +48,7 @@ struct StatsSpec {
 // One file's rows appended to the four tables (created with their columns by
 // make_stats_tables). `file` names the source in the rows.
 struct StatsTables {
-  Table layers, flows, bins, errors, clusters, cluster_members;
+  Table layers, flows, bins, errors, clusters, cluster_members, corruption;
 };
 [[nodiscard]] StatsTables make_stats_tables();
 void add_layer_rows(StatsTables& t, const std::string& file, const Diagram& d);
@@ -58,8 +58,15 @@ void add_flow_rows(StatsTables& t, const std::string& file, const Diagram& d, co
 
 // The decision-tree clusters (core/clusters.hpp): one row per cluster, the
 // largest first (`spec.top` of them; 0 = all), and with `members` one row per
-// instance (its cluster and cluster size). Needs per-instance records.
+// instance (its cluster and cluster size); how many of a cluster's instances
+// had a corrupted training label when the file records it (graph.label_corruption).
+// Needs per-instance records.
 void add_cluster_rows(StatsTables& t, const std::string& file, const Diagram& d, const StatsSpec& spec, bool members);
+// For an APD of a run trained with --corrupt-labels (graph.label_corruption,
+// written by apd-extract --run): per group, clean and corrupted instances,
+// the sizes of their clusters and flows and how many are predicted as their
+// dataset label and as the label trained on. No rows for other files.
+void add_corruption_rows(StatsTables& t, const std::string& file, const Diagram& d, const StatsSpec& spec);
 // How well small cluster size flags the wrong instances (AUROC, ties 1/2).
 [[nodiscard]] std::optional<double> small_cluster_auroc(const Clustering& c);
 
