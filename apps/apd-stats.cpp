@@ -36,18 +36,17 @@ enum class TableChoice {
   forgetting_summary,
   forgetting_histogram
 };
-constexpr apd::NameTable<TableChoice, 11> kTableNames{
-    {{"layers", TableChoice::layers},
-     {"flows", TableChoice::flows},
-     {"bins", TableChoice::bins},
-     {"errors", TableChoice::errors},
-     {"clusters", TableChoice::clusters},
-     {"members", TableChoice::members},
-     {"corruption", TableChoice::corruption},
-     {"epochs", TableChoice::epochs},
-     {"forgetting", TableChoice::forgetting},
-     {"forgetting_summary", TableChoice::forgetting_summary},
-     {"forgetting_histogram", TableChoice::forgetting_histogram}}};
+constexpr apd::NameTable<TableChoice, 11> kTableNames{{{"layers", TableChoice::layers},
+                                                       {"flows", TableChoice::flows},
+                                                       {"bins", TableChoice::bins},
+                                                       {"errors", TableChoice::errors},
+                                                       {"clusters", TableChoice::clusters},
+                                                       {"members", TableChoice::members},
+                                                       {"corruption", TableChoice::corruption},
+                                                       {"epochs", TableChoice::epochs},
+                                                       {"forgetting", TableChoice::forgetting},
+                                                       {"forgetting_summary", TableChoice::forgetting_summary},
+                                                       {"forgetting_histogram", TableChoice::forgetting_histogram}}};
 
 bool is_run_table(TableChoice t) {
   return t == TableChoice::epochs || t == TableChoice::forgetting || t == TableChoice::forgetting_summary ||
@@ -101,9 +100,10 @@ std::vector<apd::Table> forgetting_tables(const Options& o, const apd::RunPaths&
 // recorded them, of its instances' dynamics.
 int run_tables(const Options& o) {
   if (o.table != TableChoice::all && !is_run_table(o.table)) {
-    throw apd::UsageError(fmt::format("--table {}: is a table of APD files; with --run the tables are epochs, "
-                                      "forgetting, forgetting_summary and forgetting_histogram",
-                                      apd::name_of(kTableNames, o.table)));
+    throw apd::UsageError(
+        fmt::format("--table {}: is a table of APD files; with --run the tables are epochs, "
+                    "forgetting, forgetting_summary and forgetting_histogram",
+                    apd::name_of(kTableNames, o.table)));
   }
   const apd::RunPaths run{o.run};
   const apd::RunInfo info = apd::read_run_info(run);
@@ -219,7 +219,8 @@ int main(int argc, char** argv) {
   apd::app::add_enum_option<TableChoice>(
       app, "--table", kTableNames, [&o](TableChoice t) { o.table = t; },
       "One table: layers, flows, bins, errors, clusters (the authors' decision-tree clusters), members "
-      "(each instance's cluster) or corruption (clean vs corrupted-label instances); with --run: epochs, forgetting (per instance), forgetting_summary or "
+      "(each instance's cluster) or corruption (clean vs corrupted-label instances); with --run: epochs, forgetting "
+      "(per instance), forgetting_summary or "
       "forgetting_histogram; default all but members and the per-instance forgetting");
   apd::app::add_enum_option(app, "--format", apd::kTableFormatNames, o.format, "text, csv, json or markdown");
   app.add_option("--flow-layers", o.flow_layers, "Layers whose patterns define a flow (default: the last two)")

@@ -48,7 +48,7 @@ import sys
 o_on, o_off, r_on, r_off = map(float, sys.argv[1:])
 print(f"  epoch, tracking on : apd-train {o_on:.3f} s   reference {r_on:.3f} s   ratio {o_on / r_on:.2f}x (target <= 0.6x)")
 print(f"  epoch, tracking off: apd-train {o_off:.3f} s   reference {r_off:.3f} s   ratio {o_off / r_off:.2f}x")
-print(f"  pattern tracking adds {100 * (o_on / o_off - 1):+.1f}% to an apd-train epoch (target <= 15%); "
+print(f"  tracking with dynamics (patterns, correctness, churn, flow ARI) adds {100 * (o_on / o_off - 1):+.1f}% to an apd-train epoch (target <= 15%); "
       f"{100 * (r_on / r_off - 1):+.1f}% to the reference's")
 PY
 fi

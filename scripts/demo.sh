@@ -2,7 +2,8 @@
 # The main job, end to end on real MNIST: installs dependencies, builds,
 # fetches MNIST, trains the paper's network (784-40-40-40-10, SGD, lr 0.001,
 # batch 64, 54000/6000 split) for 300 epochs (about a minute here) with a
-# checkpoint and the unique activation patterns per layer at every epoch,
+# checkpoint, the unique activation patterns per layer, the pattern churn and
+# every training instance's correctness at every epoch (forgetting events),
 # extracts the APDs of the same 500 training images of label 1 at epochs 10,
 # 50, 150 and 300 (the paper's Figure 2), prints their statistics, and writes
 # the report with the paper's three figures. The full paper run is the same
@@ -31,15 +32,20 @@ echo "demo: per-epoch metrics (unique patterns per layer over the 54000 training
 /usr/bin/python3 - "$run" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(f"{sys.argv[1]}/metrics.jsonl")]
-print(f"{'epoch':>6} {'train_loss':>10} {'val_loss':>9} {'val_acc':>8}  unique patterns l1/l2/l3")
+print(f"{'epoch':>6} {'train_loss':>10} {'val_loss':>9} {'val_acc':>8}  unique patterns l1/l2/l3  churn l1/l2/l3  flow ARI")
 for r in rows:
     if r["epoch"] in (1, 10, 50, 100, 150, 200, 300, 400, 500) or r is rows[-1]:
+        churn = "/".join(f"{c:.3f}" for c in r.get("churn", [])) or "-"
+        ari = f"{r['flow_ari']:.3f}" if "flow_ari" in r else "-"
         print(f"{r['epoch']:>6} {r['train_loss']:>10.4f} {r['val_loss']:>9.4f} {r['val_acc']:>8.4f}  "
-              + "/".join(str(u) for u in r["unique_patterns"]))
+              + f"{'/'.join(str(u) for u in r['unique_patterns']):<24} {churn:<14} {ari}")
 s = json.load(open(f"{sys.argv[1]}/summary.json"))
 print(f"best validation loss {s['best']['val_loss']:.4f} at epoch {s['best_epoch']}; {s['total_seconds']:.1f} s in all")
 PY
 echo "demo: run directory: $root/$run (checkpoints/epoch-NNNN.pt load with torch.load)"
+echo
+echo "demo: forgetting events of the 54000 training instances (per epoch; apd-stats --run $run --table forgetting for each one)"
+"$bin/apd-stats" --run "$run" --table forgetting_summary
 
 echo
 echo "demo: APDs of the same 500 training images of label 1 at epochs 10, 50, 150, 300 (the paper's Figure 2)"

@@ -58,7 +58,8 @@ TEST_CASE("a correctness row packs instance i at bit i % 8 of byte i / 8 with cl
 TEST_CASE("the adjusted Rand index matches hand-worked pair counts", "[dynamics]") {
   // Contingency of {0,0,1,1} vs {0,0,1,2}: together 1, sa 2, sb 1, total 6:
   // (1 - 2/6) / (3/2 - 2/6) = 4/7.
-  CHECK(*apd::adjusted_rand_index(grouping_of({0, 0, 1, 1}), grouping_of({0, 0, 1, 2})) == Approx(4.0 / 7).epsilon(1e-15));
+  CHECK(*apd::adjusted_rand_index(grouping_of({0, 0, 1, 1}), grouping_of({0, 0, 1, 2})) ==
+        Approx(4.0 / 7).epsilon(1e-15));
   // Crossed: together 0, sa = sb = 2: (0 - 4/6) / (2 - 4/6) = -1/2.
   CHECK(*apd::adjusted_rand_index(grouping_of({0, 0, 1, 1}), grouping_of({0, 1, 0, 1})) == -0.5);
   // The same partition under other names; two all-singleton partitions.
@@ -108,8 +109,7 @@ TEST_CASE("label noise is reproducible from its seed and only ever changes a lab
   CHECK_THROWS_AS(apd::draw_label_noise(labels, 10, 1.5, 5), apd::UsageError);
 }
 
-TEST_CASE("dynamics.bin appends rows, is cut back to the complete epochs on reopening, and reads back",
-          "[dynamics]") {
+TEST_CASE("dynamics.bin appends rows, is cut back to the complete epochs on reopening, and reads back", "[dynamics]") {
   const apd::test::TempDir dir("dynamics");
   const auto path = dir / "dynamics.bin";
   const auto h = history_of({"1100110011", "0110011001", "1111111111", "0000000001"});

@@ -142,8 +142,8 @@ TEST_CASE("the run table shows churn and flow ARI when the run recorded them, bl
   const auto rows = parse_csv(apd::render_csv(t));
   REQUIRE(rows.size() == 3);
   CHECK(rows[1] == std::vector<std::string>{"1", "2.3", "0.1", "2.2", "0.12", "500", "200", "", "", "", "false"});
-  CHECK(rows[2] == std::vector<std::string>{"2", "1.1", "0.6", "0.9", "0.7", "600", "250", "0.5", "0.125", "0.75",
-                                            "true"});
+  CHECK(rows[2] ==
+        std::vector<std::string>{"2", "1.1", "0.6", "0.9", "0.7", "600", "250", "0.5", "0.125", "0.75", "true"});
 }
 
 TEST_CASE("error flags give the hand-computed AUROCs the table and the report both show", "[stats]") {

@@ -56,8 +56,7 @@ Split make_split(std::size_t n, double val_fraction, std::uint64_t seed) {
   return s;
 }
 
-LabelNoise draw_label_noise(std::span<const std::int64_t> labels, std::int64_t classes, double p,
-                            std::uint64_t seed) {
+LabelNoise draw_label_noise(std::span<const std::int64_t> labels, std::int64_t classes, double p, std::uint64_t seed) {
   if (!(p >= 0.0 && p <= 1.0)) throw UsageError(fmt::format("label noise probability {} is outside [0, 1]", p));
   if (classes < 1) throw UsageError(fmt::format("{} classes: at least one is needed", classes));
   // A label is replaced when a 53-bit draw falls below p * 2^53 (exact for

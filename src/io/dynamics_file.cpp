@@ -60,7 +60,9 @@ DynamicsWriter DynamicsWriter::reopen(const std::filesystem::path& path, std::si
 }
 
 DynamicsWriter::DynamicsWriter(DynamicsWriter&& other) noexcept
-    : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)), instances_(other.instances_),
+    : path_(std::move(other.path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      instances_(other.instances_),
       epochs_(other.epochs_) {}
 
 DynamicsWriter& DynamicsWriter::operator=(DynamicsWriter&& other) noexcept {
@@ -125,8 +127,8 @@ CorrectnessHistory read_dynamics(const std::filesystem::path& path, std::size_t 
   if (in.bad()) throw system_error(path, "read it");
   CorrectnessHistory history = parse_dynamics(bytes, path.string());
   if (history.instances() != instances) {
-    throw file_error(path, fmt::format("records {} training instances, the run has {}", history.instances(),
-                                       instances));
+    throw file_error(path,
+                     fmt::format("records {} training instances, the run has {}", history.instances(), instances));
   }
   if (history.epochs() < epochs) {
     throw file_error(path, fmt::format("holds {} complete epochs, the run completed {}", history.epochs(), epochs));

@@ -191,10 +191,9 @@ RunInfo run_info_from_json(const nlohmann::json& j, const std::string& file) {
   info.track_patterns = f.get<bool>("track_patterns");
   if (j.contains("dynamics")) info.dynamics = f.get<bool>("dynamics");
   if (j.contains("label_corruption") && !j["label_corruption"].is_null()) {
-    info.corruption = RunInfo::LabelCorruption{f.get<double>("label_corruption.probability"),
-                                               f.get<std::uint64_t>("label_corruption.seed"),
-                                               f.integers("label_corruption.indices"),
-                                               f.integers("label_corruption.labels")};
+    info.corruption = RunInfo::LabelCorruption{
+        f.get<double>("label_corruption.probability"), f.get<std::uint64_t>("label_corruption.seed"),
+        f.integers("label_corruption.indices"), f.integers("label_corruption.labels")};
   }
   if (info.model.hidden.empty()) f.fail("model.hidden", "at least one hidden layer is needed");
   for (const auto w : info.model.hidden) {

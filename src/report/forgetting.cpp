@@ -40,8 +40,8 @@ std::size_t complete_epochs(const RunPaths& run) {
   const auto metrics = read_metrics(run.metrics());
   for (std::size_t k = 0; k < metrics.size(); ++k) {
     if (metrics[k].epoch != static_cast<int>(k + 1)) {
-      throw Error(fmt::format("{}: line {} is epoch {}, expected {}", run.metrics().string(), k + 1,
-                              metrics[k].epoch, k + 1));
+      throw Error(
+          fmt::format("{}: line {} is epoch {}, expected {}", run.metrics().string(), k + 1, metrics[k].epoch, k + 1));
     }
   }
   return metrics.size();
@@ -81,16 +81,15 @@ RunDynamics read_run_dynamics(const RunPaths& run) {
 ForgettingTables forgetting_tables(const RunDynamics& r) {
   const std::vector<InstanceDynamics> dyn = instance_dynamics(r.history);
   const std::size_t last = r.history.epochs();
-  ForgettingTables t{
-      {"forgetting_summary",
-       {"group", "instances", "epochs", "never_learned", "unforgettable", "forgotten", "forgetting_events",
-        "mean_forgetting_events", "correct_last_epoch"},
-       {}},
-      {"forgetting_histogram", {"forgetting_events", "instances"}, {}},
-      {"forgetting",
-       {"index", "label", "train_label", "corrupted", "first_learned", "learning_events", "forgetting_events",
-        "never_learned", "unforgettable"},
-       {}}};
+  ForgettingTables t{{"forgetting_summary",
+                      {"group", "instances", "epochs", "never_learned", "unforgettable", "forgotten",
+                       "forgetting_events", "mean_forgetting_events", "correct_last_epoch"},
+                      {}},
+                     {"forgetting_histogram", {"forgetting_events", "instances"}, {}},
+                     {"forgetting",
+                      {"index", "label", "train_label", "corrupted", "first_learned", "learning_events",
+                       "forgetting_events", "never_learned", "unforgettable"},
+                      {}}};
   const auto corrupted = [&](std::size_t i) { return r.label[i] != r.train_label[i]; };
 
   std::vector<Group> groups = {{"all", -1}};
@@ -108,8 +107,8 @@ ForgettingTables forgetting_tables(const RunDynamics& r) {
     }
     Cell mean = std::monostate{};
     if (n > 0) mean = Decimal{static_cast<double>(events) / static_cast<double>(n), 4};
-    t.summary.rows.push_back({std::string(g.name), n, static_cast<std::uint64_t>(last), never, unforgettable,
-                              forgotten, events, mean, correct_last});
+    t.summary.rows.push_back({std::string(g.name), n, static_cast<std::uint64_t>(last), never, unforgettable, forgotten,
+                              events, mean, correct_last});
   }
 
   if (r.has_corruption) t.histogram.columns.insert(t.histogram.columns.end(), {"clean", "corrupted"});
@@ -133,8 +132,7 @@ ForgettingTables forgetting_tables(const RunDynamics& r) {
     t.instances.rows.push_back({r.index[i], static_cast<std::int64_t>(r.label[i]),
                                 static_cast<std::int64_t>(r.train_label[i]), corrupted(i), first,
                                 static_cast<std::uint64_t>(d.learning_events),
-                                static_cast<std::uint64_t>(d.forgetting_events), d.never_learned(),
-                                d.unforgettable()});
+                                static_cast<std::uint64_t>(d.forgetting_events), d.never_learned(), d.unforgettable()});
   }
   return t;
 }

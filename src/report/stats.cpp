@@ -266,14 +266,15 @@ void add_corruption_rows(StatsTables& t, const std::string& file, const Diagram&
       const auto n = static_cast<double>(sizes.size());
       std::sort(sizes.begin(), sizes.end());
       const std::size_t mid = sizes.size() / 2;
-      const double median = sizes.size() % 2 == 1 ? static_cast<double>(sizes[mid])
-                                                  : (static_cast<double>(sizes[mid - 1]) + static_cast<double>(sizes[mid])) / 2;
+      const double median = sizes.size() % 2 == 1
+                                ? static_cast<double>(sizes[mid])
+                                : (static_cast<double>(sizes[mid - 1]) + static_cast<double>(sizes[mid])) / 2;
       const double total = static_cast<double>(std::accumulate(sizes.begin(), sizes.end(), std::uint64_t{0}));
-      row.insert(row.end(), {Cell{Decimal{total / n, 2}}, Cell{Decimal{median, 1}},
-                             Cell{Decimal{static_cast<double>(singletons) / n, 4}},
-                             Cell{Decimal{static_cast<double>(strength) / n, 2}},
-                             Cell{Decimal{static_cast<double>(as_label) / n, 4}},
-                             Cell{Decimal{static_cast<double>(as_trained) / n, 4}}});
+      row.insert(
+          row.end(),
+          {Cell{Decimal{total / n, 2}}, Cell{Decimal{median, 1}}, Cell{Decimal{static_cast<double>(singletons) / n, 4}},
+           Cell{Decimal{static_cast<double>(strength) / n, 2}}, Cell{Decimal{static_cast<double>(as_label) / n, 4}},
+           Cell{Decimal{static_cast<double>(as_trained) / n, 4}}});
     }
     t.corruption.rows.push_back(std::move(row));
   }

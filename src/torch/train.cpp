@@ -248,7 +248,7 @@ struct TrainingData {
   Split split;
   MlpShape shape;
   torch::Tensor train_x, train_y, val_x, val_y;  // train_y: the labels trained on (after corruption)
-  std::vector<std::int32_t> train_labels;       // train_y as a vector, for correctness rows
+  std::vector<std::int32_t> train_labels;        // train_y as a vector, for correctness rows
   std::optional<RunInfo::LabelCorruption> corruption;
 };
 
@@ -507,12 +507,14 @@ class TrainingRun {
     Mlp snapshot(data_.shape);
     load_into(*snapshot, weights, "snapshot");
     TrackFuture previous = record_dynamics_ ? last_track_ : TrackFuture();
-    return std::async(std::launch::async, [snapshot, &data = data_, previous]() mutable {
-      // Taken out of the closure, which the future keeps: a chain of closures
-      // would otherwise hold every epoch's patterns.
-      TrackFuture before = std::exchange(previous, {});
-      return track_epoch(snapshot, data, std::move(before));
-    }).share();
+    return std::async(std::launch::async,
+                      [snapshot, &data = data_, previous]() mutable {
+                        // Taken out of the closure, which the future keeps: a chain of closures
+                        // would otherwise hold every epoch's patterns.
+                        TrackFuture before = std::exchange(previous, {});
+                        return track_epoch(snapshot, data, std::move(before));
+                      })
+        .share();
   }
 
   // Commit order: checkpoint (already written), metrics, summary, then

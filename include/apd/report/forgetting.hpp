@@ -20,7 +20,7 @@ struct RunDynamics {
   std::vector<std::int32_t> label;        // the dataset's label
   std::vector<std::int32_t> train_label;  // the label trained on (differs when corrupted)
   bool has_corruption = false;
-  CorrectnessHistory history;             // the run's complete epochs
+  CorrectnessHistory history;  // the run's complete epochs
 };
 
 // Reads run.json, metrics.jsonl (its complete epochs), dynamics.bin and the
