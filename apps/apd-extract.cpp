@@ -3,11 +3,33 @@
 // TorchScript ReLU network, on IDX or .npy data.
 #include <malloc.h>
 
+#include <charconv>
+#include <string_view>
+
 #include "apd/io/atomic_file.hpp"
 #include "apd/torch/extract.hpp"
 #include "app_support.hpp"
 
 namespace {
+
+// "I/N" with 0 <= I < N <= kMaxShards.
+apd::ExtractOptions::Shard parse_shard(const std::string& text) {
+  constexpr std::size_t kMaxShards = 1'000'000;
+  const auto number = [](std::string_view digits, std::size_t& out) {
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
+    return ec == std::errc() && end == digits.data() + digits.size() && !digits.empty();
+  };
+  const auto slash = text.find('/');
+  std::size_t index = 0, count = 0;
+  if (slash == std::string::npos || !number(std::string_view(text).substr(0, slash), index) ||
+      !number(std::string_view(text).substr(slash + 1), count)) {
+    throw CLI::ValidationError("--shard", "'" + text + "' is not I/N (e.g. 0/4)");
+  }
+  if (count == 0 || count > kMaxShards || index >= count) {
+    throw CLI::ValidationError("--shard", "'" + text + "': I must be in 0..N-1 and N in 1..1000000");
+  }
+  return {index, count};
+}
 
 struct Options {
   apd::ExtractOptions extract;
@@ -57,6 +79,9 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--seed", o.seed, "Seed of --select random (the same instances at every epoch)")
       ->check(apd::app::non_negative())
       ->capture_default_str();
+  app.add_option_function<std::string>(
+      "--shard", [&o](const std::string& text) { o.shard = parse_shard(text); },
+      "I/N: extract only the I-th (0-based) of N contiguous slices of the selection, for apd-merge");
   app.add_option("--out", o.out, "Output file, - for stdout; {epoch} is replaced by the epoch number");
   apd::app::add_enum_option(app, "--format", apd::kOutputFormatNames, o.format, "json (apd/1) or graphml");
   apd::app::add_enum_option(app, "--pattern-encoding", apd::kPatternEncodingNames, o.patterns,

@@ -16,6 +16,7 @@ packages=(
   python3 python3-torch python3-numpy python3-networkx
   chromium
   dataset-fashion-mnist
+  slurm-wlm munge
 )
 
 missing=()

@@ -61,6 +61,19 @@ std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<
   } else if (o.limit && *o.limit > pool.size()) {
     spdlog::warn("--limit {}: the selection holds only {} instances; using all of them", *o.limit, pool.size());
   }
+  if (o.shard) {
+    const auto [i, n] = *o.shard;
+    const std::size_t total = pool.size();
+    if (n > total) {
+      throw UsageError(
+          fmt::format("--shard {}/{}: the selection holds {} instances, fewer than the shards", i, n, total));
+    }
+    // i N / n without overflow: N and n are far below 2^32.
+    const std::size_t begin = i * total / n, end = (i + 1) * total / n;
+    selection["shard"] = {{"index", i}, {"count", n}, {"begin", begin}, {"end", end}, {"of", total}};
+    pool = std::vector<std::int64_t>(pool.begin() + static_cast<std::ptrdiff_t>(begin),
+                                     pool.begin() + static_cast<std::ptrdiff_t>(end));
+  }
   return pool;
 }
 

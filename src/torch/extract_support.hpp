@@ -24,6 +24,9 @@ inline constexpr const char* kEpochToken = "{epoch}";
 
 // The instances of `pool` (ascending indices into `labels`) that --labels,
 // --limit and --select keep, ascending; records "available" in `selection`.
+// With --shard i/n, only the i-th of n contiguous slices of them
+// (instances floor(i N / n) .. floor((i + 1) N / n) - 1), recorded as
+// selection.shard (index, count, begin, end, of N).
 [[nodiscard]] std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<std::int64_t> pool,
                                                          const std::vector<std::int64_t>& labels,
                                                          nlohmann::json& selection);

@@ -46,7 +46,12 @@ struct ExtractOptions {
   std::optional<std::size_t> limit;  // at most this many instances
   Selection select = Selection::first;
   std::uint64_t seed = 0;  // for --select random
-  std::string out;         // FILE, "-" for stdout; "{epoch}" is replaced
+  // --shard i/n: the i-th (0-based) of n contiguous slices of the selection.
+  struct Shard {
+    std::size_t index = 0, count = 1;
+  };
+  std::optional<Shard> shard;
+  std::string out;  // FILE, "-" for stdout; "{epoch}" is replaced
   OutputFormat format = OutputFormat::json;
   bool instances = true;
   PatternEncoding patterns = PatternEncoding::automatic;  // --pattern-encoding

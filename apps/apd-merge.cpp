@@ -1,0 +1,63 @@
+// apd-merge: the APD of a sharded extraction from its shard files (apd-extract
+// --shard i/n), byte-identical to extracting the whole selection in one
+// process. Links no LibTorch.
+#include <filesystem>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "apd/io/apd_json.hpp"
+#include "apd/io/apd_merge.hpp"
+#include "apd/io/atomic_file.hpp"
+#include "apd/io/run_dir.hpp"
+#include "app_support.hpp"
+
+namespace {
+
+struct Options {
+  std::vector<std::filesystem::path> files;
+  std::filesystem::path out;
+  apd::OutputFormat format = apd::OutputFormat::json;
+  apd::PatternEncoding patterns = apd::PatternEncoding::automatic;
+  bool instances = true;
+  apd::Verbosity verbosity = apd::Verbosity::normal;
+};
+
+int run(const Options& o) {
+  apd::refuse_output_in_running_run(o.out);
+  const apd::Diagram d = apd::merge_shard_files(o.files);
+  apd::save_diagram(d, o.out, o.format, {.instances = o.instances, .patterns = o.patterns});
+  if (o.out != "-") {
+    spdlog::info("{}: {} shards, {} instances, {} errors, unique patterns per layer {}", o.out.string(), o.files.size(),
+                 d.instances, d.errors, fmt::join(d.unique_patterns(), "/"));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string program = "apd-merge";
+  Options o;
+  CLI::App app{
+      "Merge the shard files of one extraction (apd-extract --shard I/N, in any order) into the APD of the "
+      "whole selection: byte-identical to extracting it in one process with the same --format, "
+      "--pattern-encoding and instance records.",
+      program};
+  app.get_formatter()->column_width(34);
+  app.add_option("files", o.files, "The N shard files (apd/1 or apd/2 JSON)")->required();
+  app.add_option("--out", o.out, "Output file, - for stdout")->required();
+  apd::app::add_enum_option(app, "--format", apd::kOutputFormatNames, o.format, "json (apd/1) or graphml");
+  apd::app::add_enum_option(app, "--pattern-encoding", apd::kPatternEncodingNames, o.patterns,
+                            "Patterns in JSON: auto (hex for layers wider than 256 neurons), binary or hex; "
+                            "give what the shards were extracted with");
+  app.add_flag_callback(
+      "--no-instances", [&o] { o.instances = false; }, "Omit the per-instance records");
+  apd::app::add_verbosity_flags(app, o.verbosity);
+  apd::app::add_version_flag(app, program);
+  if (const auto rc = apd::app::parse(app, program, argc, argv)) return *rc;
+  apd::app::setup_logging(program, o.verbosity);
+  apd::remove_temporaries_on_signals();
+  return apd::app::run_guarded([&] { return run(o); });
+}

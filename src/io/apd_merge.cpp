@@ -1,0 +1,168 @@
+#include "apd/io/apd_merge.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "apd/core/error.hpp"
+#include "apd/core/merge.hpp"
+#include "apd/core/stopwatch.hpp"
+#include "apd/io/apd_json.hpp"
+
+namespace apd {
+
+namespace {
+
+struct ShardRecord {
+  std::uint64_t index = 0, count = 0, begin = 0, end = 0, of = 0;
+};
+
+// graph.selection.shard, checked: index < count, begin <= end <= of.
+ShardRecord shard_record(const Diagram& d, const std::string& file) {
+  const auto selection = d.graph.find("selection");
+  if (selection == d.graph.end() || !selection->is_object() || !selection->contains("shard")) {
+    throw Error(
+        fmt::format("{}: not a shard (no graph.selection.shard; extract it with apd-extract --shard I/N)", file));
+  }
+  const nlohmann::json& s = (*selection)["shard"];
+  const auto field = [&](const char* key) {
+    const auto it = s.find(key);
+    if (!s.is_object() || it == s.end() || !it->is_number_unsigned()) {
+      throw Error(fmt::format("{}: graph.selection.shard.{}: expected a non-negative integer", file, key));
+    }
+    return it->get<std::uint64_t>();
+  };
+  ShardRecord r{field("index"), field("count"), field("begin"), field("end"), field("of")};
+  if (r.index >= r.count || r.begin > r.end || r.end > r.of) {
+    throw Error(fmt::format("{}: graph.selection.shard: shard {} of {} over [{}, {}) of {} instances is impossible",
+                            file, r.index, r.count, r.begin, r.end, r.of));
+  }
+  if (r.begin != r.index * r.of / r.count || r.end != (r.index + 1) * r.of / r.count) {
+    throw Error(fmt::format("{}: graph.selection.shard: [{}, {}) is not slice {} of {} of {} instances", file, r.begin,
+                            r.end, r.index, r.count, r.of));
+  }
+  if (d.instances != r.end - r.begin) {
+    throw Error(fmt::format("{}: holds {} instances, its shard record says {}", file, d.instances, r.end - r.begin));
+  }
+  return r;
+}
+
+// What must be equal in every shard: the metadata without what the diagram
+// computes (counts) and what differs by shard (its slice, its corrupted labels).
+nlohmann::json extraction_of(const Diagram& d) {
+  nlohmann::json g = d.graph;
+  for (const char* computed : {"schema", "layers", "widths", "unique_patterns", "instances", "errors"})
+    g.erase(computed);
+  g.erase("label_corruption");
+  if (g.contains("selection") && g["selection"].is_object()) g["selection"].erase("shard");
+  return g;
+}
+
+// The first top-level metadata key whose value differs, for the message.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : a.items()) keys.push_back(k);
+  for (const auto& [k, v] : b.items()) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  for (const auto& k : keys) {
+    if (!a.contains(k) || !b.contains(k) || a[k] != b[k]) return k;
+  }
+  return "metadata";
+}
+
+struct Seen {
+  std::string file;
+  std::optional<std::int64_t> first_index, last_index;
+  nlohmann::json corruption;  // its graph.label_corruption, or null
+};
+
+}  // namespace
+
+Diagram merge_shard_files(std::span<const std::filesystem::path> files) {
+  if (files.empty()) throw UsageError("no shard files to merge");
+  DiagramMerger merger;
+  nlohmann::json reference;
+  std::string reference_file;
+  ShardRecord first{};
+  std::vector<std::optional<Seen>> seen;
+  Stopwatch clock;
+  for (const auto& path : files) {
+    const std::string file = path.string();
+    const Diagram d = read_apd_file(path);
+    const ShardRecord r = shard_record(d, file);
+    if (reference_file.empty()) {
+      reference = extraction_of(d);
+      reference_file = file;
+      first = r;
+      seen.resize(r.count);
+    } else {
+      if (const nlohmann::json mine = extraction_of(d); mine != reference) {
+        throw Error(fmt::format("{}: its {} differs from {}'s: not a shard of the same extraction", file,
+                                first_difference(mine, reference), reference_file));
+      }
+      if (r.count != first.count || r.of != first.of) {
+        throw Error(fmt::format("{}: shard {} of {} over {} instances, but {} is one of {} over {}", file, r.index,
+                                r.count, r.of, reference_file, first.count, first.of));
+      }
+    }
+    auto& slot = seen[r.index];
+    if (slot) throw Error(fmt::format("{} and {} are both shard {} of {}", slot->file, file, r.index, r.count));
+    slot = Seen{file, {}, {}, d.graph.value("label_corruption", nlohmann::json())};
+    if (d.has_instances && d.instances > 0) {
+      if (!std::is_sorted(d.index.begin(), d.index.end())) {
+        throw Error(fmt::format("{}: its instances are not in selection order (ascending index)", file));
+      }
+      slot->first_index = d.index.front();
+      slot->last_index = d.index.back();
+    }
+    try {
+      merger.add(d, r.begin);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: {} (against {})", file, e.what(), reference_file));
+    }
+    spdlog::debug("{}: shard {} of {} ({} instances) merged in {:.2f} s", file, r.index, r.count, d.instances,
+                  clock.lap());
+  }
+  std::vector<std::size_t> missing;
+  for (std::size_t k = 0; k < seen.size(); ++k) {
+    if (!seen[k]) missing.push_back(k);
+  }
+  if (!missing.empty()) {
+    throw Error(fmt::format("shard{} {} of {} missing: {} file{} given, the extraction has {} shards",
+                            missing.size() > 1 ? "s" : "", fmt::join(missing, ", "), first.count, files.size(),
+                            files.size() > 1 ? "s" : "", first.count));
+  }
+  // Slices of an ascending selection: each shard's instances come after the previous shard's.
+  const Seen* before = nullptr;
+  for (const auto& s : seen) {
+    if (!s->first_index) continue;
+    if (before != nullptr && *s->first_index <= *before->last_index) {
+      throw Error(fmt::format("{} and {} overlap: instance indices {} and {} are out of selection order", before->file,
+                              s->file, *before->last_index, *s->first_index));
+    }
+    before = &*s;
+  }
+  nlohmann::json metadata = reference;
+  if (seen.front()->corruption.is_object()) {
+    nlohmann::json merged = seen.front()->corruption;
+    merged["indices"] = nlohmann::json::array();
+    merged["train_labels"] = nlohmann::json::array();
+    for (const auto& s : seen) {
+      for (const char* key : {"indices", "train_labels"}) {
+        const auto part = s->corruption.find(key);
+        if (!s->corruption.is_object() || part == s->corruption.end() || !part->is_array()) {
+          throw Error(fmt::format("{}: graph.label_corruption.{}: expected an array", s->file, key));
+        }
+        merged[key].insert(merged[key].end(), part->begin(), part->end());
+      }
+    }
+    metadata["label_corruption"] = std::move(merged);
+  }
+  return merger.finish(std::move(metadata));
+}
+
+}  // namespace apd
