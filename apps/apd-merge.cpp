@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "apd/core/stopwatch.hpp"
 #include "apd/io/apd_json.hpp"
 #include "apd/io/apd_merge.hpp"
 #include "apd/io/atomic_file.hpp"
@@ -26,8 +27,11 @@ struct Options {
 
 int run(const Options& o) {
   apd::refuse_output_in_running_run(o.out);
+  apd::Stopwatch clock;
   const apd::Diagram d = apd::merge_shard_files(o.files);
+  spdlog::debug("merged {} shards in {:.2f} s", o.files.size(), clock.lap());
   apd::save_diagram(d, o.out, o.format, {.instances = o.instances, .patterns = o.patterns});
+  spdlog::debug("wrote {} in {:.2f} s", o.out.string(), clock.lap());
   if (o.out != "-") {
     spdlog::info("{}: {} shards, {} instances, {} errors, unique patterns per layer {}", o.out.string(), o.files.size(),
                  d.instances, d.errors, fmt::join(d.unique_patterns(), "/"));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, measured side by side in one run on this machine (it is shared
 # and noisy: compare ratios within a run, not figures across runs). Prints
-# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|model|stats|paper|all]
+# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|model|shards|stats|paper|all]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -149,6 +149,65 @@ def median(name):
     return statistics.median(float(open(f"{d}/{name}.{k}").read().split()[0]) for k in (1, 2, 3))
 c, m = median("ckpt"), median("model")
 print(f"  --checkpoint {c:.2f} s, --model {m:.2f} s: {100 * (m / c - 1):+.1f}% (target <= +10%; median of 3 runs each)")
+PY
+fi
+
+if [[ "$what" == shards || "$what" == all ]]; then
+  echo
+  echo "== apd-merge: 8 shards of a 1,000,000-instance extraction (synthetic 28x28 images, a random 784-40-40-40-10"
+  echo "   MLP, APD JSON with instances), whole process (target >= 200 MB/s of input); byte-identical to one process"
+  "$bin/tests/apd_make_fixture" "$scratch/million" 1000000 --side 28
+  /usr/bin/python3 -c "
+import torch; from torch import nn
+torch.manual_seed(0)
+layers, prev = [], 784
+for w in [40] * 3: layers += [nn.Linear(prev, w), nn.ReLU()]; prev = w
+torch.save(nn.Sequential(*layers, nn.Linear(prev, 10)).state_dict(), '$scratch/million.pt')"
+  million=(--checkpoint "$scratch/million.pt" --data "$scratch/million" --split train --quiet)
+  /usr/bin/time -f "%e %M" -o "$scratch/whole.time" "$bin/apps/apd-extract" "${million[@]}" --out "$scratch/whole.json"
+  for i in 0 1 2 3 4 5 6 7; do "$bin/apps/apd-extract" "${million[@]}" --shard "$i/8" --out "$scratch/m-$i.json"; done
+  input=$(cat "$scratch"/m-?.json | wc -c)
+  for k in 1 2 3; do
+    /usr/bin/time -f "%e %M" -o "$scratch/merge.$k" "$bin/apps/apd-merge" "$scratch"/m-?.json --out "$scratch/merged.json" --quiet
+  done
+  cmp "$scratch/whole.json" "$scratch/merged.json" && same=identical || same=DIFFERENT
+  /usr/bin/python3 - "$scratch" "$input" "$same" <<'PY'
+import statistics, sys
+d, size, same = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+runs = [open(f"{d}/merge.{k}").read().split() for k in (1, 2, 3)]
+t = statistics.median(float(r[0]) for r in runs)
+rss = max(int(r[1]) for r in runs) / 1024
+whole_t, whole_rss = open(f"{d}/whole.time").read().split()
+print(f"  8 shards, {size / 1e6:.0f} MB in all: apd-merge {t:.2f} s = {size / 1e6 / t:.0f} MB/s (target >= 200), "
+      f"peak RSS {rss:.0f} MiB (one-process extraction: {float(whole_t):.2f} s, {int(whole_rss) / 1024:.0f} MiB); "
+      f"merged file {same} to the one-process file (median of 3)")
+PY
+  rm -f "$scratch"/m-?.json "$scratch/whole.json" "$scratch/merged.json"
+
+  echo
+  echo "== 4 shards of LeNet-5 (--model) over the 60,000 MNIST training images as 4 parallel processes + apd-merge,"
+  echo "   against one process, 1 thread each (target <= 0.6x the one-process wall time)"
+  [[ -f "$scratch/lenet/scripted/epoch-2.pt" ]] ||
+    /usr/bin/python3 examples/lenet/train_lenet.py --data data/mnist --out "$scratch/lenet" --epochs 2 >/dev/null
+  lenet=(--model "$scratch/lenet/scripted/epoch-2.pt" --data data/mnist --split train --input-shape 1,28,28 --threads 1 --quiet)
+  for k in 1 2 3; do
+    start=$EPOCHREALTIME
+    "$bin/apps/apd-extract" "${lenet[@]}" --out "$scratch/lenet-whole.json"
+    mid=$EPOCHREALTIME
+    for i in 0 1 2 3; do "$bin/apps/apd-extract" "${lenet[@]}" --shard "$i/4" --out "$scratch/lenet-$i.json" & done
+    wait
+    "$bin/apps/apd-merge" "$scratch"/lenet-?.json --out "$scratch/lenet-merged.json" --quiet
+    end=$EPOCHREALTIME
+    cmp -s "$scratch/lenet-whole.json" "$scratch/lenet-merged.json" || echo "  DIFFERENT merged file"
+    echo "$start $mid $end" >"$scratch/times.$k"
+  done
+  /usr/bin/python3 - "$scratch" <<'PY'
+import statistics, sys
+d = sys.argv[1]
+times = [[float(x) for x in open(f"{d}/times.{k}").read().split()] for k in (1, 2, 3)]
+one = statistics.median(t[1] - t[0] for t in times)
+four = statistics.median(t[2] - t[1] for t in times)
+print(f"  one process {one:.2f} s; 4 shards + merge {four:.2f} s: {four / one:.2f}x (target <= 0.6x; median of 3)")
 PY
 fi
 

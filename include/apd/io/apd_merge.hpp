@@ -3,7 +3,8 @@
 // process (DiagramMerger does the arithmetic). The shards must be the n
 // slices of one extraction: the same model, checkpoint, epoch, dataset,
 // preprocessing, selection and tool, each slice once, disjoint instances.
-// Files are read one at a time, in any order.
+// Files may come in any order; two are read ahead on other threads, so
+// memory is the merged diagram plus three shards.
 #pragma once
 
 #include <filesystem>
