@@ -245,21 +245,34 @@ void write_pattern_hex(std::span<const std::uint64_t> row, std::size_t width, ch
   }
 }
 
+namespace {
+
+// Hex digit -> its 4 bits reversed (the digit's most significant bit is the
+// lowest-numbered neuron, which sits in the lowest bit); 0xFF: not a digit.
+constexpr std::array<std::uint8_t, 256> kHexNibble = [] {
+  std::array<std::uint8_t, 256> table{};
+  table.fill(0xFF);
+  const auto reversed = [](unsigned v) {
+    return static_cast<std::uint8_t>(((v & 1U) << 3) | ((v & 2U) << 1) | ((v & 4U) >> 1) | ((v & 8U) >> 3));
+  };
+  for (unsigned v = 0; v < 10; ++v) table['0' + v] = reversed(v);
+  for (unsigned v = 0; v < 6; ++v) table['a' + v] = reversed(10 + v);
+  return table;
+}();
+
+}  // namespace
+
 std::size_t pack_pattern_hex(std::string_view text, std::span<std::uint64_t> row) noexcept {
-  for (std::size_t d = 0; d < text.size(); ++d) {
-    const char c = text[d];
-    unsigned value = 0;
-    if (c >= '0' && c <= '9') {
-      value = static_cast<unsigned>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      value = static_cast<unsigned>(c - 'a' + 10);
-    } else {
-      return d;
+  constexpr std::size_t kDigitsPerWord = kBitsPerWord / 4;
+  for (std::size_t first = 0, w = 0; first < text.size(); first += kDigitsPerWord, ++w) {
+    const std::size_t end = std::min(text.size(), first + kDigitsPerWord);
+    std::uint64_t word = 0;
+    for (std::size_t d = first; d < end; ++d) {
+      const std::uint8_t nibble = kHexNibble[static_cast<unsigned char>(text[d])];
+      if (nibble == 0xFF) return d;
+      word |= std::uint64_t{nibble} << (4 * (d - first));
     }
-    for (std::size_t b = 0; b < 4; ++b) {
-      const std::size_t i = 4 * d + b;
-      if (((value >> (3 - b)) & 1U) != 0) row[i / kBitsPerWord] |= std::uint64_t{1} << (i % kBitsPerWord);
-    }
+    row[w] |= word;
   }
   return std::string_view::npos;
 }
