@@ -120,7 +120,12 @@ CorrectnessHistory parse_dynamics(std::span<const std::uint8_t> bytes, const std
 CorrectnessHistory read_dynamics(const std::filesystem::path& path, std::size_t instances, std::size_t epochs) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw system_error(path, "open it");
-  const std::size_t wanted = kDynamicsHeaderBytes + epochs * CorrectnessHistory::row_bytes(instances);
+  // Never more than the file holds, whatever run.json and metrics.jsonl claim.
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw file_error(path, fmt::format("cannot read its size: {}", ec.message()));
+  const std::size_t wanted = static_cast<std::size_t>(std::min<std::uintmax_t>(
+      size, kDynamicsHeaderBytes + std::uintmax_t{epochs} * CorrectnessHistory::row_bytes(instances)));
   std::vector<std::uint8_t> bytes(wanted);
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(wanted));
   bytes.resize(static_cast<std::size_t>(in.gcount()));
