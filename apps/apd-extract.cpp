@@ -6,6 +6,7 @@
 #include <charconv>
 #include <string_view>
 
+#include "apd/core/limits.hpp"
 #include "apd/io/atomic_file.hpp"
 #include "apd/torch/extract.hpp"
 #include "app_support.hpp"
@@ -14,7 +15,6 @@ namespace {
 
 // "I/N" with 0 <= I < N <= kMaxShards.
 apd::ExtractOptions::Shard parse_shard(const std::string& text) {
-  constexpr std::size_t kMaxShards = 1'000'000;
   const auto number = [](std::string_view digits, std::size_t& out) {
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
     return ec == std::errc() && end == digits.data() + digits.size() && !digits.empty();
@@ -25,7 +25,7 @@ apd::ExtractOptions::Shard parse_shard(const std::string& text) {
       !number(std::string_view(text).substr(slash + 1), count)) {
     throw CLI::ValidationError("--shard", "'" + text + "' is not I/N (e.g. 0/4)");
   }
-  if (count == 0 || count > kMaxShards || index >= count) {
+  if (count == 0 || count > apd::kMaxShards || index >= count) {
     throw CLI::ValidationError("--shard", "'" + text + "': I must be in 0..N-1 and N in 1..1000000");
   }
   return {index, count};

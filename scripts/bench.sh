@@ -22,6 +22,15 @@ if [[ "$what" == core || "$what" == all ]]; then
   peak_rss "$bin/bench/apd_bench_core" 1000000 "$scratch"
 fi
 
+random_mlp() { # HIDDEN OUT -> a seeded random 784-HIDDEN-10 ReLU MLP's state_dict
+  /usr/bin/python3 -c "
+import sys, torch; from torch import nn
+torch.manual_seed(0)
+layers, prev = [], 784
+for w in map(int, sys.argv[1].split(',')): layers += [nn.Linear(prev, w), nn.ReLU()]; prev = w
+torch.save(nn.Sequential(*layers, nn.Linear(prev, 10)).state_dict(), sys.argv[2])" "$1" "$2"
+}
+
 median_epoch_seconds() { # metrics.jsonl -> median "seconds" of all but the last epoch
   /usr/bin/python3 -c "
 import json, statistics, sys
@@ -84,12 +93,7 @@ print(f'  apd-extract {ot:.2f} s, peak RSS {orss/1024:.0f} MiB; reference {rt:.2
   echo
   echo "== scale: synthetic 28x28 instances through a 784-256-256-256-256-10 MLP (target: <= 1.5 GB peak RSS at 1M, linear time)"
   "$bin/tests/apd_make_fixture" "$scratch/big" 1000000 --side 28
-  /usr/bin/python3 -c "
-import torch; from torch import nn
-torch.manual_seed(0)
-layers, prev = [], 784
-for w in [256] * 4: layers += [nn.Linear(prev, w), nn.ReLU()]; prev = w
-torch.save(nn.Sequential(*layers, nn.Linear(prev, 10)).state_dict(), '$scratch/big.pt')"
+  random_mlp 256,256,256,256 "$scratch/big.pt"
   for n in 250000 500000 1000000; do
     /usr/bin/time -f "%e %M" -o "$scratch/big.time" "$bin/apps/apd-extract" --checkpoint "$scratch/big.pt" \
       --data "$scratch/big" --split train --limit "$n" --out "$scratch/big.json" --quiet
@@ -157,12 +161,7 @@ if [[ "$what" == shards || "$what" == all ]]; then
   echo "== apd-merge: 8 shards of a 1,000,000-instance extraction (synthetic 28x28 images, a random 784-40-40-40-10"
   echo "   MLP, APD JSON with instances), whole process (target >= 200 MB/s of input); byte-identical to one process"
   "$bin/tests/apd_make_fixture" "$scratch/million" 1000000 --side 28
-  /usr/bin/python3 -c "
-import torch; from torch import nn
-torch.manual_seed(0)
-layers, prev = [], 784
-for w in [40] * 3: layers += [nn.Linear(prev, w), nn.ReLU()]; prev = w
-torch.save(nn.Sequential(*layers, nn.Linear(prev, 10)).state_dict(), '$scratch/million.pt')"
+  random_mlp 40,40,40 "$scratch/million.pt"
   million=(--checkpoint "$scratch/million.pt" --data "$scratch/million" --split train --quiet)
   /usr/bin/time -f "%e %M" -o "$scratch/whole.time" "$bin/apps/apd-extract" "${million[@]}" --out "$scratch/whole.json"
   for i in 0 1 2 3 4 5 6 7; do "$bin/apps/apd-extract" "${million[@]}" --shard "$i/8" --out "$scratch/m-$i.json"; done

@@ -38,6 +38,13 @@ import re, sys
 doc = open("docs/apd-json.md").read()
 open(sys.argv[1], "w").write(re.search(r"```json\n([\s\S]*?)```", doc).group(1))
 PY
+# The same example as shard 0 of 1 (apd-merge's shard record).
+/usr/bin/python3 - "$seeds/fuzz_apd_json/docs-example.json" "$seeds/fuzz_apd_json/docs-shard.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["graph"]["selection"]["shard"] = {"index": 0, "count": 1, "begin": 0, "end": 3, "of": 3}
+json.dump(d, open(sys.argv[2], "w"))
+PY
 scratch="$root/build/release/test-scratch"
 for f in "$scratch"/stats/apd-e5.json "$scratch"/stats/lean.json "$scratch"/report/shallow.json; do
   [[ -f "$f" ]] && [[ $(stat -c %s "$f") -lt 400000 ]] && cp "$f" "$seeds/fuzz_apd_json/"

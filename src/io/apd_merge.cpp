@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <future>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
 #include "apd/core/merge.hpp"
 #include "apd/core/stopwatch.hpp"
 #include "apd/io/apd_json.hpp"
@@ -39,6 +41,12 @@ ShardRecord shard_record(const Diagram& d, const std::string& file) {
     return it->get<std::uint64_t>();
   };
   ShardRecord r{field("index"), field("count"), field("begin"), field("end"), field("of")};
+  if (r.count > kMaxShards || r.of > std::numeric_limits<std::uint32_t>::max()) {
+    throw Error(
+        fmt::format("{}: graph.selection.shard: {} shards of {} instances exceed apd's limits ({} shards, "
+                    "2^32 instances)",
+                    file, r.count, r.of, kMaxShards));
+  }
   if (r.index >= r.count || r.begin > r.end || r.end > r.of) {
     throw Error(fmt::format("{}: graph.selection.shard: shard {} of {} over [{}, {}) of {} instances is impossible",
                             file, r.index, r.count, r.begin, r.end, r.of));
@@ -76,21 +84,105 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
   return "metadata";
 }
 
-struct Seen {
+}  // namespace
+
+struct ShardMerge::Seen {
   std::string file;
   std::optional<std::int64_t> first_index, last_index;
   nlohmann::json corruption;  // its graph.label_corruption, or null
 };
 
-}  // namespace
+ShardMerge::ShardMerge() = default;
+ShardMerge::~ShardMerge() = default;
+
+void ShardMerge::add(const Diagram& shard, const std::string& file) {
+  const ShardRecord r = shard_record(shard, file);
+  if (reference_file_.empty()) {
+    reference_ = extraction_of(shard);
+    reference_file_ = file;
+    count_ = r.count;
+    of_ = r.of;
+    seen_.resize(r.count);
+  } else {
+    if (const nlohmann::json mine = extraction_of(shard); mine != reference_) {
+      throw Error(fmt::format("{}: its {} differs from {}'s: not a shard of the same extraction", file,
+                              first_difference(mine, reference_), reference_file_));
+    }
+    if (r.count != count_ || r.of != of_) {
+      throw Error(fmt::format("{}: shard {} of {} over {} instances, but {} is one of {} over {}", file, r.index,
+                              r.count, r.of, reference_file_, count_, of_));
+    }
+  }
+  auto& slot = seen_[r.index];
+  if (slot) throw Error(fmt::format("{} and {} are both shard {} of {}", slot->file, file, r.index, r.count));
+  slot = Seen{file, {}, {}, shard.graph.value("label_corruption", nlohmann::json())};
+  ++added_;
+  if (shard.has_instances && shard.instances > 0) {
+    if (!std::is_sorted(shard.index.begin(), shard.index.end())) {
+      throw Error(fmt::format("{}: its instances are not in selection order (ascending index)", file));
+    }
+    slot->first_index = shard.index.front();
+    slot->last_index = shard.index.back();
+  }
+  try {
+    merger_.add(shard, r.begin);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {} (against {})", file, e.what(), reference_file_));
+  }
+}
+
+void ShardMerge::check_complete() const {
+  std::vector<std::size_t> missing;
+  for (std::size_t k = 0; k < seen_.size(); ++k) {
+    if (!seen_[k]) missing.push_back(k);
+  }
+  if (!missing.empty()) {
+    throw Error(fmt::format("shard{} {} of {} missing: {} file{} given, the extraction has {} shards",
+                            missing.size() > 1 ? "s" : "", fmt::join(missing, ", "), count_, added_,
+                            added_ > 1 ? "s" : "", count_));
+  }
+  // Slices of an ascending selection: each shard's instances come after the previous shard's.
+  const Seen* before = nullptr;
+  for (const auto& s : seen_) {
+    if (!s->first_index) continue;
+    if (before != nullptr && *s->first_index <= *before->last_index) {
+      throw Error(fmt::format("{} and {} overlap: instance indices {} and {} are out of selection order", before->file,
+                              s->file, *before->last_index, *s->first_index));
+    }
+    before = &*s;
+  }
+}
+
+// The shards' label_corruption records, concatenated in shard order (null if none).
+nlohmann::json ShardMerge::merged_corruption() const {
+  if (!seen_.front()->corruption.is_object()) return nullptr;
+  nlohmann::json merged = seen_.front()->corruption;
+  merged["indices"] = nlohmann::json::array();
+  merged["train_labels"] = nlohmann::json::array();
+  for (const auto& s : seen_) {
+    for (const char* key : {"indices", "train_labels"}) {
+      const auto part = s->corruption.find(key);
+      if (!s->corruption.is_object() || part == s->corruption.end() || !part->is_array()) {
+        throw Error(fmt::format("{}: graph.label_corruption.{}: expected an array", s->file, key));
+      }
+      merged[key].insert(merged[key].end(), part->begin(), part->end());
+    }
+  }
+  return merged;
+}
+
+Diagram ShardMerge::finish() {
+  if (added_ == 0) throw UsageError("no shard files to merge");
+  check_complete();
+  nlohmann::json metadata = reference_;
+  if (nlohmann::json corruption = merged_corruption(); !corruption.is_null()) {
+    metadata["label_corruption"] = std::move(corruption);
+  }
+  return merger_.finish(std::move(metadata));
+}
 
 Diagram merge_shard_files(std::span<const std::filesystem::path> files) {
-  if (files.empty()) throw UsageError("no shard files to merge");
-  DiagramMerger merger;
-  nlohmann::json reference;
-  std::string reference_file;
-  ShardRecord first{};
-  std::vector<std::optional<Seen>> seen;
+  ShardMerge merge;
   Stopwatch clock;
   // Two files are read ahead on other threads while the main thread merges:
   // reading is the cost, and the merged result does not depend on the order
@@ -103,81 +195,14 @@ Diagram merge_shard_files(std::span<const std::filesystem::path> files) {
   };
   for (std::size_t k = 0; k < kReadAhead; ++k) read_next();
   for (const auto& path : files) {
-    const std::string file = path.string();
     const Diagram d = reading.front().get();
     reading.pop_front();
     read_next();
-    spdlog::debug("{}: read in {:.2f} s", file, clock.lap());
-    const ShardRecord r = shard_record(d, file);
-    if (reference_file.empty()) {
-      reference = extraction_of(d);
-      reference_file = file;
-      first = r;
-      seen.resize(r.count);
-    } else {
-      if (const nlohmann::json mine = extraction_of(d); mine != reference) {
-        throw Error(fmt::format("{}: its {} differs from {}'s: not a shard of the same extraction", file,
-                                first_difference(mine, reference), reference_file));
-      }
-      if (r.count != first.count || r.of != first.of) {
-        throw Error(fmt::format("{}: shard {} of {} over {} instances, but {} is one of {} over {}", file, r.index,
-                                r.count, r.of, reference_file, first.count, first.of));
-      }
-    }
-    auto& slot = seen[r.index];
-    if (slot) throw Error(fmt::format("{} and {} are both shard {} of {}", slot->file, file, r.index, r.count));
-    slot = Seen{file, {}, {}, d.graph.value("label_corruption", nlohmann::json())};
-    if (d.has_instances && d.instances > 0) {
-      if (!std::is_sorted(d.index.begin(), d.index.end())) {
-        throw Error(fmt::format("{}: its instances are not in selection order (ascending index)", file));
-      }
-      slot->first_index = d.index.front();
-      slot->last_index = d.index.back();
-    }
-    try {
-      merger.add(d, r.begin);
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: {} (against {})", file, e.what(), reference_file));
-    }
-    spdlog::debug("{}: shard {} of {} ({} instances) merged in {:.2f} s", file, r.index, r.count, d.instances,
-                  clock.lap());
+    spdlog::debug("{}: read in {:.2f} s", path.string(), clock.lap());
+    merge.add(d, path.string());
+    spdlog::debug("{}: {} instances merged in {:.2f} s", path.string(), d.instances, clock.lap());
   }
-  std::vector<std::size_t> missing;
-  for (std::size_t k = 0; k < seen.size(); ++k) {
-    if (!seen[k]) missing.push_back(k);
-  }
-  if (!missing.empty()) {
-    throw Error(fmt::format("shard{} {} of {} missing: {} file{} given, the extraction has {} shards",
-                            missing.size() > 1 ? "s" : "", fmt::join(missing, ", "), first.count, files.size(),
-                            files.size() > 1 ? "s" : "", first.count));
-  }
-  // Slices of an ascending selection: each shard's instances come after the previous shard's.
-  const Seen* before = nullptr;
-  for (const auto& s : seen) {
-    if (!s->first_index) continue;
-    if (before != nullptr && *s->first_index <= *before->last_index) {
-      throw Error(fmt::format("{} and {} overlap: instance indices {} and {} are out of selection order", before->file,
-                              s->file, *before->last_index, *s->first_index));
-    }
-    before = &*s;
-  }
-  nlohmann::json metadata = reference;
-  if (seen.front()->corruption.is_object()) {
-    nlohmann::json merged = seen.front()->corruption;
-    merged["indices"] = nlohmann::json::array();
-    merged["train_labels"] = nlohmann::json::array();
-    for (const auto& s : seen) {
-      for (const char* key : {"indices", "train_labels"}) {
-        const auto part = s->corruption.find(key);
-        if (!s->corruption.is_object() || part == s->corruption.end() || !part->is_array()) {
-          throw Error(fmt::format("{}: graph.label_corruption.{}: expected an array", s->file, key));
-        }
-        merged[key].insert(merged[key].end(), part->begin(), part->end());
-      }
-    }
-    metadata["label_corruption"] = std::move(merged);
-  }
-  Diagram merged = merger.finish(std::move(metadata));
+  Diagram merged = merge.finish();
   spdlog::debug("ordered the merged diagram in {:.2f} s", clock.lap());
   return merged;
 }

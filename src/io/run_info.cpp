@@ -157,6 +157,19 @@ std::vector<std::int64_t> RunInfo::train_indices() const {
   return out;
 }
 
+std::vector<std::size_t> training_positions(const RunInfo::LabelCorruption& corruption,
+                                            std::span<const std::int64_t> train) {
+  std::vector<std::size_t> positions;
+  positions.reserve(corruption.indices.size());
+  for (const auto i : corruption.indices) {
+    const auto at = std::lower_bound(train.begin(), train.end(), i);
+    if (at == train.end() || *at != i)
+      throw Error(fmt::format("corrupted label of instance {}: not a training instance", i));
+    positions.push_back(static_cast<std::size_t>(at - train.begin()));
+  }
+  return positions;
+}
+
 RunInfo run_info_from_json(const nlohmann::json& j, const std::string& file) {
   if (!j.is_object() || !j.contains("schema") || j["schema"] != kRunSchema) {
     throw Error(fmt::format("{}: not an apd run file (expected \"schema\": \"{}\")", file, kRunSchema));

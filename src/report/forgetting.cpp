@@ -70,9 +70,9 @@ RunDynamics read_run_dynamics(const RunPaths& run) {
   r.train_label = r.label;
   if (info.corruption) {
     const auto& c = *info.corruption;
-    for (std::size_t k = 0; k < c.indices.size(); ++k) {
-      const auto at = std::lower_bound(train.begin(), train.end(), c.indices[k]);  // validated: a training index
-      r.train_label[static_cast<std::size_t>(at - train.begin())] = static_cast<std::int32_t>(c.labels[k]);
+    const auto positions = training_positions(c, train);
+    for (std::size_t k = 0; k < positions.size(); ++k) {
+      r.train_label[positions[k]] = static_cast<std::int32_t>(c.labels[k]);
     }
   }
   return r;

@@ -287,12 +287,9 @@ std::optional<RunInfo::LabelCorruption> corrupt_labels(TrainingData& data, const
   if (resumed != nullptr) {
     if (!resumed->corruption) return std::nullopt;
     auto* y = data.train_y.data_ptr<std::int64_t>();
-    const auto& train = data.split.train;
     const auto& c = *resumed->corruption;
-    for (std::size_t k = 0; k < c.indices.size(); ++k) {
-      const auto at = std::lower_bound(train.begin(), train.end(), c.indices[k]);  // run.json validated it
-      y[at - train.begin()] = c.labels[k];
-    }
+    const auto positions = training_positions(c, data.split.train);
+    for (std::size_t k = 0; k < positions.size(); ++k) y[positions[k]] = c.labels[k];
     return c;
   }
   if (!(o.corrupt_labels > 0)) return std::nullopt;

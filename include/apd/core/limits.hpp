@@ -19,5 +19,7 @@ inline constexpr std::size_t kMaxPurityBins = 1000;
 // Above 1.01 a 64-bit strength needs at most ~4,500 logarithmic bins.
 inline constexpr double kMinStrengthBase = 1.01;
 inline constexpr double kMaxStrengthBase = 1e6;
+// --shard I/N: N, and so the shard records apd-merge accepts.
+inline constexpr std::size_t kMaxShards = 1'000'000;
 
 }  // namespace apd

@@ -7,12 +7,46 @@
 // memory is the merged diagram plus three shards.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "apd/core/diagram.hpp"
+#include "apd/core/merge.hpp"
 
 namespace apd {
+
+// The checks and the merge on diagrams already read: each shard is checked
+// against the first added (`file` names it in errors); finish() checks that
+// every shard came, without overlaps, and merges their metadata too.
+class ShardMerge {
+ public:
+  ShardMerge();
+  ShardMerge(const ShardMerge&) = delete;
+  ShardMerge& operator=(const ShardMerge&) = delete;
+  ~ShardMerge();
+
+  void add(const Diagram& shard, const std::string& file);
+  [[nodiscard]] Diagram finish();
+
+ private:
+  struct Seen;
+  void check_complete() const;
+  [[nodiscard]] nlohmann::json merged_corruption() const;
+
+  DiagramMerger merger_;
+  nlohmann::json reference_;  // the first shard's metadata, without what differs by shard
+  std::string reference_file_;
+  std::uint64_t count_ = 0, of_ = 0;
+  std::size_t added_ = 0;
+  std::vector<std::optional<Seen>> seen_;  // per shard index
+};
 
 // Throws apd::Error naming the files on any mismatch, a missing or
 // duplicated shard, or overlapping instances.

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,12 @@ struct RunInfo {
   // The training indices: 0..source_count-1 without the validation ones.
   [[nodiscard]] std::vector<std::int64_t> train_indices() const;
 };
+
+// Where the corrupted instances sit in the training split `train` (the
+// ascending source indices of train_indices()), in the order of
+// `corruption.indices`; throws apd::Error for an index not in `train`.
+[[nodiscard]] std::vector<std::size_t> training_positions(const RunInfo::LabelCorruption& corruption,
+                                                          std::span<const std::int64_t> train);
 
 // Reads and validates RUN/run.json; throws apd::Error naming the file and key.
 [[nodiscard]] RunInfo read_run_info(const RunPaths& run);
