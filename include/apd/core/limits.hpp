@@ -21,5 +21,10 @@ inline constexpr double kMinStrengthBase = 1.01;
 inline constexpr double kMaxStrengthBase = 1e6;
 // --shard I/N: N, and so the shard records apd-merge accepts.
 inline constexpr std::size_t kMaxShards = 1'000'000;
+// Monitor files (apd-monitor): classes of a model, its ReLU layers, and the
+// width of one (a conv layer's C x H x W).
+inline constexpr std::size_t kMaxClasses = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxMonitorLayers = 4096;
+inline constexpr std::int64_t kMaxMonitorWidth = std::int64_t{1} << 24;
 
 }  // namespace apd

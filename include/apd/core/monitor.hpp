@@ -1,0 +1,97 @@
+// Runtime monitors from activation patterns (Cheng, Nührenberg and Yasuoka,
+// DATE 2019; Olber et al., CVPR 2023): per monitored ReLU layer l and
+// predicted class c, the set P_{l,c} of distinct patterns A_l(x) of the
+// correctly classified training instances predicted as c. An input x
+// predicted as c is scored, per layer, by the Hamming distance from A_l(x)
+// to the nearest pattern of P_{l,c} (0 = "in pattern"); it is flagged when
+// that distance exceeds a tolerance gamma on any layer. A class without
+// patterns has no distance: the input is flagged.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "apd/core/pattern_store.hpp"
+
+namespace apd {
+
+// Hamming distance of two packed rows of equal length.
+[[nodiscard]] std::uint32_t hamming_distance(std::span<const std::uint64_t> a,
+                                             std::span<const std::uint64_t> b) noexcept;
+
+// Exact nearest-neighbour search in Hamming distance over a fixed set of
+// distinct packed patterns. Wide or large sets get a pivot table (LAESA):
+// d(x, p_j) for a few pivots p_j chosen farthest-first, so that
+// max_j |d(q, p_j) - d(x, p_j)| <= d(q, x) bounds every candidate from below;
+// candidates are visited in order of that bound and the search stops when
+// the bound reaches the best distance found, each distance computed word by
+// word and abandoned once it reaches the best. The answer is the brute-force
+// minimum, always.
+class HammingIndex {
+ public:
+  HammingIndex() = default;
+  // `rows` holds size = rows.size() / words patterns of `width` bits, each
+  // ceil(width / 64) words with unused high bits 0.
+  HammingIndex(std::size_t width, std::vector<std::uint64_t> rows);
+
+  [[nodiscard]] std::size_t width() const noexcept { return width_; }
+  [[nodiscard]] std::size_t words() const noexcept { return words_; }
+  [[nodiscard]] std::size_t size() const noexcept { return words_ == 0 ? 0 : rows_.size() / words_; }
+  [[nodiscard]] std::span<const std::uint64_t> row(std::size_t i) const { return {rows_.data() + i * words_, words_}; }
+  [[nodiscard]] bool has_pivots() const noexcept { return !pivots_.empty(); }
+
+  // The smallest Hamming distance from `query` (words() words) to a pattern
+  // of the set; nothing when the set is empty.
+  [[nodiscard]] std::optional<std::uint32_t> nearest(std::span<const std::uint64_t> query) const;
+
+ private:
+  [[nodiscard]] std::uint32_t nearest_brute_force(std::span<const std::uint64_t> query) const;
+  [[nodiscard]] std::uint32_t nearest_with_pivots(std::span<const std::uint64_t> query) const;
+  void choose_pivots();
+
+  std::size_t width_ = 0, words_ = 0;
+  std::vector<std::uint64_t> rows_;
+  std::vector<std::size_t> pivots_;                // indices of the pivot patterns
+  std::vector<std::uint32_t> pivot_distances_;     // size() x pivots: d(x_i, p_j)
+};
+
+// Distance of an input whose predicted class has no known pattern.
+inline constexpr std::uint32_t kNoDistance = std::numeric_limits<std::uint32_t>::max();
+
+struct MonitorLayer {
+  std::size_t layer = 0;  // 1-based ReLU layer of the model
+  std::size_t width = 0;
+  std::vector<HammingIndex> classes;  // P_{l,c}, one per class
+};
+
+struct Monitor {
+  std::size_t classes = 0;
+  // Training instances that went into each class's sets (correctly
+  // classified ones predicted as c, or all predicted as c with all_instances).
+  std::vector<std::uint64_t> instances;
+  bool all_instances = false;
+  std::vector<MonitorLayer> layers;
+};
+
+// Builds the monitor from a store of patterns of `layers` (store layer k is
+// model ReLU layer layers[k]), the true and predicted labels of its
+// instances, and the class count. Patterns of each set are distinct and in
+// ascending order of their '0'/'1' text. Throws apd::Error on a label outside
+// 0..classes-1.
+[[nodiscard]] Monitor build_monitor(const PatternStore& store, std::span<const std::size_t> layers,
+                                    std::span<const std::int32_t> truth, std::span<const std::int32_t> predicted,
+                                    std::size_t classes, bool all_instances);
+
+// distance[k][i]: the distance of instance i's pattern in monitored layer k
+// to its predicted class's set, kNoDistance when that set is empty. The
+// store holds the monitor's layers, in its order. Runs on the machine's
+// cores; the result does not depend on how many.
+[[nodiscard]] std::vector<std::vector<std::uint32_t>> monitor_distances(const Monitor& monitor,
+                                                                        const PatternStore& store,
+                                                                        std::span<const std::int32_t> predicted);
+
+}  // namespace apd

@@ -1,0 +1,225 @@
+#include "apd/core/monitor.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "apd/core/error.hpp"
+#include "parallel.hpp"
+
+namespace apd {
+
+namespace {
+
+// Below these a plain scan is as fast as the pivot table, which costs
+// `kPivots` distances per pattern to build.
+constexpr std::size_t kMinIndexedPatterns = 256;
+constexpr std::size_t kMinIndexedWords = 4;
+constexpr std::size_t kPivots = 16;
+
+// d(a, b) once it is known to be >= limit may stop early: returns a value
+// >= limit then (not necessarily the distance).
+std::uint32_t distance_below(const std::uint64_t* a, const std::uint64_t* b, std::size_t words,
+                             std::uint32_t limit) noexcept {
+  std::uint32_t d = 0;
+  std::size_t w = 0;
+  for (; w + 4 <= words; w += 4) {
+    d += static_cast<std::uint32_t>(std::popcount(a[w] ^ b[w]) + std::popcount(a[w + 1] ^ b[w + 1]) +
+                                    std::popcount(a[w + 2] ^ b[w + 2]) + std::popcount(a[w + 3] ^ b[w + 3]));
+    if (d >= limit) return d;
+  }
+  for (; w < words; ++w) d += static_cast<std::uint32_t>(std::popcount(a[w] ^ b[w]));
+  return d;
+}
+
+}  // namespace
+
+std::uint32_t hamming_distance(std::span<const std::uint64_t> a, std::span<const std::uint64_t> b) noexcept {
+  return distance_below(a.data(), b.data(), std::min(a.size(), b.size()), kNoDistance);
+}
+
+HammingIndex::HammingIndex(std::size_t width, std::vector<std::uint64_t> rows)
+    : width_(width), words_((width + 63) / 64), rows_(std::move(rows)) {
+  if (words_ == 0 || rows_.size() % words_ != 0) {
+    throw Error(fmt::format("a pattern set of width {} cannot hold {} words", width, rows_.size()));
+  }
+  if (size() >= kMinIndexedPatterns && words_ >= kMinIndexedWords) choose_pivots();
+}
+
+// Farthest-first: each pivot is the pattern farthest from the pivots so far
+// (the first is pattern 0; ties go to the lowest index), so the pivots spread
+// over the set and their distances separate its patterns.
+void HammingIndex::choose_pivots() {
+  const std::size_t n = size();
+  const std::size_t k = std::min(kPivots, n);
+  std::vector<std::uint32_t> nearest_pivot(n, kNoDistance);
+  pivot_distances_.assign(n * k, 0);
+  std::size_t next = 0;
+  for (std::size_t j = 0; j < k; ++j) {
+    pivots_.push_back(next);
+    const std::uint64_t* p = rows_.data() + next * words_;
+    std::uint32_t farthest = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t d = distance_below(rows_.data() + i * words_, p, words_, kNoDistance);
+      pivot_distances_[i * k + j] = d;
+      nearest_pivot[i] = std::min(nearest_pivot[i], d);
+      if (nearest_pivot[i] > farthest) {
+        farthest = nearest_pivot[i];
+        next = i;
+      }
+    }
+    if (farthest == 0) break;  // every pattern is a pivot already
+  }
+  // Fewer pivots than planned when the set ran out of distinct patterns.
+  if (pivots_.size() < k) {
+    std::vector<std::uint32_t> kept(n * pivots_.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      std::copy_n(pivot_distances_.begin() + static_cast<std::ptrdiff_t>(i * k), pivots_.size(),
+                  kept.begin() + static_cast<std::ptrdiff_t>(i * pivots_.size()));
+    }
+    pivot_distances_ = std::move(kept);
+  }
+}
+
+std::optional<std::uint32_t> HammingIndex::nearest(std::span<const std::uint64_t> query) const {
+  if (size() == 0) return std::nullopt;
+  if (query.size() != words_) {
+    throw Error(fmt::format("a pattern of {} words queried against patterns of {} words", query.size(), words_));
+  }
+  return pivots_.empty() ? nearest_brute_force(query) : nearest_with_pivots(query);
+}
+
+std::uint32_t HammingIndex::nearest_brute_force(std::span<const std::uint64_t> query) const {
+  std::uint32_t best = kNoDistance;
+  const std::size_t n = size();
+  for (std::size_t i = 0; i < n && best > 0; ++i) {
+    best = std::min(best, distance_below(query.data(), rows_.data() + i * words_, words_, best));
+  }
+  return best;
+}
+
+std::uint32_t HammingIndex::nearest_with_pivots(std::span<const std::uint64_t> query) const {
+  const std::size_t k = pivots_.size(), n = size();
+  std::vector<std::uint32_t> to_pivot(k);
+  std::uint32_t best = kNoDistance;
+  for (std::size_t j = 0; j < k; ++j) {
+    to_pivot[j] = distance_below(query.data(), rows_.data() + pivots_[j] * words_, words_, kNoDistance);
+    best = std::min(best, to_pivot[j]);
+  }
+  if (best == 0) return 0;
+  // Candidates whose lower bound is below the best so far, as (bound, index)
+  // in one word, visited by increasing bound.
+  thread_local std::vector<std::uint64_t> candidates;
+  candidates.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t* d = pivot_distances_.data() + i * k;
+    std::uint32_t bound = 0;
+    for (std::size_t j = 0; j < k; ++j) {
+      bound = std::max(bound, to_pivot[j] > d[j] ? to_pivot[j] - d[j] : d[j] - to_pivot[j]);
+    }
+    if (bound < best) candidates.push_back(std::uint64_t{bound} << 32 | i);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  for (const std::uint64_t c : candidates) {
+    if ((c >> 32) >= best) break;
+    const std::size_t i = c & 0xffffffffU;
+    best = std::min(best, distance_below(query.data(), rows_.data() + i * words_, words_, best));
+    if (best == 0) break;
+  }
+  return best;
+}
+
+namespace {
+
+// The distinct rows of `rows` (n x words), in ascending '0'/'1' order.
+std::vector<std::uint64_t> distinct_sorted(const std::vector<std::uint64_t>& rows, std::size_t words) {
+  const std::size_t n = words == 0 ? 0 : rows.size() / words;
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  const auto row = [&](std::size_t i) { return std::span(rows.data() + i * words, words); };
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return compare_patterns(row(a), row(b)) < 0; });
+  std::vector<std::uint64_t> out;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (k > 0 && compare_patterns(row(order[k - 1]), row(order[k])) == 0) continue;
+    const auto r = row(order[k]);
+    out.insert(out.end(), r.begin(), r.end());
+  }
+  return out;
+}
+
+void check_labels(std::span<const std::int32_t> labels, std::size_t classes, const char* what) {
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= classes) {
+      throw Error(fmt::format("{} label {} of instance {} is outside the classes 0..{}", what, labels[i], i,
+                              classes == 0 ? 0 : classes - 1));
+    }
+  }
+}
+
+}  // namespace
+
+Monitor build_monitor(const PatternStore& store, std::span<const std::size_t> layers,
+                      std::span<const std::int32_t> truth, std::span<const std::int32_t> predicted,
+                      std::size_t classes, bool all_instances) {
+  const std::size_t n = store.size();
+  if (layers.size() != store.layers() || truth.size() != n || predicted.size() != n) {
+    throw Error(fmt::format("build_monitor: {} layers, {} instances, {} labels and {} predictions", layers.size(), n,
+                            truth.size(), predicted.size()));
+  }
+  check_labels(truth, classes, "true");
+  check_labels(predicted, classes, "predicted");
+  Monitor m{classes, std::vector<std::uint64_t>(classes, 0), all_instances, {}};
+  for (std::size_t i = 0; i < n; ++i) {
+    if (all_instances || truth[i] == predicted[i]) ++m.instances[static_cast<std::size_t>(predicted[i])];
+  }
+  for (std::size_t k = 0; k < store.layers(); ++k) {
+    const std::size_t words = store.words(k);
+    std::vector<std::vector<std::uint64_t>> rows(classes);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!all_instances && truth[i] != predicted[i]) continue;
+      const auto r = store.row(k, i);
+      auto& into = rows[static_cast<std::size_t>(predicted[i])];
+      into.insert(into.end(), r.begin(), r.end());
+    }
+    MonitorLayer layer{layers[k], store.width(k), std::vector<HammingIndex>(classes)};
+    parallel_for(classes, [&](std::size_t c) {
+      layer.classes[c] = HammingIndex(layer.width, distinct_sorted(rows[c], words));
+    });
+    m.layers.push_back(std::move(layer));
+  }
+  return m;
+}
+
+std::vector<std::vector<std::uint32_t>> monitor_distances(const Monitor& monitor, const PatternStore& store,
+                                                          std::span<const std::int32_t> predicted) {
+  const std::size_t n = store.size();
+  if (store.layers() != monitor.layers.size() || predicted.size() != n) {
+    throw Error(fmt::format("monitor_distances: {} layers and {} predictions for a monitor of {} layers and {} "
+                            "instances",
+                            store.layers(), predicted.size(), monitor.layers.size(), n));
+  }
+  check_labels(predicted, monitor.classes, "predicted");
+  std::vector<std::vector<std::uint32_t>> out(store.layers(), std::vector<std::uint32_t>(n));
+  for (std::size_t k = 0; k < store.layers(); ++k) {
+    if (store.width(k) != monitor.layers[k].width) {
+      throw Error(fmt::format("monitor_distances: layer {} has width {}, the monitor's {}", monitor.layers[k].layer,
+                              store.width(k), monitor.layers[k].width));
+    }
+  }
+  constexpr std::size_t kChunk = 256;
+  const std::size_t chunks = (n + kChunk - 1) / kChunk;
+  parallel_for(chunks, [&](std::size_t chunk) {
+    for (std::size_t i = chunk * kChunk; i < std::min(n, (chunk + 1) * kChunk); ++i) {
+      const auto c = static_cast<std::size_t>(predicted[i]);
+      for (std::size_t k = 0; k < store.layers(); ++k) {
+        out[k][i] = monitor.layers[k].classes[c].nearest(store.row(k, i)).value_or(kNoDistance);
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace apd

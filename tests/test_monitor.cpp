@@ -1,0 +1,228 @@
+// Runtime monitors (core/monitor.hpp): exact nearest-pattern distances
+// against a brute-force oracle, per-class pattern sets, flags.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <random>
+
+#include "apd/core/error.hpp"
+#include "apd/core/monitor.hpp"
+#include "apd/io/atomic_file.hpp"
+#include "apd/io/monitor_file.hpp"
+
+namespace {
+
+std::vector<std::uint64_t> random_rows(std::size_t n, std::size_t width, std::mt19937_64& rng, double density) {
+  const std::size_t words = (width + 63) / 64;
+  std::bernoulli_distribution bit(density);
+  std::vector<std::uint64_t> rows(n * words, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t b = 0; b < width; ++b) {
+      if (bit(rng)) rows[i * words + b / 64] |= std::uint64_t{1} << (b % 64);
+    }
+  }
+  return rows;
+}
+
+// Rows near a few centres: how ReLU patterns of one class look.
+std::vector<std::uint64_t> clustered_rows(std::size_t n, std::size_t width, std::mt19937_64& rng) {
+  const std::size_t words = (width + 63) / 64;
+  const auto centres = random_rows(5, width, rng, 0.4);
+  std::bernoulli_distribution flip(0.05);
+  std::vector<std::uint64_t> rows(n * words);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t c = i % 5;
+    for (std::size_t b = 0; b < width; ++b) {
+      bool v = ((centres[c * words + b / 64] >> (b % 64)) & 1U) != 0;
+      if (flip(rng)) v = !v;
+      if (v) rows[i * words + b / 64] |= std::uint64_t{1} << (b % 64);
+    }
+  }
+  return rows;
+}
+
+std::uint32_t naive_distance(const std::uint64_t* a, const std::uint64_t* b, std::size_t width) {
+  std::uint32_t d = 0;
+  for (std::size_t k = 0; k < width; ++k) {
+    d += ((a[k / 64] >> (k % 64)) & 1U) != ((b[k / 64] >> (k % 64)) & 1U) ? 1U : 0U;
+  }
+  return d;
+}
+
+std::uint32_t naive_nearest(const std::vector<std::uint64_t>& rows, const std::uint64_t* q, std::size_t width) {
+  const std::size_t words = (width + 63) / 64;
+  std::uint32_t best = apd::kNoDistance;
+  for (std::size_t i = 0; i < rows.size() / words; ++i) best = std::min(best, naive_distance(&rows[i * words], q, width));
+  return best;
+}
+
+apd::PatternStore store_of(std::vector<std::string> one_layer) {
+  apd::PatternStore s({one_layer.front().size()});
+  for (const auto& p : one_layer) s.append_pattern(0, p);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("hamming_distance counts differing bits across words") {
+  const std::vector<std::uint64_t> a{0b1011, 0xffffffffffffffffULL}, b{0b0001, 0};
+  CHECK(apd::hamming_distance(a, b) == 2 + 64);
+  CHECK(apd::hamming_distance(a, a) == 0);
+}
+
+TEST_CASE("HammingIndex finds the brute-force nearest distance, with and without its pivot table") {
+  std::mt19937_64 rng(7);
+  for (const std::size_t width : {40UL, 64UL, 300UL, 3456UL}) {
+    for (const std::size_t n : {1UL, 30UL, 1000UL}) {
+      const auto rows = width > 1000 ? clustered_rows(n, width, rng) : random_rows(n, width, rng, 0.3);
+      const apd::HammingIndex index(width, rows);
+      CHECK(index.has_pivots() == (n >= 256 && width >= 256));
+      const std::size_t words = (width + 63) / 64;
+      const auto queries = width > 1000 ? clustered_rows(40, width, rng) : random_rows(40, width, rng, 0.3);
+      for (std::size_t q = 0; q < 40; ++q) {
+        INFO("width " << width << ", " << n << " patterns, query " << q);
+        CHECK(index.nearest(std::span(&queries[q * words], words)) == naive_nearest(rows, &queries[q * words], width));
+      }
+      // A member of the set is at distance 0.
+      CHECK(index.nearest(index.row(n / 2)) == 0U);
+    }
+  }
+}
+
+TEST_CASE("An empty HammingIndex has no nearest distance") {
+  const apd::HammingIndex empty(40, {});
+  CHECK(empty.size() == 0);
+  const std::vector<std::uint64_t> q{5};
+  CHECK_FALSE(empty.nearest(q).has_value());
+}
+
+TEST_CASE("A monitor keeps the distinct patterns of correctly classified instances per predicted class") {
+  // Instances: pattern, true label, predicted label.
+  const auto store = store_of({"1100", "1100", "0011", "1111", "0000", "0011"});
+  const std::vector<std::int32_t> truth{0, 0, 1, 0, 1, 1}, predicted{0, 0, 1, 1, 1, 1};
+  const std::vector<std::size_t> layers{3};
+  const apd::Monitor m = apd::build_monitor(store, layers, truth, predicted, 3, false);
+  REQUIRE(m.layers.size() == 1);
+  CHECK(m.layers[0].layer == 3);
+  CHECK(m.instances == std::vector<std::uint64_t>{2, 3, 0});
+  CHECK(m.layers[0].classes[0].size() == 1);  // 1100 twice
+  CHECK(m.layers[0].classes[1].size() == 2);  // 0011 twice, 0000; not the wrong 1111
+  CHECK(apd::pattern_to_string(m.layers[0].classes[1].row(0), 4) == "0000");  // ascending text
+  CHECK(apd::pattern_to_string(m.layers[0].classes[1].row(1), 4) == "0011");
+  CHECK(m.layers[0].classes[2].size() == 0);
+
+  const apd::Monitor all = apd::build_monitor(store, layers, truth, predicted, 3, true);
+  CHECK(all.layers[0].classes[1].size() == 3);  // 1111 too
+  CHECK(all.instances == std::vector<std::uint64_t>{2, 4, 0});
+
+  // Scoring: distance to the nearest pattern of the predicted class.
+  const auto queries = store_of({"1110", "0111", "1111", "0101"});
+  const std::vector<std::int32_t> q_predicted{0, 1, 2, 1};
+  const auto d = apd::monitor_distances(m, queries, q_predicted);
+  REQUIRE(d.size() == 1);
+  CHECK(d[0] == std::vector<std::uint32_t>{1, 1, apd::kNoDistance, 2});  // 0101 is 2 from 0000 and 0011
+}
+
+TEST_CASE("Monitor distances do not depend on how instances are split over threads") {
+  std::mt19937_64 rng(3);
+  const std::size_t width = 700, n = 3000;
+  const auto rows = clustered_rows(n, width, rng);
+  apd::PatternStore store({width});
+  for (std::size_t i = 0; i < n; ++i) store.append_row(0, std::span(&rows[i * 11], 11));
+  std::vector<std::int32_t> truth(n), predicted(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    truth[i] = static_cast<std::int32_t>(i % 5);
+    predicted[i] = static_cast<std::int32_t>(i % 7 == 0 ? (i + 1) % 5 : i % 5);
+  }
+  const std::vector<std::size_t> layers{1};
+  const auto m = apd::build_monitor(store, layers, truth, predicted, 5, false);
+  const auto d = apd::monitor_distances(m, store, predicted);
+  for (std::size_t i = 0; i < n; i += 37) {
+    const auto& set = m.layers[0].classes[static_cast<std::size_t>(predicted[i])];
+    std::vector<std::uint64_t> set_rows;
+    for (std::size_t k = 0; k < set.size(); ++k) set_rows.insert(set_rows.end(), set.row(k).begin(), set.row(k).end());
+    CHECK(d[0][i] == naive_nearest(set_rows, &rows[i * 11], width));
+    if (truth[i] == predicted[i]) CHECK(d[0][i] == 0);
+  }
+}
+
+TEST_CASE("build_monitor refuses labels outside the classes") {
+  const auto store = store_of({"10", "01"});
+  const std::vector<std::size_t> layers{1};
+  const std::vector<std::int32_t> ok{0, 1}, bad{0, 2};
+  CHECK_THROWS_AS(apd::build_monitor(store, layers, ok, bad, 2, false), apd::Error);
+  CHECK_THROWS_AS(apd::build_monitor(store, layers, bad, ok, 2, false), apd::Error);
+}
+
+namespace {
+
+apd::MonitorFile small_monitor_file() {
+  const auto store = store_of({"1100000001", "0011000000", "1111111111", "0000000000", "0011000000"});
+  const std::vector<std::int32_t> truth{0, 1, 0, 1, 1}, predicted{0, 1, 1, 1, 1};
+  const std::vector<std::size_t> layers{2};
+  apd::MonitorFile f;
+  f.model = {"mlp", "ckpt.pt", std::string(64, 'a'), "runs/x", 7, "4-5-10-2", {5, 10}, 3};
+  f.preprocessing = {"unit", {}, {}, {2, 2}};
+  f.training = {{"split", "train"}};
+  f.tool = {{"name", "apd-monitor"}};
+  f.monitor = apd::build_monitor(store, layers, truth, predicted, 3, false);
+  return f;
+}
+
+std::string written(const apd::MonitorFile& f) {
+  const auto path = std::filesystem::temp_directory_path() / "apd-test-monitor.json";
+  apd::write_monitor_file(path, f);
+  std::string text = apd::read_text_file(path);
+  std::filesystem::remove(path);
+  return text;
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  INFO("replacing " << from);
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("A monitor file reads back as it was written") {
+  const apd::MonitorFile f = small_monitor_file();
+  const std::string text = written(f);
+  const apd::MonitorFile g = apd::parse_monitor_file(text, "m.json");
+  CHECK(g.model.sha256 == f.model.sha256);
+  CHECK(g.model.epoch == 7);
+  CHECK(g.model.relu_widths == std::vector<std::size_t>{5, 10});
+  CHECK(g.preprocessing.input_shape == std::vector<std::int64_t>{2, 2});
+  CHECK(g.monitor.instances == f.monitor.instances);
+  REQUIRE(g.monitor.layers.size() == 1);
+  for (std::size_t c = 0; c < 3; ++c) {
+    REQUIRE(g.monitor.layers[0].classes[c].size() == f.monitor.layers[0].classes[c].size());
+    for (std::size_t i = 0; i < f.monitor.layers[0].classes[c].size(); ++i) {
+      CHECK(apd::compare_patterns(g.monitor.layers[0].classes[c].row(i), f.monitor.layers[0].classes[c].row(i)) == 0);
+    }
+  }
+  CHECK(written(g) == text);
+  // numpy.packbits of 1100000001 is c0 40.
+  CHECK(text.find("[\"c040\"]") != std::string::npos);
+}
+
+TEST_CASE("A malformed monitor file is one error naming the field") {
+  const std::string text = written(small_monitor_file());
+  const auto fails_with = [](const std::string& bad, const std::string& what) {
+    INFO(bad);
+    CHECK_THROWS_WITH(apd::parse_monitor_file(bad, "m.json"), Catch::Contains("m.json: ") && Catch::Contains(what));
+  };
+  fails_with(replaced(text, "apd-monitor/1", "apd-monitor/9"), "not apd-monitor/1");
+  fails_with(replaced(text, "\"width\": 10", "\"width\": 9"), "differs from the model's layer 2");
+  fails_with(replaced(text, "\"c040\"", "\"c04\""), "has 3 hex digits");
+  fails_with(replaced(text, "\"c040\"", "\"c041\""), "padding bit");
+  fails_with(replaced(text, "\"c040\"", "\"C040\""), "lowercase hex");
+  fails_with(replaced(text, "[\"0000\", \"3000\"]", "[\"3000\", \"0000\"]"), "ascending order");
+  fails_with(replaced(text, "[\"0000\", \"3000\"]", "[\"3000\", \"3000\"]"), "ascending order");
+  fails_with(replaced(text, "\"classes\":3", "\"classes\":4"), "fewer values than classes");
+  fails_with(replaced(text, "\"layer\": 2", "\"layer\": 3"), "exceeds 2");
+  fails_with(replaced(text, "\"class_instances\": [1, 3, 0]", "\"class_instances\": [1, 3]"), "fewer values");
+  fails_with(text.substr(0, text.size() / 2), "not valid JSON");
+  fails_with(std::string(100000, '[') , "not valid JSON");
+}
