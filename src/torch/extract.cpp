@@ -34,50 +34,6 @@ struct Job {
   InferredMlp model;
 };
 
-int resolve_epoch(const std::string& text, const RunPaths& run, const std::vector<int>& available) {
-  auto listing = [&] {
-    if (available.empty()) return std::string("none");
-    if (available.size() <= 12) return fmt::format("{}", fmt::join(available, ", "));
-    return fmt::format("{}, {}, ..., {} ({} in all)", available[0], available[1], available.back(), available.size());
-  };
-  int epoch = 0;
-  if (text == "last") {
-    if (available.empty()) throw Error(fmt::format("{}: the run has no checkpoints", run.dir.string()));
-    return available.back();
-  }
-  if (text == "best") {
-    const auto metrics = read_metrics(run.metrics());
-    const auto best = best_epoch(metrics);
-    if (!best) throw Error(fmt::format("{}: no epochs recorded, so no best epoch", run.metrics().string()));
-    epoch = best->epoch;
-  } else {
-    std::size_t used = 0;
-    try {
-      epoch = std::stoi(text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != text.size() || epoch <= 0) {
-      throw UsageError(fmt::format("--epoch: '{}' is not an epoch number, 'best' or 'last'", text));
-    }
-  }
-  if (!std::binary_search(available.begin(), available.end(), epoch)) {
-    throw Error(fmt::format("{}: no checkpoint for epoch {}{} (available: {})", run.dir.string(), epoch,
-                            text == "best" ? " (the best validation epoch)" : "", listing()));
-  }
-  return epoch;
-}
-
-// The IDX indices of the split, ascending.
-std::vector<std::int64_t> split_indices(DataSplit split, const std::optional<RunInfo>& info, std::size_t count) {
-  if (split == DataSplit::test || !info) {
-    std::vector<std::int64_t> out(count);
-    std::iota(out.begin(), out.end(), std::int64_t{0});
-    return out;
-  }
-  return split == DataSplit::val ? info->split.val_indices : info->train_indices();
-}
-
 }  // namespace
 
 bool npy_data(const ExtractOptions& o) { return o.data && o.data->extension() == ".npy"; }
@@ -199,37 +155,6 @@ Plan plan_jobs(const ExtractOptions& o) {
   return plan;
 }
 
-// The split's image and label files, checked against each other and, for a
-// run, against the SHA-256 and the image count recorded in run.json.
-struct SplitData {
-  DatasetFiles files;
-  std::filesystem::path images_path, labels_path;
-  std::vector<std::uint8_t> labels;
-};
-
-SplitData open_split(const ExtractOptions& o, const Plan& plan) {
-  SplitData s;
-  s.files = find_dataset(plan.data_dir);
-  const bool train_file = o.split != DataSplit::test;
-  s.images_path = train_file ? s.files.train_images : s.files.test_images;
-  s.labels_path = train_file ? s.files.train_labels : s.files.test_labels;
-  s.labels = read_idx_labels(s.labels_path);
-  if (!plan.info) return s;
-  const auto run_json = RunPaths{o.run}.run_json().string();
-  for (const auto& p : {s.images_path, s.labels_path}) {
-    const auto recorded = plan.info->data.sha256.find(p.filename().string());
-    if (recorded != plan.info->data.sha256.end() && recorded->second != sha256_file(p)) {
-      throw Error(
-          fmt::format("{}: differs from the file the run was trained with (SHA-256 in {})", p.string(), run_json));
-    }
-  }
-  if (train_file && plan.info->split.source_count != s.labels.size()) {
-    throw Error(fmt::format("{}: holds {} labels, the run's split was made of {} ({})", s.labels_path.string(),
-                            s.labels.size(), plan.info->split.source_count, run_json));
-  }
-  return s;
-}
-
 // Infers each checkpoint's MLP, checking it against the data and the run.
 void infer_models(std::vector<Job>& jobs, const std::vector<StateDict>& dicts, const Plan& plan, std::int64_t inputs) {
   for (std::size_t k = 0; k < jobs.size(); ++k) {
@@ -293,7 +218,7 @@ int run_extraction(const ExtractOptions& o) {
     spdlog::debug("read {} ({:.1f} MB) in {:.2f} s", job.checkpoint.string(),
                   static_cast<double>(std::filesystem::file_size(job.checkpoint)) / 1e6, clock.lap());
   }
-  const SplitData data = open_split(o, plan);
+  const SplitData data = open_split(o, plan.info, plan.data_dir);
   const IdxImageFile images(data.images_path);
   spdlog::debug("opened {} ({} images of {} pixels) and {}, checked, in {:.2f} s", data.images_path.string(),
                 images.count(), images.image_size(), data.labels_path.string(), clock.lap());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include <fmt/format.h>
@@ -11,6 +12,8 @@
 #include "apd/core/error.hpp"
 #include "apd/core/random.hpp"
 #include "apd/io/apd_json.hpp"
+#include "apd/io/digest.hpp"
+#include "apd/io/idx.hpp"
 
 namespace apd {
 
@@ -75,6 +78,74 @@ std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<
                                      pool.begin() + static_cast<std::ptrdiff_t>(end));
   }
   return pool;
+}
+
+int resolve_epoch(const std::string& text, const RunPaths& run, const std::vector<int>& available) {
+  auto listing = [&] {
+    if (available.empty()) return std::string("none");
+    if (available.size() <= 12) return fmt::format("{}", fmt::join(available, ", "));
+    return fmt::format("{}, {}, ..., {} ({} in all)", available[0], available[1], available.back(), available.size());
+  };
+  int epoch = 0;
+  if (text == "last") {
+    if (available.empty()) throw Error(fmt::format("{}: the run has no checkpoints", run.dir.string()));
+    return available.back();
+  }
+  if (text == "best") {
+    const auto metrics = read_metrics(run.metrics());
+    const auto best = best_epoch(metrics);
+    if (!best) throw Error(fmt::format("{}: no epochs recorded, so no best epoch", run.metrics().string()));
+    epoch = best->epoch;
+  } else {
+    std::size_t used = 0;
+    try {
+      epoch = std::stoi(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || epoch <= 0) {
+      throw UsageError(fmt::format("--epoch: '{}' is not an epoch number, 'best' or 'last'", text));
+    }
+  }
+  if (!std::binary_search(available.begin(), available.end(), epoch)) {
+    throw Error(fmt::format("{}: no checkpoint for epoch {}{} (available: {})", run.dir.string(), epoch,
+                            text == "best" ? " (the best validation epoch)" : "", listing()));
+  }
+  return epoch;
+}
+
+// The IDX indices of the split, ascending.
+std::vector<std::int64_t> split_indices(DataSplit split, const std::optional<RunInfo>& info, std::size_t count) {
+  if (split == DataSplit::test || !info) {
+    std::vector<std::int64_t> out(count);
+    std::iota(out.begin(), out.end(), std::int64_t{0});
+    return out;
+  }
+  return split == DataSplit::val ? info->split.val_indices : info->train_indices();
+}
+
+SplitData open_split(const ExtractOptions& o, const std::optional<RunInfo>& info,
+                     const std::filesystem::path& data_dir) {
+  SplitData s;
+  s.files = find_dataset(data_dir);
+  const bool train_file = o.split != DataSplit::test;
+  s.images_path = train_file ? s.files.train_images : s.files.test_images;
+  s.labels_path = train_file ? s.files.train_labels : s.files.test_labels;
+  s.labels = read_idx_labels(s.labels_path);
+  if (!info) return s;
+  const auto run_json = RunPaths{o.run}.run_json().string();
+  for (const auto& p : {s.images_path, s.labels_path}) {
+    const auto recorded = info->data.sha256.find(p.filename().string());
+    if (recorded != info->data.sha256.end() && recorded->second != sha256_file(p)) {
+      throw Error(
+          fmt::format("{}: differs from the file the run was trained with (SHA-256 in {})", p.string(), run_json));
+    }
+  }
+  if (train_file && info->split.source_count != s.labels.size()) {
+    throw Error(fmt::format("{}: holds {} labels, the run's split was made of {} ({})", s.labels_path.string(),
+                            s.labels.size(), info->split.source_count, run_json));
+  }
+  return s;
 }
 
 void write_apd(const Diagram& d, const std::string& out, const ExtractOptions& o) {

@@ -4,12 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "apd/core/diagram.hpp"
+#include "apd/io/run_dir.hpp"
+#include "apd/io/run_info.hpp"
 #include "apd/torch/extract.hpp"
 
 namespace apd {
@@ -30,6 +33,25 @@ inline constexpr const char* kEpochToken = "{epoch}";
 [[nodiscard]] std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<std::int64_t> pool,
                                                          const std::vector<std::int64_t>& labels,
                                                          nlohmann::json& selection);
+
+// --epoch's text (a number, best or last) as one of the run's checkpointed
+// epochs (`available`, ascending); throws naming what is available.
+[[nodiscard]] int resolve_epoch(const std::string& text, const RunPaths& run, const std::vector<int>& available);
+
+// The IDX indices of the split, ascending: the run's own training or
+// validation instances, or every instance (the test split, or no run).
+[[nodiscard]] std::vector<std::int64_t> split_indices(DataSplit split, const std::optional<RunInfo>& info,
+                                                      std::size_t count);
+
+// The split's image and label files, checked against each other and, for a
+// run, against the SHA-256 and the image count recorded in run.json.
+struct SplitData {
+  DatasetFiles files;
+  std::filesystem::path images_path, labels_path;
+  std::vector<std::uint8_t> labels;
+};
+[[nodiscard]] SplitData open_split(const ExtractOptions& o, const std::optional<RunInfo>& info,
+                                   const std::filesystem::path& data_dir);
 
 // apd-extract --model: TorchScript models on IDX or .npy data (script_extract.cpp).
 [[nodiscard]] int run_script_extraction(const ExtractOptions& o);

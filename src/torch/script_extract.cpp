@@ -19,145 +19,12 @@
 #include "apd/io/run_dir.hpp"
 #include "apd/torch/script_model.hpp"
 #include "extract_support.hpp"
+#include "model_inputs.hpp"
 #include "threading.hpp"
 
 namespace apd {
 
 namespace {
-
-// The instances a model reads and their targets: the chosen split's IDX files
-// (default data/mnist) or an .npy pair, preprocessed as the options say.
-class ModelInputs {
- public:
-  explicit ModelInputs(const ExtractOptions& o) {
-    if (npy_data(o)) {
-      open_npy(o);
-    } else {
-      open_idx(o);
-    }
-    if (!targets_path_.empty() && targets_.size() != count()) {
-      throw Error(fmt::format("{}: holds {} targets but {} holds {} instances", targets_path_.string(), targets_.size(),
-                              data_.string(), count()));
-    }
-    if (!o.input_shape.empty()) set_shape(o.input_shape);
-    set_channels(o);
-  }
-
-  [[nodiscard]] std::size_t count() const { return idx_ ? idx_->count() : npy_->count(); }
-  [[nodiscard]] std::size_t instance_size() const { return idx_ ? idx_->image_size() : npy_->instance_size(); }
-  [[nodiscard]] const std::vector<std::int64_t>& targets() const { return targets_; }
-  [[nodiscard]] const std::filesystem::path& targets_path() const { return targets_path_; }
-  [[nodiscard]] const std::vector<std::int64_t>& shape() const { return shape_; }
-
-  // Instances `indices`, preprocessed, one after another in `out`: value x
-  // of channel c becomes (normalize(x) - mean[c]) / std[c], in float.
-  void read(std::span<const std::int64_t> indices, std::span<float> out) const {
-    const std::size_t size = instance_size();
-    const std::size_t per_channel = size / mean_.size();
-    const auto channel = [&](std::size_t k) { return mean_.size() == 1 ? 0 : (k % size) / per_channel; };
-    if (idx_) {  // bytes: one table per channel, computed with the same expression
-      raw_.resize(indices.size() * size);
-      idx_->read(indices, raw_);
-      for (std::size_t k = 0; k < raw_.size(); ++k) out[k] = tables_[channel(k)][raw_[k]];
-      return;
-    }
-    npy_->read(indices, out);
-    const NpyHeader& h = npy_->header();
-    if (h.kind == NpyKind::unsigned_int && h.item_size == 1) {  // uint8 values, read as floats 0..255
-      for (std::size_t k = 0; k < indices.size() * size; ++k) {
-        out[k] = tables_[channel(k)][static_cast<std::uint8_t>(out[k])];
-      }
-      return;
-    }
-    for (std::size_t k = 0; k < indices.size() * size; ++k) out[k] = preprocess(out[k], channel(k));
-  }
-
-  // The dataset's record in the APD's metadata.
-  [[nodiscard]] nlohmann::json record() const {
-    return {{"data", data_.string()}, {"targets", targets_path_.string()},
-            {"input_shape", shape_},  {"normalize", to_string(normalization_)},
-            {"mean", mean_},          {"std", std_}};
-  }
-
- private:
-  void open_idx(const ExtractOptions& o) {
-    const DatasetFiles files = find_dataset(o.data.value_or("data/mnist"));
-    const bool test = o.split == DataSplit::test;
-    data_ = test ? files.test_images : files.train_images;
-    targets_path_ = test ? files.test_labels : files.train_labels;
-    idx_ = std::make_unique<IdxImageFile>(data_);
-    const auto labels = read_idx_labels(targets_path_);
-    targets_.assign(labels.begin(), labels.end());
-    shape_ = {static_cast<std::int64_t>(idx_->rows()), static_cast<std::int64_t>(idx_->cols())};
-    normalization_ = o.normalize.value_or(Normalization::unit);
-  }
-
-  void open_npy(const ExtractOptions& o) {
-    data_ = *o.data;
-    npy_ = std::make_unique<NpyInstances>(data_);
-    const NpyHeader& h = npy_->header();
-    shape_.assign(h.shape.begin() + 1, h.shape.end());
-    if (shape_.empty()) shape_ = {1};
-    // uint8 images are scaled like IDX ones; float data is taken as it is.
-    normalization_ = o.normalize.value_or(h.kind == NpyKind::floating ? Normalization::none : Normalization::unit);
-    if (!o.targets.empty()) {
-      targets_path_ = o.targets;
-      targets_ = read_npy_targets(targets_path_);
-    }
-  }
-
-  void set_shape(const std::vector<std::int64_t>& shape) {
-    std::int64_t product = 1;
-    for (const auto d : shape) product *= d;
-    if (product != static_cast<std::int64_t>(instance_size())) {
-      throw UsageError(fmt::format("--input-shape {} holds {} values; each instance of {} holds {}",
-                                   fmt::join(shape, ","), product, data_.string(), instance_size()));
-    }
-    shape_ = shape;
-  }
-
-  // --mean/--std: one pair for all values, or one per channel (the first axis).
-  [[nodiscard]] float preprocess(float x, std::size_t c) const {
-    return (normalize_value(x, normalization_) - mean_[c]) / std_[c];
-  }
-
-  void set_channels(const ExtractOptions& o) {
-    set_mean_std(o);
-    for (std::size_t c = 0; c < mean_.size(); ++c) {
-      auto& table = tables_.emplace_back();
-      for (std::size_t b = 0; b < table.size(); ++b) table[b] = preprocess(static_cast<float>(b), c);
-    }
-  }
-
-  void set_mean_std(const ExtractOptions& o) {
-    if (o.mean.empty()) {
-      mean_ = {0.0f};
-      std_ = {1.0f};
-      return;
-    }
-    const auto channels = static_cast<std::size_t>(shape_[0]);
-    if (o.mean.size() != 1 && o.mean.size() != channels) {
-      throw UsageError(
-          fmt::format("--mean/--std: {} values, but instances of shape {} have {} channel(s) (the "
-                      "first axis; set it with --input-shape)",
-                      o.mean.size(), fmt::join(shape_, "x"), channels));
-    }
-    for (std::size_t c = 0; c < o.mean.size(); ++c) {
-      mean_.push_back(static_cast<float>(o.mean[c]));
-      std_.push_back(static_cast<float>(o.std[c]));
-    }
-  }
-
-  std::filesystem::path data_, targets_path_;
-  std::unique_ptr<IdxImageFile> idx_;
-  std::unique_ptr<NpyInstances> npy_;
-  std::vector<std::int64_t> targets_;
-  std::vector<std::int64_t> shape_;
-  Normalization normalization_ = Normalization::unit;
-  std::vector<float> mean_, std_;
-  std::vector<std::array<float, 256>> tables_;  // per channel, for byte inputs
-  mutable std::vector<std::uint8_t> raw_;
-};
 
 struct ScriptJob {
   int epoch = 0;  // 0 without --epochs
@@ -180,19 +47,6 @@ std::vector<ScriptJob> script_jobs(const ExtractOptions& o) {
     }
   }
   return jobs;
-}
-
-// A batch of instances [n, shape...] (the first two, normalised) to learn
-// the layers' shapes from.
-torch::Tensor probe_batch(const ModelInputs& inputs) {
-  const std::size_t n = std::min<std::size_t>(2, inputs.count());
-  std::vector<std::int64_t> indices(n);
-  for (std::size_t i = 0; i < n; ++i) indices[i] = static_cast<std::int64_t>(i);
-  std::vector<std::int64_t> sizes{static_cast<std::int64_t>(n)};
-  sizes.insert(sizes.end(), inputs.shape().begin(), inputs.shape().end());
-  torch::Tensor batch = torch::empty(sizes, torch::kFloat32);
-  inputs.read(indices, std::span(batch.data_ptr<float>(), static_cast<std::size_t>(batch.numel())));
-  return batch;
 }
 
 // Probes every model; all must have the first one's layers and classes.
@@ -252,45 +106,6 @@ void check_targets(const ModelInputs& inputs, std::int64_t classes) {
                               inputs.targets_path().string(), t[i], i, classes - 1));
     }
   }
-}
-
-struct ScriptPass {
-  PatternStore patterns;
-  std::vector<std::int32_t> predicted;
-};
-
-// One batch at a time: memory is the pattern store and one batch's activations.
-ScriptPass run_model(ScriptModel& model, const ModelInputs& inputs, std::span<const std::int64_t> chosen,
-                     const std::vector<std::size_t>& layers, std::int64_t batch_size) {
-  std::vector<std::size_t> widths;
-  for (const std::size_t l : layers) widths.push_back(static_cast<std::size_t>(model.layers()[l - 1].width));
-  ScriptPass pass{PatternStore(widths), {}};
-  pass.patterns.reserve(chosen.size());
-  pass.predicted.reserve(chosen.size());
-  const std::size_t size = inputs.instance_size();
-  std::vector<float> buffer(static_cast<std::size_t>(batch_size) * size);
-  std::vector<std::int64_t> sizes{0};
-  sizes.insert(sizes.end(), inputs.shape().begin(), inputs.shape().end());
-  torch::InferenceMode guard;
-  for (std::size_t begin = 0; begin < chosen.size(); begin += static_cast<std::size_t>(batch_size)) {
-    const std::size_t n = std::min(chosen.size() - begin, static_cast<std::size_t>(batch_size));
-    inputs.read(chosen.subspan(begin, n), std::span(buffer).first(n * size));
-    sizes[0] = static_cast<std::int64_t>(n);
-    const ScriptOutput out = model.forward(torch::from_blob(buffer.data(), sizes, torch::kFloat32), layers);
-    if (out.logits.dim() != 2 || out.logits.size(0) != static_cast<std::int64_t>(n)) {
-      throw Error(
-          fmt::format("forward returned logits of shape {} for {} instances", fmt::join(out.logits.sizes(), "x"), n));
-    }
-    for (std::size_t k = 0; k < layers.size(); ++k) {
-      const torch::Tensor& p = out.patterns[k];
-      pass.patterns.append_flags(
-          k, {reinterpret_cast<const std::uint8_t*>(p.data_ptr<bool>()), static_cast<std::size_t>(p.numel())}, n);
-    }
-    const torch::Tensor predicted = out.logits.argmax(1);
-    const auto* q = predicted.data_ptr<std::int64_t>();
-    for (std::size_t i = 0; i < n; ++i) pass.predicted.push_back(static_cast<std::int32_t>(q[i]));
-  }
-  return pass;
 }
 
 nlohmann::json script_metadata(const ScriptJob& job, const std::vector<std::size_t>& layers, std::int64_t classes,
