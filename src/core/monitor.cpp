@@ -223,3 +223,20 @@ std::vector<std::vector<std::uint32_t>> monitor_distances(const Monitor& monitor
 }
 
 }  // namespace apd
+
+namespace apd {
+
+bool flagged(const ScoredSet& s, std::size_t i, std::uint32_t gamma) noexcept {
+  return std::any_of(s.distance.begin(), s.distance.end(), [&](const auto& d) { return d[i] > gamma; });
+}
+
+double combined_distance(const MonitorScores& m, const ScoredSet& s, std::size_t i) noexcept {
+  double sum = 0;
+  for (std::size_t k = 0; k < s.distance.size(); ++k) {
+    if (s.distance[k][i] == kNoDistance) return std::numeric_limits<double>::infinity();
+    sum += static_cast<double>(s.distance[k][i]) / static_cast<double>(m.widths[k]);
+  }
+  return sum;
+}
+
+}  // namespace apd

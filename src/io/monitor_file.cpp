@@ -284,3 +284,101 @@ MonitorFile read_monitor_file(const std::filesystem::path& path) {
 }
 
 }  // namespace apd
+
+namespace apd {
+
+namespace {
+
+class ScoresReader {
+ public:
+  explicit ScoresReader(std::string name) : r_(name) {}
+
+  MonitorScores read(dom::element root) const {
+    const dom::object o = r_.object(root, "the top level");
+    MonitorScores m;
+    read_header(r_.array(r_.field(o, "monitor", "the top level"), "monitor"), m);
+    for (const dom::element row : r_.array(r_.field(o, "layers", "the top level"), "layers")) {
+      const auto where = fmt::format("layers[{}]", m.layers.size());
+      if (m.layers.size() == kMaxMonitorLayers) r_.fail("layers", "holds too many layers");
+      const dom::object l = r_.object(row, where);
+      m.layers.push_back(r_.count(r_.field(l, "layer", where), where + ".layer", kMaxMonitorLayers));
+      m.widths.push_back(r_.count(r_.field(l, "width", where), where + ".width", kMaxMonitorWidth));
+      if (m.widths.back() == 0) r_.fail(where + ".width", "is 0");
+    }
+    if (m.layers.empty()) r_.fail("layers", "is empty");
+    m.in.name = "in";
+    m.in.distance.resize(m.layers.size());
+    std::vector<std::string> columns;
+    for (const std::size_t l : m.layers) columns.push_back(fmt::format("distance_l{}", l));
+    std::size_t n = 0;
+    for (const dom::element row : r_.array(r_.field(o, "instances", "the top level"), "instances")) {
+      read_instance(row, fmt::format("instances[{}]", n++), columns, m);
+    }
+    if (m.in.size() == 0) r_.fail("instances", "holds no in-distribution instance");
+    return m;
+  }
+
+ private:
+  void read_header(dom::array rows, MonitorScores& m) const {
+    std::size_t n = 0;
+    for (const dom::element row : rows) {
+      if (n++ > 0) r_.fail("monitor", "holds more than one row");
+      const dom::object h = r_.object(row, "monitor[0]");
+      if (const auto f = r_.string(r_.field(h, "format", "monitor[0]"), "monitor[0].format");
+          f != kMonitorScoresFormat) {
+        r_.fail("monitor[0].format", fmt::format("'{}' is not {}", f, kMonitorScoresFormat));
+      }
+      m.gamma = static_cast<std::uint32_t>(
+          r_.count(r_.field(h, "gamma", "monitor[0]"), "monitor[0].gamma", kMaxMonitorWidth));
+    }
+    if (n == 0) r_.fail("monitor", "is empty");
+  }
+
+  void read_instance(dom::element row, const std::string& where, const std::vector<std::string>& columns,
+                     MonitorScores& m) const {
+    const dom::object o = r_.object(row, where);
+    const std::string set = r_.string(r_.field(o, "set", where), where + ".set");
+    if (set != "in" && set != "ood") r_.fail(where + ".set", fmt::format("'{}' is not in or ood", set));
+    if (set == "ood" && !m.ood) {
+      m.ood = ScoredSet{"ood", {}, {}, {}, std::vector<std::vector<std::uint32_t>>(m.layers.size())};
+    }
+    ScoredSet& s = set == "in" ? m.in : *m.ood;
+    std::int64_t index = 0;
+    if (r_.field(o, "index", where).get(index) != simdjson::SUCCESS || index < 0) {
+      r_.fail(where + ".index", "is not a non-negative integer");
+    }
+    s.index.push_back(index);
+    s.predicted.push_back(label(r_.field(o, "predicted", where), where + ".predicted"));
+    if (set == "in") s.truth.push_back(label(r_.field(o, "label", where), where + ".label"));
+    for (std::size_t k = 0; k < columns.size(); ++k) {
+      const dom::element d = r_.field(o, columns[k], where);
+      s.distance[k].push_back(d.is_null() ? kNoDistance
+                                          : static_cast<std::uint32_t>(
+                                                r_.count(d, where + "." + columns[k], m.widths[k])));
+    }
+  }
+
+  std::int32_t label(dom::element e, const std::string& where) const {
+    return static_cast<std::int32_t>(r_.count(e, where, kMaxClasses - 1));
+  }
+
+  Reader r_;
+};
+
+}  // namespace
+
+MonitorScores parse_monitor_scores(std::string_view bytes, const std::string& name) {
+  dom::parser parser;
+  dom::element root;
+  simdjson::padded_string padded(bytes);
+  if (const auto error = parser.parse(padded).get(root); error != simdjson::SUCCESS) {
+    throw Error(fmt::format("{}: not valid JSON: {}", name, simdjson::error_message(error)));
+  }
+  return ScoresReader(name).read(root);
+}
+
+MonitorScores read_monitor_scores(const std::filesystem::path& path) {
+  return parse_monitor_scores(read_text_file(path), path.string());
+}
+
+}  // namespace apd

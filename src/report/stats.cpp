@@ -40,6 +40,30 @@ std::optional<double> auroc(std::vector<ScoredGroup> groups) {
   return static_cast<double>(u / (p * static_cast<long double>(negatives)));
 }
 
+std::optional<double> fpr_at_95_tpr(std::vector<ScoredGroup> groups) {
+  std::sort(groups.begin(), groups.end(), [](const ScoredGroup& a, const ScoredGroup& b) { return a.score > b.score; });
+  std::uint64_t positives = 0, total = 0;
+  for (const auto& g : groups) {
+    positives += g.positives;
+    total += g.instances;
+  }
+  const std::uint64_t negatives = total - positives;
+  if (positives == 0 || negatives == 0) return std::nullopt;
+  // Lower the threshold one distinct score at a time until 95% of the
+  // positives (rounded up, in integers) score at or above it.
+  const std::uint64_t needed = (95 * positives + 99) / 100;
+  std::uint64_t caught = 0, false_alarms = 0;
+  for (std::size_t i = 0; i < groups.size() && caught < needed;) {
+    std::size_t j = i;
+    for (; j < groups.size() && groups[j].score == groups[i].score; ++j) {
+      caught += groups[j].positives;
+      false_alarms += groups[j].instances - groups[j].positives;
+    }
+    i = j;
+  }
+  return static_cast<double>(false_alarms) / static_cast<double>(negatives);
+}
+
 ErrorFlags error_flags(const FlowSet& flows) {
   std::vector<ScoredGroup> by_strength, by_purity;
   ErrorFlags out;

@@ -13,6 +13,7 @@
 #include <limits>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "apd/core/pattern_store.hpp"
@@ -93,5 +94,36 @@ struct Monitor {
 [[nodiscard]] std::vector<std::vector<std::uint32_t>> monitor_distances(const Monitor& monitor,
                                                                         const PatternStore& store,
                                                                         std::span<const std::int32_t> predicted);
+
+}  // namespace apd
+
+namespace apd {
+
+// Scored instances of one set: in-distribution ("in", with labels) or
+// out-of-distribution ("ood", without).
+struct ScoredSet {
+  std::string name;
+  std::vector<std::int64_t> index;  // in the set's file
+  std::vector<std::int32_t> truth;  // empty for an out-of-distribution set
+  std::vector<std::int32_t> predicted;
+  std::vector<std::vector<std::uint32_t>> distance;  // [monitored layer][instance]; kNoDistance: undefined
+
+  [[nodiscard]] std::size_t size() const noexcept { return predicted.size(); }
+  [[nodiscard]] bool labelled() const noexcept { return !truth.empty() || predicted.empty(); }
+};
+
+// What `apd-monitor score` computes, and its scores file holds.
+struct MonitorScores {
+  std::vector<std::size_t> layers, widths;  // monitored ReLU layers (1-based) and their widths
+  std::uint32_t gamma = 0;                  // the tolerance of the "flagged" column
+  ScoredSet in;
+  std::optional<ScoredSet> ood;
+};
+
+// Flagged at tolerance gamma: some layer's distance exceeds gamma (or is undefined).
+[[nodiscard]] bool flagged(const ScoredSet& s, std::size_t i, std::uint32_t gamma) noexcept;
+// The combined score: sum over layers of distance / width; +infinity when
+// a distance is undefined.
+[[nodiscard]] double combined_distance(const MonitorScores& m, const ScoredSet& s, std::size_t i) noexcept;
 
 }  // namespace apd

@@ -27,6 +27,11 @@ struct ScoredGroup {
   std::uint64_t positives = 0;
 };
 [[nodiscard]] std::optional<double> auroc(std::vector<ScoredGroup> groups);
+// The false-positive rate at 95% true-positive rate: flagging score >=
+// t, the share of negatives flagged at the highest threshold t that flags
+// at least 95% of the positives (equal scores flagged together). Empty
+// without positives or without negatives.
+[[nodiscard]] std::optional<double> fpr_at_95_tpr(std::vector<ScoredGroup> groups);
 
 // How well a flow's small strength, or its low purity, flags the wrong
 // instances in it: the AUROC of score = -strength and of score = -purity.

@@ -1,0 +1,34 @@
+// What apd-monitor score reports of scored instances (core/monitor.hpp):
+// Cheng et al.'s figures at Hamming tolerance gamma (share flagged, share
+// of misclassified instances flagged, precision of the flags), and the
+// distance as a detector (AUROC, FPR at 95% TPR) of misclassified
+// in-distribution instances and of out-of-distribution ones, per monitored
+// layer and combined (sum of distances / widths). Undefined distances (a
+// class without patterns) rank above every defined one.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "apd/core/monitor.hpp"
+#include "apd/report/table.hpp"
+
+namespace apd {
+
+// The gammas of the flags table: 0, 1, 2 and the scores' own.
+[[nodiscard]] std::vector<std::uint32_t> flag_gammas(const MonitorScores& m);
+
+// One row per monitored layer: layer, width.
+[[nodiscard]] Table monitor_layers_table(const MonitorScores& m);
+// One row per instance (pandas-ready): set, index, label, predicted,
+// correct, distance_l<layer>..., combined, flagged (at the scores' gamma).
+// Undefined values are empty (null in JSON).
+[[nodiscard]] Table monitor_instances_table(const MonitorScores& m);
+// Per set and gamma: instances, flagged and their share; for labelled sets
+// the misclassified, those flagged, their share (recall) and the precision.
+[[nodiscard]] Table monitor_flags_table(const MonitorScores& m);
+// Per task (misclassification, ood) and score (layer l, combined): AUROC
+// and FPR at 95% TPR, with the positives and negatives they count.
+[[nodiscard]] Table monitor_detection_table(const MonitorScores& m);
+
+}  // namespace apd

@@ -1,0 +1,164 @@
+#include "apd/report/monitor_stats.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "apd/report/stats.hpp"
+
+namespace apd {
+
+namespace {
+
+Cell count_cell(std::uint64_t v) { return Cell{v}; }
+Cell share_cell(std::uint64_t part, std::uint64_t whole) {
+  if (whole == 0) return Cell{};
+  return Cell{Decimal{static_cast<double>(part) / static_cast<double>(whole), 4}};
+}
+Cell optional_cell(std::optional<double> v) {
+  if (!v) return Cell{};
+  return Cell{Decimal{*v, 4}};
+}
+
+// Instance i's score for a detector: a layer's distance, or the combined one.
+double score_of(const MonitorScores& m, const ScoredSet& s, std::optional<std::size_t> layer, std::size_t i) {
+  if (!layer) return combined_distance(m, s, i);
+  const std::uint32_t d = s.distance[*layer][i];
+  return d == kNoDistance ? std::numeric_limits<double>::infinity() : static_cast<double>(d);
+}
+
+// Groups of equal scores, each instance a positive or not.
+template <typename IsPositive>
+void add_groups(std::vector<ScoredGroup>& groups, const MonitorScores& m, const ScoredSet& s,
+                std::optional<std::size_t> layer, IsPositive&& positive) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    groups.push_back({score_of(m, s, layer, i), 1, positive(i) ? 1U : 0U});
+  }
+}
+
+std::string score_name(const MonitorScores& m, std::optional<std::size_t> layer) {
+  return layer ? fmt::format("layer {}", m.layers[*layer]) : std::string("combined");
+}
+
+void add_detection_row(Table& t, const std::string& task, const std::string& score, std::vector<ScoredGroup> groups) {
+  std::uint64_t positives = 0;
+  for (const auto& g : groups) positives += g.positives;
+  const std::uint64_t negatives = groups.size() - positives;
+  const auto a = auroc(groups);
+  const auto f = fpr_at_95_tpr(std::move(groups));
+  t.rows.push_back({Cell{task}, Cell{score}, optional_cell(a), optional_cell(f), count_cell(positives),
+                    count_cell(negatives)});
+}
+
+std::vector<std::optional<std::size_t>> scores_of(const MonitorScores& m) {
+  std::vector<std::optional<std::size_t>> out;
+  for (std::size_t k = 0; k < m.layers.size(); ++k) out.emplace_back(k);
+  out.emplace_back(std::nullopt);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::uint32_t> flag_gammas(const MonitorScores& m) {
+  std::vector<std::uint32_t> g{0, 1, 2};
+  if (m.gamma > 2) g.push_back(m.gamma);
+  return g;
+}
+
+Table monitor_layers_table(const MonitorScores& m) {
+  Table t{"layers", {"layer", "width"}, {}};
+  for (std::size_t k = 0; k < m.layers.size(); ++k) {
+    t.rows.push_back({count_cell(m.layers[k]), count_cell(m.widths[k])});
+  }
+  return t;
+}
+
+Table monitor_instances_table(const MonitorScores& m) {
+  Table t{"instances", {"set", "index", "label", "predicted", "correct"}, {}};
+  for (const std::size_t l : m.layers) t.columns.push_back(fmt::format("distance_l{}", l));
+  t.columns.insert(t.columns.end(), {"combined", "flagged"});
+  for (const ScoredSet* s : {&m.in, m.ood ? &*m.ood : nullptr}) {
+    if (s == nullptr) continue;
+    for (std::size_t i = 0; i < s->size(); ++i) {
+      std::vector<Cell> row{Cell{s->name}, Cell{s->index[i]}};
+      if (s->truth.empty()) {
+        row.emplace_back();
+      } else {
+        row.emplace_back(std::int64_t{s->truth[i]});
+      }
+      row.emplace_back(std::int64_t{s->predicted[i]});
+      if (s->truth.empty()) {
+        row.emplace_back();
+      } else {
+        row.emplace_back(s->truth[i] == s->predicted[i]);
+      }
+      for (const auto& d : s->distance) {
+        if (d[i] == kNoDistance) {
+          row.emplace_back();
+        } else {
+          row.emplace_back(std::uint64_t{d[i]});
+        }
+      }
+      const double c = combined_distance(m, *s, i);
+      if (std::isinf(c)) {
+        row.emplace_back();
+      } else {
+        row.emplace_back(Decimal{c, 4});
+      }
+      row.emplace_back(flagged(*s, i, m.gamma));
+      t.rows.push_back(std::move(row));
+    }
+  }
+  return t;
+}
+
+Table monitor_flags_table(const MonitorScores& m) {
+  Table t{"flags",
+          {"set", "gamma", "instances", "flagged", "flagged_share", "misclassified", "misclassified_flagged",
+           "misclassified_flagged_share", "precision"},
+          {}};
+  for (const ScoredSet* s : {&m.in, m.ood ? &*m.ood : nullptr}) {
+    if (s == nullptr) continue;
+    for (const std::uint32_t gamma : flag_gammas(m)) {
+      std::uint64_t flags = 0, wrong = 0, wrong_flagged = 0;
+      for (std::size_t i = 0; i < s->size(); ++i) {
+        const bool f = flagged(*s, i, gamma);
+        const bool w = !s->truth.empty() && s->truth[i] != s->predicted[i];
+        flags += f ? 1 : 0;
+        wrong += w ? 1 : 0;
+        wrong_flagged += f && w ? 1 : 0;
+      }
+      std::vector<Cell> row{Cell{s->name}, count_cell(gamma), count_cell(s->size()), count_cell(flags),
+                            share_cell(flags, s->size())};
+      if (s->truth.empty()) {
+        row.insert(row.end(), 4, Cell{});
+      } else {
+        row.insert(row.end(), {count_cell(wrong), count_cell(wrong_flagged), share_cell(wrong_flagged, wrong),
+                               share_cell(wrong_flagged, flags)});
+      }
+      t.rows.push_back(std::move(row));
+    }
+  }
+  return t;
+}
+
+Table monitor_detection_table(const MonitorScores& m) {
+  Table t{"detection", {"task", "score", "auroc", "fpr_at_95_tpr", "positives", "negatives"}, {}};
+  for (const auto layer : scores_of(m)) {
+    std::vector<ScoredGroup> groups;
+    add_groups(groups, m, m.in, layer, [&](std::size_t i) { return m.in.truth[i] != m.in.predicted[i]; });
+    add_detection_row(t, "misclassification", score_name(m, layer), std::move(groups));
+  }
+  if (!m.ood) return t;
+  for (const auto layer : scores_of(m)) {
+    std::vector<ScoredGroup> groups;
+    add_groups(groups, m, m.in, layer, [](std::size_t) { return false; });
+    add_groups(groups, m, *m.ood, layer, [](std::size_t) { return true; });
+    add_detection_row(t, "ood", score_name(m, layer), std::move(groups));
+  }
+  return t;
+}
+
+}  // namespace apd
