@@ -70,13 +70,12 @@ TEST_CASE("hamming_distance counts differing bits across words") {
   CHECK(apd::hamming_distance(a, a) == 0);
 }
 
-TEST_CASE("HammingIndex finds the brute-force nearest distance, with and without its pivot table") {
+TEST_CASE("HammingIndex finds the brute-force nearest distance") {
   std::mt19937_64 rng(7);
   for (const std::size_t width : {40UL, 64UL, 300UL, 3456UL}) {
     for (const std::size_t n : {1UL, 30UL, 1000UL}) {
       const auto rows = width > 1000 ? clustered_rows(n, width, rng) : random_rows(n, width, rng, 0.3);
       const apd::HammingIndex index(width, rows);
-      CHECK(index.has_pivots() == (n >= 256 && width >= 256));
       const std::size_t words = (width + 63) / 64;
       const auto queries = width > 1000 ? clustered_rows(40, width, rng) : random_rows(40, width, rng, 0.3);
       for (std::size_t q = 0; q < 40; ++q) {
@@ -118,7 +117,7 @@ TEST_CASE("A monitor keeps the distinct patterns of correctly classified instanc
   // Scoring: distance to the nearest pattern of the predicted class.
   const auto queries = store_of({"1110", "0111", "1111", "0101"});
   const std::vector<std::int32_t> q_predicted{0, 1, 2, 1};
-  const auto d = apd::monitor_distances(m, queries, q_predicted);
+  const auto d = apd::monitor_distances(m, queries, q_predicted, 1);
   REQUIRE(d.size() == 1);
   CHECK(d[0] == std::vector<std::uint32_t>{1, 1, apd::kNoDistance, 2});  // 0101 is 2 from 0000 and 0011
 }
@@ -136,7 +135,9 @@ TEST_CASE("Monitor distances do not depend on how instances are split over threa
   }
   const std::vector<std::size_t> layers{1};
   const auto m = apd::build_monitor(store, layers, truth, predicted, 5, false);
-  const auto d = apd::monitor_distances(m, store, predicted);
+  const auto d = apd::monitor_distances(m, store, predicted, 2);
+  CHECK(apd::monitor_distances(m, store, predicted, 1) == d);
+  CHECK(apd::monitor_distances(m, store, predicted, 7) == d);
   for (std::size_t i = 0; i < n; i += 37) {
     const auto& set = m.layers[0].classes[static_cast<std::size_t>(predicted[i])];
     std::vector<std::uint64_t> set_rows;

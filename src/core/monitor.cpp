@@ -13,16 +13,14 @@ namespace apd {
 
 namespace {
 
-// Below these a plain scan is as fast as the pivot table, which costs
-// `kPivots` distances per pattern to build.
-constexpr std::size_t kMinIndexedPatterns = 256;
-constexpr std::size_t kMinIndexedWords = 4;
-constexpr std::size_t kPivots = 16;
+// The scan, written once and compiled twice: with the popcnt instruction
+// (every x86-64 since 2008, checked at run time) and without it, where
+// std::popcount becomes a library call per word. Both give the same numbers.
+#define APD_INLINE inline __attribute__((always_inline))
 
-// d(a, b) once it is known to be >= limit may stop early: returns a value
-// >= limit then (not necessarily the distance).
-std::uint32_t distance_below(const std::uint64_t* a, const std::uint64_t* b, std::size_t words,
-                             std::uint32_t limit) noexcept {
+// d(a, b), or once it is known to be >= limit, some value >= limit.
+APD_INLINE std::uint32_t distance_below(const std::uint64_t* a, const std::uint64_t* b, std::size_t words,
+                                        std::uint32_t limit) noexcept {
   std::uint32_t d = 0;
   std::size_t w = 0;
   for (; w + 4 <= words; w += 4) {
@@ -34,52 +32,39 @@ std::uint32_t distance_below(const std::uint64_t* a, const std::uint64_t* b, std
   return d;
 }
 
+APD_INLINE std::uint32_t scan(const std::uint64_t* rows, std::size_t n, std::size_t words,
+                              const std::uint64_t* query) noexcept {
+  std::uint32_t best = kNoDistance;
+  for (std::size_t i = 0; i < n && best > 0; ++i) {
+    best = std::min(best, distance_below(query, rows + i * words, words, best));
+  }
+  return best;
+}
+
+__attribute__((target("popcnt"))) std::uint32_t scan_popcnt(const std::uint64_t* rows, std::size_t n,
+                                                             std::size_t words, const std::uint64_t* query) {
+  return scan(rows, n, words, query);
+}
+std::uint32_t scan_portable(const std::uint64_t* rows, std::size_t n, std::size_t words, const std::uint64_t* query) {
+  return scan(rows, n, words, query);
+}
+
+bool has_popcnt() noexcept {
+  static const bool has = __builtin_cpu_supports("popcnt") != 0;
+  return has;
+}
+
 }  // namespace
 
 std::uint32_t hamming_distance(std::span<const std::uint64_t> a, std::span<const std::uint64_t> b) noexcept {
-  return distance_below(a.data(), b.data(), std::min(a.size(), b.size()), kNoDistance);
+  const std::size_t words = std::min(a.size(), b.size());
+  return has_popcnt() ? scan_popcnt(a.data(), 1, words, b.data()) : scan_portable(a.data(), 1, words, b.data());
 }
 
 HammingIndex::HammingIndex(std::size_t width, std::vector<std::uint64_t> rows)
     : width_(width), words_((width + 63) / 64), rows_(std::move(rows)) {
   if (words_ == 0 || rows_.size() % words_ != 0) {
     throw Error(fmt::format("a pattern set of width {} cannot hold {} words", width, rows_.size()));
-  }
-  if (size() >= kMinIndexedPatterns && words_ >= kMinIndexedWords) choose_pivots();
-}
-
-// Farthest-first: each pivot is the pattern farthest from the pivots so far
-// (the first is pattern 0; ties go to the lowest index), so the pivots spread
-// over the set and their distances separate its patterns.
-void HammingIndex::choose_pivots() {
-  const std::size_t n = size();
-  const std::size_t k = std::min(kPivots, n);
-  std::vector<std::uint32_t> nearest_pivot(n, kNoDistance);
-  pivot_distances_.assign(n * k, 0);
-  std::size_t next = 0;
-  for (std::size_t j = 0; j < k; ++j) {
-    pivots_.push_back(next);
-    const std::uint64_t* p = rows_.data() + next * words_;
-    std::uint32_t farthest = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint32_t d = distance_below(rows_.data() + i * words_, p, words_, kNoDistance);
-      pivot_distances_[i * k + j] = d;
-      nearest_pivot[i] = std::min(nearest_pivot[i], d);
-      if (nearest_pivot[i] > farthest) {
-        farthest = nearest_pivot[i];
-        next = i;
-      }
-    }
-    if (farthest == 0) break;  // every pattern is a pivot already
-  }
-  // Fewer pivots than planned when the set ran out of distinct patterns.
-  if (pivots_.size() < k) {
-    std::vector<std::uint32_t> kept(n * pivots_.size());
-    for (std::size_t i = 0; i < n; ++i) {
-      std::copy_n(pivot_distances_.begin() + static_cast<std::ptrdiff_t>(i * k), pivots_.size(),
-                  kept.begin() + static_cast<std::ptrdiff_t>(i * pivots_.size()));
-    }
-    pivot_distances_ = std::move(kept);
   }
 }
 
@@ -88,47 +73,8 @@ std::optional<std::uint32_t> HammingIndex::nearest(std::span<const std::uint64_t
   if (query.size() != words_) {
     throw Error(fmt::format("a pattern of {} words queried against patterns of {} words", query.size(), words_));
   }
-  return pivots_.empty() ? nearest_brute_force(query) : nearest_with_pivots(query);
-}
-
-std::uint32_t HammingIndex::nearest_brute_force(std::span<const std::uint64_t> query) const {
-  std::uint32_t best = kNoDistance;
-  const std::size_t n = size();
-  for (std::size_t i = 0; i < n && best > 0; ++i) {
-    best = std::min(best, distance_below(query.data(), rows_.data() + i * words_, words_, best));
-  }
-  return best;
-}
-
-std::uint32_t HammingIndex::nearest_with_pivots(std::span<const std::uint64_t> query) const {
-  const std::size_t k = pivots_.size(), n = size();
-  std::vector<std::uint32_t> to_pivot(k);
-  std::uint32_t best = kNoDistance;
-  for (std::size_t j = 0; j < k; ++j) {
-    to_pivot[j] = distance_below(query.data(), rows_.data() + pivots_[j] * words_, words_, kNoDistance);
-    best = std::min(best, to_pivot[j]);
-  }
-  if (best == 0) return 0;
-  // Candidates whose lower bound is below the best so far, as (bound, index)
-  // in one word, visited by increasing bound.
-  thread_local std::vector<std::uint64_t> candidates;
-  candidates.clear();
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t* d = pivot_distances_.data() + i * k;
-    std::uint32_t bound = 0;
-    for (std::size_t j = 0; j < k; ++j) {
-      bound = std::max(bound, to_pivot[j] > d[j] ? to_pivot[j] - d[j] : d[j] - to_pivot[j]);
-    }
-    if (bound < best) candidates.push_back(std::uint64_t{bound} << 32 | i);
-  }
-  std::sort(candidates.begin(), candidates.end());
-  for (const std::uint64_t c : candidates) {
-    if ((c >> 32) >= best) break;
-    const std::size_t i = c & 0xffffffffU;
-    best = std::min(best, distance_below(query.data(), rows_.data() + i * words_, words_, best));
-    if (best == 0) break;
-  }
-  return best;
+  return has_popcnt() ? scan_popcnt(rows_.data(), size(), words_, query.data())
+                      : scan_portable(rows_.data(), size(), words_, query.data());
 }
 
 namespace {
@@ -194,7 +140,8 @@ Monitor build_monitor(const PatternStore& store, std::span<const std::size_t> la
 }
 
 std::vector<std::vector<std::uint32_t>> monitor_distances(const Monitor& monitor, const PatternStore& store,
-                                                          std::span<const std::int32_t> predicted) {
+                                                          std::span<const std::int32_t> predicted,
+                                                          std::size_t threads) {
   const std::size_t n = store.size();
   if (store.layers() != monitor.layers.size() || predicted.size() != n) {
     throw Error(fmt::format("monitor_distances: {} layers and {} predictions for a monitor of {} layers and {} "
@@ -211,7 +158,7 @@ std::vector<std::vector<std::uint32_t>> monitor_distances(const Monitor& monitor
   }
   constexpr std::size_t kChunk = 256;
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
-  parallel_for(chunks, [&](std::size_t chunk) {
+  parallel_for(chunks, threads, [&](std::size_t chunk) {
     for (std::size_t i = chunk * kChunk; i < std::min(n, (chunk + 1) * kChunk); ++i) {
       const auto c = static_cast<std::size_t>(predicted[i]);
       for (std::size_t k = 0; k < store.layers(); ++k) {

@@ -8,14 +8,16 @@
 #include <cstddef>
 #include <exception>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace apd {
 
-// Calls task(k) for k in [0, n); rethrows the exception of the lowest k that threw.
+// Calls task(k) for k in [0, n) on up to `max_threads` threads; rethrows the
+// exception of the lowest k that threw.
 template <typename Task>
-void parallel_for(std::size_t n, Task&& task) {
-  const std::size_t workers = std::min<std::size_t>(n, std::max(1U, std::thread::hardware_concurrency()));
+void parallel_for(std::size_t n, std::size_t max_threads, Task&& task) {
+  const std::size_t workers = std::min(n, std::max<std::size_t>(1, max_threads));
   std::vector<std::exception_ptr> errors(n);
   std::atomic<std::size_t> next{0};
   auto work = [&] {
@@ -34,6 +36,12 @@ void parallel_for(std::size_t n, Task&& task) {
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }
+}
+
+// The same on every core of the machine.
+template <typename Task>
+void parallel_for(std::size_t n, Task&& task) {
+  parallel_for(n, std::max(1U, std::thread::hardware_concurrency()), std::forward<Task>(task));
 }
 
 }  // namespace apd

@@ -121,9 +121,9 @@ void check_same_model(const MonitorModel& mine, const MonitorModel& theirs, cons
   }
 }
 
-ScoredSet score_set(const std::string& name, Observation seen, const Monitor& monitor) {
+ScoredSet score_set(const std::string& name, Observation seen, const Monitor& monitor, int threads) {
   ScoredSet s{name, std::move(seen.indices), std::move(seen.truth), std::move(seen.predicted), {}};
-  s.distance = monitor_distances(monitor, seen.patterns, s.predicted);
+  s.distance = monitor_distances(monitor, seen.patterns, s.predicted, static_cast<std::size_t>(threads));
   return s;
 }
 
@@ -172,7 +172,7 @@ int run_monitor_score(const MonitorScoreOptions& o) {
     scores.widths.push_back(l.width);
   }
   scores.gamma = static_cast<std::uint32_t>(o.gamma);
-  scores.in = score_set("in", observer.observe(o.data, scores.layers), file.monitor);
+  scores.in = score_set("in", observer.observe(o.data, scores.layers), file.monitor, o.threads);
   spdlog::debug("scored {} instances in {:.2f} s", scores.in.size(), clock.lap());
   if (o.ood) {
     DataChoice ood = o.data;
@@ -181,7 +181,7 @@ int run_monitor_score(const MonitorScoreOptions& o) {
     ood.split = o.ood_split;
     ood.labels.clear();
     ood.labelled = false;
-    scores.ood = score_set("ood", observer.observe(ood, scores.layers), file.monitor);
+    scores.ood = score_set("ood", observer.observe(ood, scores.layers), file.monitor, o.threads);
     spdlog::debug("scored {} out-of-distribution instances in {:.2f} s", scores.ood->size(), clock.lap());
   }
   write_scores(o, scores);
