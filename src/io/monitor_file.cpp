@@ -234,7 +234,11 @@ class Reader {
 
   MonitorFile file(dom::element root) const {
     const dom::object o = object(root, "the top level");
-    if (const auto format = string(field(o, "format", "the top level"), "format"); format != kMonitorFormat) {
+    dom::element format_field;
+    if (o["format"].get(format_field) != simdjson::SUCCESS) {
+      fail("the top level", fmt::format("no \"format\": not an apd-monitor file ({})", kMonitorFormat));
+    }
+    if (const auto format = string(format_field, "format"); format != kMonitorFormat) {
       fail("format", fmt::format("'{}' is not {} (not an apd-monitor file, or a newer one)", format, kMonitorFormat));
     }
     MonitorFile m;

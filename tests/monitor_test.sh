@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# apd-monitor end to end on MNIST and Fashion-MNIST: a monitor of the paper's
+# MLP (two layers) and of LeNet-5 (TorchScript, its 3456-bit layer) checked
+# against PyTorch and numpy (tests/python/check_monitor.py); byte-identical
+# output whatever the thread count; CSV = JSON; a class without patterns;
+# and the errors a user meets first, each one line with the right exit code.
+# Usage: monitor_test.sh APD_MONITOR APD_TRAIN MNIST_DIR FASHION_DIR SCRIPT_MODELS SCRATCH
+set -euo pipefail
+monitor="$1"; train="$2"; mnist="$3"; fashion="$4"; models="$5"; dir="$6"
+here="$(cd "$(dirname "$0")" && pwd)"
+py=/usr/bin/python3
+rm -rf "$dir"; mkdir -p "$dir"
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$train" --data "$mnist" --out "$dir/run" --epochs 2 --threads 2 --quiet
+
+# The paper's MLP: layers 1 and 3, scored on MNIST test with Fashion-MNIST as OOD.
+"$monitor" build --run "$dir/run" --epoch 2 --layers 1,3 --out "$dir/mlp.json" --quiet
+"$monitor" score --monitor "$dir/mlp.json" --data "$mnist" --ood "$fashion" --limit 2000 --gamma 3 \
+  --out "$dir/mlp-scores.json" >"$dir/summary.txt"
+grep -q "== detection ==" "$dir/summary.txt" || fail "no summary on stdout"
+"$py" "$here/python/check_monitor.py" mlp "$dir/mlp.json" "$dir/mlp-scores.json" "$dir/run" 2 "$mnist" "$fashion" \
+  2000 || fail "the MLP's monitor or scores differ from PyTorch's"
+
+# Same inputs, any thread count: the same bytes.
+"$monitor" build --run "$dir/run" --epoch 2 --layers 3,1 --threads 2 --out "$dir/mlp-2.json" --quiet
+cmp -s "$dir/mlp.json" "$dir/mlp-2.json" || fail "build depends on --threads or on the order of --layers"
+"$monitor" score --monitor "$dir/mlp.json" --data "$mnist" --ood "$fashion" --limit 2000 --gamma 3 --threads 2 \
+  --out "$dir/mlp-scores-2.json" >/dev/null
+cmp -s "$dir/mlp-scores.json" "$dir/mlp-scores-2.json" || fail "score depends on --threads"
+echo "ok: byte-identical monitors and scores with 1 and 2 threads"
+
+# CSV holds the JSON's instances table.
+"$monitor" score --monitor "$dir/mlp.json" --data "$mnist" --ood "$fashion" --limit 2000 --gamma 3 --format csv \
+  --out "$dir/mlp-scores.csv" >/dev/null
+"$py" - "$dir/mlp-scores.json" "$dir/mlp-scores.csv" <<'PY' || fail "CSV differs from JSON"
+import csv, json, sys
+rows = json.load(open(sys.argv[1]))["instances"]
+with open(sys.argv[2]) as f:
+    table = list(csv.DictReader(f))
+assert len(rows) == len(table), (len(rows), len(table))
+def text(v):
+    return "" if v is None else ("true" if v is True else "false" if v is False else str(v))
+for r, c in zip(rows, table):
+    assert list(r) == list(c), (list(r), list(c))
+    for k, v in r.items():
+        assert text(v) == c[k] or (isinstance(v, float) and abs(v - float(c[k])) < 1e-12), (k, v, c[k])
+PY
+echo "ok: --format csv holds the instances table of the JSON"
+
+# LeNet-5 through TorchScript on .npy data, its 3456-bit first layer and its last.
+lenet=(--model "$models/lenet_scripted.pt" --data "$models/images.npy" --targets "$models/targets.npy")
+"$monitor" build "${lenet[@]}" --input-shape 1,28,28 --limit 600 --all-instances --layers 1,4 \
+  --out "$dir/lenet.json" --quiet
+# No model options: the monitor's own model and preprocessing.
+"$monitor" score --monitor "$dir/lenet.json" --data "$models/images.npy" --targets "$models/targets.npy" \
+  --out "$dir/lenet-scores.json" >/dev/null
+"$py" "$here/python/check_monitor.py" npy "$dir/lenet.json" "$dir/lenet-scores.json" "$models/lenet_scripted.patterns.npy" \
+  "$models/lenet_scripted.predicted.npy" "$models/targets.npy" 3456,1024,120,84 600 ||
+  fail "LeNet-5's monitor or scores differ from PyTorch's"
+
+# A class without known patterns: its inputs have no distance and are flagged.
+"$monitor" build --run "$dir/run" --epoch 2 --labels 0,1 --out "$dir/two.json" 2>"$dir/two.err"
+grep -q "class 2: no correctly classified training instance" "$dir/two.err" || fail "no warning for empty classes"
+"$monitor" score --monitor "$dir/two.json" --data "$mnist" --limit 500 --out "$dir/two-scores.json" >/dev/null
+"$py" - "$dir/two-scores.json" <<'PY' || fail "undefined distances"
+import json, sys
+rows = json.load(open(sys.argv[1]))["instances"]
+other = [r for r in rows if r["predicted"] not in (0, 1)]
+assert other and all(r["distance_l3"] is None and r["combined"] is None and r["flagged"] for r in other)
+assert all(r["distance_l3"] is not None for r in rows if r["predicted"] in (0, 1))
+PY
+echo "ok: a class without patterns: distance null, flagged, and a warning at build"
+
+# Errors: one line naming the file or option, exit 2 for usage and 1 for data.
+expect() {  # code regex command...
+  local code="$1" regex="$2"; shift 2
+  set +e; "$@" >"$dir/out.txt" 2>"$dir/err.txt"; local got=$?; set -e
+  [[ $got == "$code" ]] || fail "$* exited $got, not $code: $(cat "$dir/err.txt")"
+  [[ $(wc -l <"$dir/err.txt") == 1 ]] || fail "$*: not one line: $(cat "$dir/err.txt")"
+  grep -Eq -e "$regex" "$dir/err.txt" || fail "$*: '$(cat "$dir/err.txt")' does not match '$regex'"
+}
+expect 1 "SHA-256 differs from the one .*mlp.json was built for" \
+  "$monitor" score --monitor "$dir/mlp.json" --run "$dir/run" --epoch 1 --data "$mnist"
+expect 2 "--layers: layer 5 does not exist; the model has 3 ReLU layer" \
+  "$monitor" build --run "$dir/run" --layers 5 --out "$dir/never.json"
+[[ ! -e "$dir/never.json" ]] || fail "a failed build wrote its output"
+expect 2 "--gamma: -1 is negative" "$monitor" score --monitor "$dir/mlp.json" --gamma -1
+expect 2 "not expected: none --normalize" "$monitor" score --monitor "$dir/mlp.json" --normalize none
+head -c 3000 "$dir/mlp.json" >"$dir/cut.json"
+expect 1 "cut.json: not valid JSON" "$monitor" score --monitor "$dir/cut.json"
+sed 's/"relu_widths":\[40,40,40\]/"relu_widths":[40,40,41]/' "$dir/mlp.json" >"$dir/wider.json"
+expect 1 "wider.json: layers\[1\].width: 40 differs from the model's layer 3 \(41\)" \
+  "$monitor" score --monitor "$dir/wider.json"
+expect 1 "apd-monitor/1" "$monitor" score --monitor "$dir/mlp-scores.json"
+expect 1 "no such file|cannot open|does not exist" "$monitor" score --monitor "$dir/missing.json"
+echo "ok: another model, other widths, layers out of range, negative gamma, bad files"
