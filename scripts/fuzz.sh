@@ -5,7 +5,7 @@
 #   scripts/fuzz.sh --runs N       a campaign of N executions per harness
 # Seed corpora are generated from real files (MNIST, the docs' APD example,
 # checkpoints written by Python's torch.save, arrays written by numpy.save, a synthetic run with its
-# checkpoints, dynamics and APDs extracted from it when the release build has made them); what a campaign finds lands in build/fuzz/findings/.
+# checkpoints, dynamics and APDs extracted from it, apd-monitor's files, when the release build has made them); what a campaign finds lands in build/fuzz/findings/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -18,12 +18,12 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
   -DAPD_BUILD_FUZZ=ON -DAPD_BUILD_TORCH=OFF -DAPD_BUILD_TESTS=OFF -DAPD_BUILD_BENCH=OFF >/dev/null
-harnesses=(fuzz_idx fuzz_apd_json fuzz_run_files fuzz_state_dict fuzz_npy fuzz_dynamics)
+harnesses=(fuzz_idx fuzz_apd_json fuzz_run_files fuzz_state_dict fuzz_npy fuzz_dynamics fuzz_monitor)
 cmake --build "$build" --target "${harnesses[@]}" >/dev/null
 
 # Seeds. The first byte of an IDX or run-file input picks the reader.
 seeds="$build/seeds"
-rm -rf "$seeds"; mkdir -p "$seeds"/{fuzz_idx,fuzz_apd_json,fuzz_run_files,fuzz_state_dict,fuzz_npy,fuzz_dynamics}
+rm -rf "$seeds"; mkdir -p "$seeds"/{fuzz_idx,fuzz_apd_json,fuzz_run_files,fuzz_state_dict,fuzz_npy,fuzz_dynamics,fuzz_monitor}
 if [[ -f data/mnist/train-labels-idx1-ubyte ]]; then
   { printf '\x00'; head -c $((16 + 3 * 784)) data/mnist/t10k-images-idx3-ubyte | /usr/bin/python3 -c "
 import sys; b = bytearray(sys.stdin.buffer.read()); b[4:8] = (3).to_bytes(4, 'big'); sys.stdout.buffer.write(b)"; } \
@@ -62,6 +62,33 @@ fi
 # A hand-made history: 10 instances, 3 epochs, padding clear.
 printf 'APDDYN1\n\x0a\x00\x00\x00\x00\x00\x00\x00\xff\x03\x0f\x01\xf0\x02' >"$seeds/fuzz_dynamics/hand-made.bin"
 
+# apd-monitor's files: a hand-made monitor of two layers (one class empty)
+# and, when the tests have made them, a small monitor and the first scores.
+/usr/bin/python3 - "$seeds/fuzz_monitor" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+monitor = {"format": "apd-monitor/1", "tool": {"name": "apd-monitor"},
+           "model": {"kind": "mlp", "file": "m.pt", "sha256": "a" * 64, "run": None, "epoch": None,
+                     "architecture": "4-10-70-3", "relu_widths": [10, 70], "classes": 3},
+           "preprocessing": {"normalize": "unit", "mean": [], "std": [], "input_shape": [4]},
+           "training": {}, "all_instances": False, "class_instances": [2, 1, 0],
+           "layers": [{"layer": 1, "width": 10, "patterns": [["0040", "c040"], ["ff00"], []]},
+                      {"layer": 2, "width": 70, "patterns": [["000000000000000004"], ["ff00000000000000fc"], []]}]}
+open(os.path.join(out, "hand-made.json"), "wb").write(b"\x00" + json.dumps(monitor).encode())
+scores = {"monitor": [{"format": "apd-monitor-scores/1", "gamma": 1}], "layers": [{"layer": 1, "width": 10}],
+          "instances": [{"set": "in", "index": 0, "label": 1, "predicted": 1, "distance_l1": 0},
+                        {"set": "in", "index": 1, "label": 2, "predicted": 1, "distance_l1": 3},
+                        {"set": "ood", "index": 0, "label": None, "predicted": 2, "distance_l1": None}]}
+open(os.path.join(out, "hand-made-scores.json"), "wb").write(b"\x01" + json.dumps(scores).encode())
+PY
+if [[ -f "$scratch/monitor/two.json" ]]; then
+  { printf '\x00'; cat "$scratch/monitor/two.json"; } >"$seeds/fuzz_monitor/two.json"
+  { printf '\x01'; /usr/bin/python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1])); s['instances'] = s['instances'][:40]; print(json.dumps(s))" \
+    "$scratch/monitor/two-scores.json"; } >"$seeds/fuzz_monitor/two-scores.json"
+fi
+
 # Checkpoints from Python's torch.save (16 inputs keeps them small) and from
 # apd-train: whole (first byte even) and their data.pkl alone (odd).
 /usr/bin/python3 tests/python/make_state_dicts.py "$build/state-dicts" 16 >/dev/null
@@ -86,6 +113,7 @@ for harness in "${harnesses[@]}"; do
     fuzz_state_dict) dict=fuzz_test/dict/pickle.dict ;;
     fuzz_npy) dict=fuzz_test/dict/npy.dict ;;
     fuzz_dynamics) dict=fuzz_test/dict/dynamics.dict ;;
+    fuzz_monitor) dict=fuzz_test/dict/monitor.dict ;;
     *) dict=fuzz_test/dict/json.dict ;;
   esac
   regressions="fuzz_test/regressions/$harness"
