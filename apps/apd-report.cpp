@@ -22,6 +22,8 @@ struct Options {
 void add_options(CLI::App& app, Options& o) {
   app.add_option("--run", o.report.run, "apd-train run directory (Figure 1 and the header)");
   app.add_option("--apd", o.report.apds, "APD files written by apd-extract (Figures 2 and 3), in the order shown");
+  app.add_option("--monitor", o.report.monitor,
+                 "Scores written by apd-monitor score --format json (the monitor section)");
   app.add_option("--out", o.out, "The HTML file to write")->required();
   app.add_option("--max-nodes", o.report.max_nodes,
                  "Nodes per Sankey column (2 or more); smaller patterns merge into \"other\"")
@@ -32,7 +34,9 @@ void add_options(CLI::App& app, Options& o) {
 }
 
 int run(const Options& o) {
-  if (o.report.run.empty() && o.report.apds.empty()) throw apd::UsageError("give --run RUNDIR, --apd FILE..., or both");
+  if (o.report.run.empty() && o.report.apds.empty() && o.report.monitor.empty()) {
+    throw apd::UsageError("give --run RUNDIR, --apd FILE..., --monitor SCORES.json, or several of them");
+  }
   apd::refuse_output_in_running_run(o.out);
   apd::Stopwatch clock;
   std::vector<std::string> warnings;

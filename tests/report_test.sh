@@ -2,12 +2,17 @@
 # apd-report on a short run: writes the report (and one with merged nodes),
 # opens both in headless Chromium (tests/browser/check_report.mjs), leaves
 # PNG screenshots in the build tree, and prepares the error-test files.
-# Usage: report_test.sh APD_REPORT APD_EXTRACT RUN_DIR SCRATCH BROWSER_DIR SCREENSHOT_DIR
+# Usage: report_test.sh APD_REPORT APD_EXTRACT APD_MONITOR RUN_DIR SCRATCH BROWSER_DIR SCREENSHOT_DIR
 set -euo pipefail
-report="$1"; extract="$2"; run="$3"; dir="$4"; browser="$5"; shots="$6"
+report="$1"; extract="$2"; monitor="$3"; run="$4"; dir="$5"; browser="$6"; shots="$7"
 rm -rf "$dir"; mkdir -p "$dir" "$shots"
 "$extract" --run "$run" --epochs 1,3,5 --labels 1 --limit 500 --out "$dir/apd-e{epoch}.json" --quiet
-"$report" --run "$run" --apd "$dir/apd-e1.json" "$dir/apd-e3.json" "$dir/apd-e5.json" --out "$dir/report.html"
+data="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["dataset"]["dir"])' "$run/run.json")"
+# The monitor section: the run's own test split scored, with itself as "out of distribution".
+"$monitor" build --run "$run" --layers 1,2 --out "$dir/monitor.json" --quiet
+"$monitor" score --monitor "$dir/monitor.json" --ood "$data" --out "$dir/scores.json" --quiet >/dev/null
+"$report" --run "$run" --apd "$dir/apd-e1.json" "$dir/apd-e3.json" "$dir/apd-e5.json" --monitor "$dir/scores.json" \
+  --out "$dir/report.html"
 "$report" --run "$run" --apd "$dir/apd-e1.json" "$dir/apd-e5.json" --max-nodes 4 --out "$dir/merged.html"
 grep -q 'other (' "$dir/merged.html" || { echo "FAIL: --max-nodes 4 merged nothing"; exit 1; }
 node "$browser/check_report.mjs" "$dir/report.html" "$shots/report.png"
@@ -18,7 +23,6 @@ sed -i 's|"run":"[^"]*"|"run":"/elsewhere/other-run"|' "$dir/other-run.json"
 mkdir -p "$dir/no-metrics" && cp "$run/run.json" "$dir/no-metrics/"
 # The shallow model reads the synthetic data the run was trained on (64 pixels): no MNIST needed.
 /usr/bin/python3 "$(dirname "$0")/python/make_state_dicts.py" "$dir/state-dicts-64" 64
-data="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["dataset"]["dir"])' "$run/run.json")"
 "$extract" --checkpoint "$dir/state-dicts-64/sequential.pt" --data "$data" --split test --limit 50 \
   --out "$dir/shallow.json" --quiet
 echo "report ok: screenshots in $shots"

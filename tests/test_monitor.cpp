@@ -2,6 +2,7 @@
 // against a brute-force oracle, per-class pattern sets, flags.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 
@@ -9,6 +10,7 @@
 #include "apd/core/monitor.hpp"
 #include "apd/io/atomic_file.hpp"
 #include "apd/io/monitor_file.hpp"
+#include "apd/report/monitor_stats.hpp"
 
 namespace {
 
@@ -52,7 +54,8 @@ std::uint32_t naive_distance(const std::uint64_t* a, const std::uint64_t* b, std
 std::uint32_t naive_nearest(const std::vector<std::uint64_t>& rows, const std::uint64_t* q, std::size_t width) {
   const std::size_t words = (width + 63) / 64;
   std::uint32_t best = apd::kNoDistance;
-  for (std::size_t i = 0; i < rows.size() / words; ++i) best = std::min(best, naive_distance(&rows[i * words], q, width));
+  for (std::size_t i = 0; i < rows.size() / words; ++i)
+    best = std::min(best, naive_distance(&rows[i * words], q, width));
   return best;
 }
 
@@ -104,8 +107,8 @@ TEST_CASE("A monitor keeps the distinct patterns of correctly classified instanc
   REQUIRE(m.layers.size() == 1);
   CHECK(m.layers[0].layer == 3);
   CHECK(m.instances == std::vector<std::uint64_t>{2, 3, 0});
-  CHECK(m.layers[0].classes[0].size() == 1);  // 1100 twice
-  CHECK(m.layers[0].classes[1].size() == 2);  // 0011 twice, 0000; not the wrong 1111
+  CHECK(m.layers[0].classes[0].size() == 1);                                  // 1100 twice
+  CHECK(m.layers[0].classes[1].size() == 2);                                  // 0011 twice, 0000; not the wrong 1111
   CHECK(apd::pattern_to_string(m.layers[0].classes[1].row(0), 4) == "0000");  // ascending text
   CHECK(apd::pattern_to_string(m.layers[0].classes[1].row(1), 4) == "0011");
   CHECK(m.layers[0].classes[2].size() == 0);
@@ -225,5 +228,87 @@ TEST_CASE("A malformed monitor file is one error naming the field") {
   fails_with(replaced(text, "\"layer\": 2", "\"layer\": 3"), "exceeds 2");
   fails_with(replaced(text, "\"class_instances\": [1, 3, 0]", "\"class_instances\": [1, 3]"), "fewer values");
   fails_with(text.substr(0, text.size() / 2), "not valid JSON");
-  fails_with(std::string(100000, '[') , "not valid JSON");
+  fails_with(std::string(100000, '['), "not valid JSON");
+}
+
+namespace {
+
+// Four test instances (distances 0, 0, 2, 5; the second and fourth wrong)
+// and two out-of-distribution ones (3, undefined), one layer of width 10.
+apd::MonitorScores hand_made_scores() {
+  apd::MonitorScores m;
+  m.layers = {2};
+  m.widths = {10};
+  m.in = {"in", {0, 1, 2, 3}, {1, 1, 2, 2}, {1, 0, 2, 0}, {{0, 0, 2, 5}}};
+  m.ood = apd::ScoredSet{"ood", {0, 1}, {}, {1, 2}, {{3, apd::kNoDistance}}};
+  return m;
+}
+
+const apd::Cell& cell(const apd::Table& t, std::size_t row, const std::string& column) {
+  const auto at = std::find(t.columns.begin(), t.columns.end(), column);
+  REQUIRE(at != t.columns.end());
+  return t.rows.at(row).at(static_cast<std::size_t>(at - t.columns.begin()));
+}
+double decimal(const apd::Cell& c) { return std::get<apd::Decimal>(c).value; }
+std::uint64_t count(const apd::Cell& c) { return std::get<std::uint64_t>(c); }
+
+}  // namespace
+
+TEST_CASE("Monitor flags follow Cheng et al.: share flagged, misclassified flagged, precision, per gamma") {
+  const apd::Table t = apd::monitor_flags_table(hand_made_scores());
+  REQUIRE(t.rows.size() == 6);               // in and ood, gamma 0, 1, 2
+  CHECK(count(cell(t, 0, "flagged")) == 2);  // in, gamma 0: distances 2 and 5
+  CHECK(count(cell(t, 0, "misclassified")) == 2);
+  CHECK(count(cell(t, 0, "misclassified_flagged")) == 1);
+  CHECK(decimal(cell(t, 0, "precision")) == 0.5);
+  CHECK(count(cell(t, 2, "flagged")) == 1);  // gamma 2: only distance 5
+  CHECK(decimal(cell(t, 2, "precision")) == 1.0);
+  CHECK(count(cell(t, 5, "flagged")) == 2);  // ood, gamma 2: 3 and undefined
+  CHECK(std::holds_alternative<std::monostate>(cell(t, 5, "precision")));
+}
+
+TEST_CASE("Monitor detection: AUROC with ties and FPR at 95% TPR, undefined distances ranked highest") {
+  const apd::Table t = apd::monitor_detection_table(hand_made_scores());
+  REQUIRE(t.rows.size() == 4);  // misclassification and ood, layer 2 and combined
+  // Misclassified {0, 5} vs correct {0, 2}: pairs 0.5 + 0 + 1 + 1 of 4.
+  CHECK(decimal(cell(t, 0, "auroc")) == 0.625);
+  // Catching both misclassified needs threshold 0: every correct one flagged.
+  CHECK(decimal(cell(t, 0, "fpr_at_95_tpr")) == 1.0);
+  CHECK(decimal(cell(t, 1, "auroc")) == 0.625);  // combined = distance / 10 ranks the same
+  // OOD {3, undefined} vs test {0, 0, 2, 5}: 3 + 4 of 8 pairs; threshold 3 flags one test instance of 4.
+  CHECK(std::get<std::string>(cell(t, 2, "task")) == "ood");
+  CHECK(decimal(cell(t, 2, "auroc")) == 0.875);
+  CHECK(decimal(cell(t, 2, "fpr_at_95_tpr")) == 0.25);
+}
+
+TEST_CASE("The instances table writes undefined distances as null and flags them") {
+  const apd::Table t = apd::monitor_instances_table(hand_made_scores());
+  REQUIRE(t.rows.size() == 6);
+  CHECK(t.columns == std::vector<std::string>{"set", "index", "label", "predicted", "correct", "distance_l2",
+                                              "combined", "flagged"});
+  CHECK(decimal(cell(t, 3, "combined")) == 0.5);
+  CHECK(std::holds_alternative<std::monostate>(cell(t, 5, "distance_l2")));
+  CHECK(std::holds_alternative<std::monostate>(cell(t, 5, "combined")));
+  CHECK(std::get<bool>(cell(t, 5, "flagged")));
+  CHECK(std::holds_alternative<std::monostate>(cell(t, 4, "label")));
+}
+
+TEST_CASE("A scores file reads back into the scores it was written from") {
+  const apd::MonitorScores m = hand_made_scores();
+  const std::string json =
+      apd::render_json({{"monitor",
+                         {"format", "gamma"},
+                         {{apd::Cell{std::string("apd-monitor-scores/1")}, apd::Cell{std::uint64_t{0}}}}},
+                        apd::monitor_layers_table(m),
+                        apd::monitor_instances_table(m)});
+  const apd::MonitorScores back = apd::parse_monitor_scores(json, "s.json");
+  CHECK(back.layers == m.layers);
+  CHECK(back.widths == m.widths);
+  CHECK(back.in.distance == m.in.distance);
+  CHECK(back.in.truth == m.in.truth);
+  REQUIRE(back.ood.has_value());
+  CHECK(back.ood->distance == m.ood->distance);
+  CHECK(back.ood->truth.empty());
+  CHECK_THROWS_WITH(apd::parse_monitor_scores(replaced(json, "\"distance_l2\": 5", "\"distance_l2\": 11"), "s.json"),
+                    Catch::Contains("s.json: instances[3].distance_l2: 11 exceeds 10"));
 }

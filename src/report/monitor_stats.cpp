@@ -48,8 +48,8 @@ void add_detection_row(Table& t, const std::string& task, const std::string& sco
   const std::uint64_t negatives = groups.size() - positives;
   const auto a = auroc(groups);
   const auto f = fpr_at_95_tpr(std::move(groups));
-  t.rows.push_back({Cell{task}, Cell{score}, optional_cell(a), optional_cell(f), count_cell(positives),
-                    count_cell(negatives)});
+  t.rows.push_back(
+      {Cell{task}, Cell{score}, optional_cell(a), optional_cell(f), count_cell(positives), count_cell(negatives)});
 }
 
 std::vector<std::optional<std::size_t>> scores_of(const MonitorScores& m) {
@@ -159,6 +159,73 @@ Table monitor_detection_table(const MonitorScores& m) {
     add_detection_row(t, "ood", score_name(m, layer), std::move(groups));
   }
   return t;
+}
+
+}  // namespace apd
+
+namespace apd {
+
+namespace {
+
+constexpr std::size_t kMaxBins = 40;
+
+// Histograms of one score over shared bins: [lo, lo + step), ...; integer
+// distances get integer bins.
+nlohmann::json score_histograms(const MonitorScores& m, std::optional<std::size_t> layer) {
+  struct Group {
+    const char* name;
+    const ScoredSet* set;
+    int want;  // 1 correct, 0 wrong, -1 every instance (ood)
+  };
+  std::vector<Group> groups{{"correct", &m.in, 1}, {"wrong", &m.in, 0}};
+  if (m.ood) groups.push_back({"out of distribution", &*m.ood, -1});
+  double top = 0;
+  for (const auto& g : groups) {
+    for (std::size_t i = 0; i < g.set->size(); ++i) {
+      const double s = score_of(m, *g.set, layer, i);
+      if (std::isfinite(s)) top = std::max(top, s);
+    }
+  }
+  const bool integer = layer.has_value();
+  const double step = integer ? std::ceil((top + 1) / static_cast<double>(kMaxBins)) : std::max(top, 1e-9) / kMaxBins;
+  const auto bins = static_cast<std::size_t>(integer ? std::floor(top / step) + 1 : kMaxBins);
+  nlohmann::json h{{"score", score_name(m, layer)}, {"integer", integer}, {"step", step}};
+  for (std::size_t b = 0; b < bins; ++b) {
+    const double lo = static_cast<double>(b) * step;
+    h["x"].push_back(integer && step == 1 ? fmt::format("{}", lo) : fmt::format("{:.4g}-{:.4g}", lo, lo + step));
+    h["center"].push_back(integer && step == 1 ? lo : lo + step / 2);
+  }
+  for (const auto& g : groups) {
+    std::vector<std::uint64_t> counts(bins, 0);
+    std::uint64_t undefined = 0, total = 0;
+    for (std::size_t i = 0; i < g.set->size(); ++i) {
+      if (g.want >= 0 && (g.set->truth[i] == g.set->predicted[i]) != (g.want == 1)) continue;
+      ++total;
+      const double s = score_of(m, *g.set, layer, i);
+      if (!std::isfinite(s)) {
+        ++undefined;
+        continue;
+      }
+      counts[std::min(bins - 1, static_cast<std::size_t>(std::floor(s / step)))] += 1;
+    }
+    h["groups"].push_back({{"name", g.name}, {"counts", counts}, {"undefined", undefined}, {"total", total}});
+  }
+  return h;
+}
+
+}  // namespace
+
+nlohmann::json monitor_report_json(const MonitorScores& m, const std::string& file) {
+  nlohmann::json out{{"file", file},
+                     {"gamma", m.gamma},
+                     {"layers", m.layers},
+                     {"widths", m.widths},
+                     {"instances", m.in.size()},
+                     {"ood_instances", m.ood ? m.ood->size() : 0},
+                     {"flags_html", render_html(monitor_flags_table(m))},
+                     {"detection_html", render_html(monitor_detection_table(m))}};
+  for (const auto layer : scores_of(m)) out["histograms"].push_back(score_histograms(m, layer));
+  return out;
 }
 
 }  // namespace apd

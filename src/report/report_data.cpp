@@ -10,6 +10,9 @@
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/report/report.hpp"
+
+#include "apd/io/monitor_file.hpp"
+#include "apd/report/monitor_stats.hpp"
 #include "apd/report/stats.hpp"
 
 namespace apd {
@@ -282,6 +285,7 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
   }
   data["zmax"] = {{"all", zmax_all}, {"wrong", zmax_wrong}};
   data["max_nodes"] = o.max_nodes;
+  if (!o.monitor.empty()) data["monitor"] = monitor_report_json(read_monitor_scores(o.monitor), o.monitor.string());
   return data;
 }
 

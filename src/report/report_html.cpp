@@ -128,6 +128,32 @@ std::string render_figure_sections(const nlohmann::json& data) {
              text_of(field(data, "max_nodes")));
 }
 
+// apd-monitor's scores: the two tables, and a container per score's histograms.
+std::string render_monitor_section(const nlohmann::json& m) {
+  std::vector<std::string> layers;
+  for (const auto& l : field(m, "layers")) layers.push_back(l.dump());
+  std::string out = fmt::format(
+      "<h2 id=\"monitor\">Runtime monitor</h2>\n<p class=\"meta\">Scores of {}: {} in-distribution and {} "
+      "out-of-distribution instances; monitored ReLU layer(s) {}.</p>\n"
+      "<p class=\"caption\">Per monitored layer, the Hamming distance from an instance's activation pattern to "
+      "the nearest pattern that correctly classified training instances of its predicted class produced (0: in "
+      "pattern); combined: the sum over layers of distance / width. An instance is flagged at tolerance gamma when "
+      "a distance exceeds gamma (Cheng et al., DATE 2019); a class without known patterns has no distance and "
+      "flags every input predicted as it.</p>\n",
+      escape_markup(text_of(field(m, "file"))), text_of(field(m, "instances")), text_of(field(m, "ood_instances")),
+      fmt::join(layers, ", "));
+  out += "<h3>Flags</h3>\n" + text_of(field(m, "flags_html"));
+  out +=
+      "<p class=\"caption\">flagged_share: flagged among all instances of the set; misclassified_flagged_share: "
+      "flagged among the misclassified (recall); precision: misclassified among the flagged.</p>\n";
+  out += "<h3>Detection</h3>\n" + text_of(field(m, "detection_html"));
+  out +=
+      "<p class=\"caption\">The distance as a detector: AUROC (ties count one half) and the false-positive "
+      "rate at 95% true-positive rate, of misclassified test instances among the test instances, and of "
+      "out-of-distribution instances against the test instances.</p>\n";
+  return out + "<h3>Distances</h3>\n<div id=\"monitor-histograms\"></div>\n";
+}
+
 // The data as inline JSON; "</" is escaped so no string can close the script element.
 std::string render_data(const nlohmann::json& data) {
   std::string json = data.dump();
@@ -145,6 +171,7 @@ std::string render_report(const nlohmann::json& data, const ReportAssets& assets
   out += render_header(data);
   if (!field(data, "apds").empty()) out += render_key_numbers(field(data, "apds"));
   out += render_figure_sections(data);
+  if (data.contains("monitor")) out += render_monitor_section(field(data, "monitor"));
   out += render_data(data);
   out += fmt::format("<script>{}</script>\n</body>\n</html>\n", assets.script);
   return out;

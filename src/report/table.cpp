@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "apd/io/markup.hpp"
 
 namespace apd {
 
@@ -113,6 +114,19 @@ std::string render_markdown(const Table& t) {
     out += fmt::format("| {} |\n", fmt::join(values, " | "));
   }
   return out;
+}
+
+std::string render_html(const Table& t) {
+  std::string out = fmt::format("<table class=\"{}\">\n<tr>", escape_markup(t.name));
+  for (const auto& c : t.columns) out += "<th>" + escape_markup(c) + "</th>";
+  out += "</tr>\n";
+  for (const auto& row : t.rows) {
+    out += "<tr>";
+    for (const auto& cell : row)
+      out += (numeric(cell) ? "<td class=\"num\">" : "<td>") + escape_markup(shown(cell)) + "</td>";
+    out += "</tr>\n";
+  }
+  return out + "</table>\n";
 }
 
 std::string render_csv(const Table& t) {

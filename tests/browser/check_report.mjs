@@ -2,7 +2,8 @@
 // browser) and checks what a reader would see: no console errors, no network
 // request outside the file, one rendered Sankey per APD file with one node per
 // displayed node and one path per displayed link, the heatmaps and Figure 1
-// drawn. Writes a PNG screenshot. Usage: node check_report.mjs REPORT.html OUT.png
+// drawn, and the monitor's histograms (one bar trace per group) and tables.
+// Writes a PNG screenshot. Usage: node check_report.mjs REPORT.html OUT.png
 import { chromium } from 'playwright-core';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,6 +56,10 @@ const result = await page.evaluate(() => {
     hasChurn: Boolean(data.run && data.run.churn),
     churnLayers: data.run && data.run.churn ? data.run.churn.layers.length : 0,
     churnTraces: fig1c ? fig1c.querySelectorAll('.scatterlayer .trace').length : 0,
+    monitorScores: data.monitor ? data.monitor.histograms.length : 0,
+    monitorPlots: [...document.querySelectorAll('.monitor-plot')].map((div) => ({
+      id: div.id, groups: Number(div.dataset.groups), bars: div.querySelectorAll('.barlayer .trace').length })),
+    monitorTables: document.querySelectorAll('table.flags, table.detection').length,
   };
 });
 
@@ -69,6 +74,10 @@ if (result.hasRun && result.lossTraces !== 2) failures.push(`Figure 1: ${result.
 if (result.hasRun && result.patternTraces !== result.layers) failures.push(`Figure 1: ${result.patternTraces} pattern curves, ${result.layers} expected`);
 if (result.hasChurn && result.churnTraces !== result.churnLayers + 1) failures.push(`Figure 1: ${result.churnTraces} churn curves, ${result.churnLayers + 1} expected`);
 
+if (result.monitorPlots.length !== result.monitorScores) failures.push(`${result.monitorPlots.length} monitor histograms for ${result.monitorScores} scores`);
+for (const m of result.monitorPlots) if (m.bars !== m.groups) failures.push(`${m.id}: ${m.bars} histograms drawn, ${m.groups} expected`);
+if (result.monitorScores && result.monitorTables !== 2) failures.push(`monitor: ${result.monitorTables} tables, 2 expected`);
+
 await page.screenshot({ path: png, fullPage: true });
 await context.close();
 const summary = result.sankeys.map((s) => `${s.id} ${s.nodes} nodes/${s.links} links`).join(', ');
@@ -76,4 +85,4 @@ if (failures.length) {
   console.log(`FAIL ${html}:\n  ${failures.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`ok ${html}: ${summary}; ${result.heatmaps.length} heatmap plots; screenshot ${png}`);
+console.log(`ok ${html}: ${summary}; ${result.heatmaps.length} heatmap plots; ${result.monitorPlots.length} monitor histograms; screenshot ${png}`);

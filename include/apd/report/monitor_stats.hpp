@@ -8,7 +8,10 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "apd/core/monitor.hpp"
 #include "apd/report/table.hpp"
@@ -30,5 +33,15 @@ namespace apd {
 // Per task (misclassification, ood) and score (layer l, combined): AUROC
 // and FPR at 95% TPR, with the positives and negatives they count.
 [[nodiscard]] Table monitor_detection_table(const MonitorScores& m);
+
+}  // namespace apd
+
+namespace apd {
+
+// apd-report's monitor section for the scores in `file`: the flags and
+// detection tables (HTML), and per score (each layer's distance, the
+// combined one) the histograms of correct, wrong and out-of-distribution
+// instances over shared bins, with the count of undefined distances.
+[[nodiscard]] nlohmann::json monitor_report_json(const MonitorScores& m, const std::string& file);
 
 }  // namespace apd

@@ -3,7 +3,10 @@
 //   Figure 1: train/validation loss per epoch (best epoch marked), unique
 //             patterns per layer per epoch (linear or log scale);
 //   Figure 2: one Sankey diagram per APD file;
-//   Figure 3: strength (log bins) x purity heatmaps of all and wrong instances.
+//   Figure 3: strength (log bins) x purity heatmaps of all and wrong instances;
+//   Monitor:  apd-monitor's flags and detection tables, and the histograms of
+//             distances to the nearest known pattern of correct, wrong and
+//             out-of-distribution instances.
 #pragma once
 
 #include <cstddef>
@@ -43,6 +46,7 @@ struct SankeyView {
 struct ReportOptions {
   std::filesystem::path run;                // optional: Figure 1 and the header
   std::vector<std::filesystem::path> apds;  // Figures 2 and 3
+  std::filesystem::path monitor;            // optional: apd-monitor score's JSON (the monitor section)
   std::size_t max_nodes = 500;              // per Sankey column
   std::string title;
 };

@@ -38,6 +38,8 @@ inline constexpr NameTable<TableFormat, 4> kTableFormatNames{{{"text", TableForm
 [[nodiscard]] std::string render_text(const Table& t);
 [[nodiscard]] std::string render_markdown(const Table& t);
 [[nodiscard]] std::string render_csv(const Table& t);
+// An HTML <table> of class t.name, cells as in text, markup escaped.
+[[nodiscard]] std::string render_html(const Table& t);
 // {"<table name>": [{column: value, ...}, ...], ...}, columns in order, written
 // directly (no DOM: a flow table can hold a million rows).
 [[nodiscard]] std::string render_json(const std::vector<Table>& tables);

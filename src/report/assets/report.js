@@ -1,4 +1,4 @@
-// apd-report's page script: draws Figures 1-3 from the inline JSON (#apd-data)
+// apd-report's page script: draws Figures 1-3 and the monitor's histograms from the inline JSON (#apd-data)
 // with the embedded Plotly.js. Embedded at build time (assets.S).
 const data = JSON.parse(document.getElementById('apd-data').textContent);
 const config = {displaylogo: false, responsive: true};
@@ -73,4 +73,24 @@ data.apds.forEach((a, i) => {
       xaxis2: {title: 'strength (instances in the flow, log bins)', domain: [0.62, 0.965]}, yaxis2: {title: 'purity'}},
     config));
 });
+if (data.monitor) {
+  const groupColors = {'correct': '#1f77b4', 'wrong': '#d62728', 'out of distribution': '#7f7f7f'};
+  data.monitor.histograms.forEach((h, i) => {
+    const div = document.createElement('div');
+    div.id = `monitor-hist-${i}`;
+    div.className = 'plot monitor-plot';
+    div.dataset.groups = h.groups.length;
+    document.getElementById('monitor-histograms').appendChild(div);
+    const traces = h.groups.map((g) => ({
+      type: 'bar', x: h.center, y: g.counts.map((c) => (g.total ? c / g.total : 0)),
+      customdata: g.counts.map((c, b) => [c, h.x[b]]),
+      name: `${g.name} (${g.total}${g.undefined ? `, ${g.undefined} undefined` : ''})`,
+      marker: {color: groupColors[g.name]},
+      hovertemplate: `${g.name}: %{customdata[0]} instances at %{customdata[1]}<extra></extra>`}));
+    plots.push(Plotly.newPlot(div, traces, {
+      title: `${h.score}: distance to the nearest known pattern of the predicted class`, barmode: 'group',
+      xaxis: {title: h.integer ? 'Hamming distance' : 'sum over layers of distance / width'},
+      yaxis: {title: 'share of the group'}, height: 360}, config));
+  });
+}
 window.apdRendered = Promise.all(plots).then(() => { document.body.dataset.rendered = 'true'; });
