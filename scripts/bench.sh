@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, measured side by side in one run on this machine (it is shared
 # and noisy: compare ratios within a run, not figures across runs). Prints
-# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|model|shards|stats|paper|all]
+# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|model|shards|monitor|stats|paper|all]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -208,6 +208,46 @@ one = statistics.median(t[1] - t[0] for t in times)
 four = statistics.median(t[2] - t[1] for t in times)
 print(f"  one process {one:.2f} s; 4 shards + merge {four:.2f} s: {four / one:.2f}x (target <= 0.6x; median of 3)")
 PY
+fi
+
+if [[ "$what" == monitor || "$what" == all ]]; then
+  echo
+  echo "== apd-monitor, whole processes, 1 thread (targets: the paper's MLP, build from 54,000 training images and score"
+  echo "   10,000 MNIST + 10,000 Fashion-MNIST test images <= 2 s in all; LeNet-5's 3456-bit layer: score 10,000 <= 10 s)"
+  bash scripts/fetch-fashion-mnist.sh >/dev/null
+  "$bin/apps/apd-train" --data data/mnist --out "$scratch/monitor-run" --epochs 5 --threads 2 --quiet
+  timed() { # label command... -> "label: wall s, peak RSS" (the command's stdout dropped)
+    local label="$1"; shift
+    /usr/bin/time -f "%e %M" -o "$scratch/monitor.time" "$@" >/dev/null
+    read -r t rss <"$scratch/monitor.time"
+    echo "$t" >>"$scratch/monitor.sum"
+    echo "  $label: $t s, peak RSS $((rss / 1024)) MiB"
+  }
+  rm -f "$scratch/monitor.sum"
+  timed "MLP 784-40-40-40-10, build (layer 3, 54,000 images)" \
+    "$bin/apps/apd-monitor" build --run "$scratch/monitor-run" --out "$scratch/mlp-monitor.json" --threads 1 --quiet
+  timed "MLP, score 10,000 MNIST + 10,000 Fashion-MNIST  " \
+    "$bin/apps/apd-monitor" score --monitor "$scratch/mlp-monitor.json" --data data/mnist --ood data/fashion-mnist \
+    --threads 1 --out "$scratch/mlp-scores.json" --quiet
+  echo "  MLP build + score: $(/usr/bin/python3 -c 'import sys; print(f"{sum(map(float, open(sys.argv[1]))):.2f}")' \
+    "$scratch/monitor.sum") s (target <= 2 s)"
+  [[ -f "$scratch/lenet/scripted/epoch-2.pt" ]] ||
+    /usr/bin/python3 examples/lenet/train_lenet.py --data data/mnist --out "$scratch/lenet" --epochs 2 >/dev/null
+  lenet=(--model "$scratch/lenet/scripted/epoch-2.pt" --input-shape 1,28,28)
+  timed "LeNet-5 layer 1 (3456 bits), build from 60,000 images" \
+    "$bin/apps/apd-monitor" build "${lenet[@]}" --data data/mnist --split train --layers 1 --threads 1 \
+    --out "$scratch/lenet-monitor.json" --quiet
+  timed "LeNet-5 layer 1, score 10,000 MNIST test images     " \
+    "$bin/apps/apd-monitor" score --monitor "$scratch/lenet-monitor.json" --data data/mnist --threads 1 \
+    --out "$scratch/lenet-scores.json" --quiet
+  timed "LeNet-5 layer 1, score 10,000 MNIST + 10,000 Fashion " \
+    "$bin/apps/apd-monitor" score --monitor "$scratch/lenet-monitor.json" --data data/mnist --ood data/fashion-mnist \
+    --threads 1 --out "$scratch/lenet-scores.json" --quiet
+  echo "  -- the search alone, side by side (queries: the test images' layer-1 patterns from apd-extract)"
+  "$bin/apps/apd-extract" "${lenet[@]}" --data data/mnist --split test --layers 1 --threads 1 \
+    --out "$scratch/lenet-test-l1.json" --quiet
+  "$bin/bench/apd_bench_monitor" "$scratch/lenet-monitor.json" "$scratch/lenet-test-l1.json"
+  rm -f "$scratch"/lenet-*.json "$scratch"/mlp-*.json
 fi
 
 if [[ "$what" == stats || "$what" == all ]]; then
