@@ -6,8 +6,10 @@
 # every training instance's correctness at every epoch (forgetting events),
 # extracts the APDs of the same 500 training images of label 1 at epochs 10,
 # 50, 150 and 300 (the paper's Figure 2), prints their statistics, and writes
-# the report with the paper's three figures. The full paper run is the same
-# with APD_DEMO_EPOCHS=500.
+# the report with the paper's three figures, builds a runtime monitor of the
+# last hidden layer and scores MNIST's test images against Fashion-MNIST,
+# then trains the LeNet-5 example (TorchScript) and monitors two of its
+# layers. The full paper run is the same with APD_DEMO_EPOCHS=500.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -56,5 +58,28 @@ echo
 echo
 "$bin/apd-stats" "${apds[@]}" --table errors
 echo
-"$bin/apd-report" --run "$run" --apd "${apds[@]}" --out "$run/report.html"
+echo
+echo "demo: a runtime monitor of the last hidden layer (Cheng et al., DATE 2019): the distinct patterns of the"
+echo "      correctly classified training images per predicted class; MNIST test images scored, Fashion-MNIST as OOD"
+bash scripts/fetch-fashion-mnist.sh >/dev/null
+"$bin/apd-monitor" build --run "$run" --epoch "$epochs" --out "$run/monitor.json"
+"$bin/apd-monitor" score --monitor "$run/monitor.json" --data data/mnist --ood data/fashion-mnist \
+  --out "$run/monitor-scores.json"
+echo
+"$bin/apd-report" --run "$run" --apd "${apds[@]}" --monitor "$run/monitor-scores.json" --out "$run/report.html"
 echo "demo: report (open it in a browser; it works offline): $root/$run/report.html"
+
+echo
+lenet="runs/lenet"
+echo "demo: the LeNet-5 example (examples/lenet, TorchScript) trained 3 epochs into $lenet, and monitors of its"
+echo "      last hidden layer (84 neurons) and of its first ReLU layer (6x24x24 = 3456 neurons)"
+rm -rf "$lenet"
+/usr/bin/python3 examples/lenet/train_lenet.py --data data/mnist --out "$lenet" --epochs 3
+for layer in 4 1; do
+  echo
+  echo "demo: LeNet-5, ReLU layer $layer"
+  "$bin/apd-monitor" build --model "$lenet/scripted/epoch-3.pt" --data data/mnist --split train --input-shape 1,28,28 \
+    --layers "$layer" --out "$lenet/monitor-l$layer.json"
+  "$bin/apd-monitor" score --monitor "$lenet/monitor-l$layer.json" --data data/mnist --ood data/fashion-mnist \
+    --out "$lenet/monitor-l$layer-scores.json"
+done

@@ -109,7 +109,7 @@ void check_labels(std::span<const std::int32_t> labels, std::size_t classes, con
 
 Monitor build_monitor(const PatternStore& store, std::span<const std::size_t> layers,
                       std::span<const std::int32_t> truth, std::span<const std::int32_t> predicted,
-                      std::size_t classes, bool all_instances) {
+                      std::size_t classes, bool all_instances, std::size_t threads) {
   const std::size_t n = store.size();
   if (layers.size() != store.layers() || truth.size() != n || predicted.size() != n) {
     throw Error(fmt::format("build_monitor: {} layers, {} instances, {} labels and {} predictions", layers.size(), n,
@@ -131,7 +131,7 @@ Monitor build_monitor(const PatternStore& store, std::span<const std::size_t> la
       into.insert(into.end(), r.begin(), r.end());
     }
     MonitorLayer layer{layers[k], store.width(k), std::vector<HammingIndex>(classes)};
-    parallel_for(classes, [&](std::size_t c) {
+    parallel_for(classes, threads, [&](std::size_t c) {
       layer.classes[c] = HammingIndex(layer.width, distinct_sorted(rows[c], words));
     });
     m.layers.push_back(std::move(layer));

@@ -65,7 +65,8 @@ int run_monitor_build(const MonitorBuildOptions& o) {
   file.model = observer.model();
   file.preprocessing = observer.preprocessing();
   file.tool = tool_record();
-  file.monitor = build_monitor(seen.patterns, layers, seen.truth, seen.predicted, file.model.classes, o.all_instances);
+  file.monitor = build_monitor(seen.patterns, layers, seen.truth, seen.predicted, file.model.classes, o.all_instances,
+                               static_cast<std::size_t>(o.threads));
   std::uint64_t correct = 0;
   for (std::size_t i = 0; i < seen.truth.size(); ++i) correct += seen.truth[i] == seen.predicted[i] ? 1 : 0;
   file.training = seen.record;
@@ -127,19 +128,23 @@ ScoredSet score_set(const std::string& name, Observation seen, const Monitor& mo
   return s;
 }
 
-Table scores_header(const MonitorScores& m) {
-  return {"monitor", {"format", "gamma"}, {{Cell{std::string(kMonitorScoresFormat)}, Cell{std::uint64_t{m.gamma}}}}};
+// Which monitor and model the scores come from (read back: format and gamma).
+Table scores_header(const MonitorScores& m, const MonitorScoreOptions& o, const MonitorFile& file) {
+  return {"monitor",
+          {"format", "gamma", "monitor_file", "model_file", "model_sha256"},
+          {{Cell{std::string(kMonitorScoresFormat)}, Cell{std::uint64_t{m.gamma}}, Cell{o.monitor.string()},
+            Cell{file.model.file}, Cell{file.model.sha256}}}};
 }
 
 std::string summary_text(const MonitorScores& m) {
   return render_text(monitor_flags_table(m)) + "\n" + render_text(monitor_detection_table(m));
 }
 
-void write_scores(const MonitorScoreOptions& o, const MonitorScores& m) {
+void write_scores(const MonitorScoreOptions& o, const MonitorScores& m, const MonitorFile& file) {
   if (o.out.empty()) return;
   switch (o.format) {
     case TableFormat::json:
-      write_output(o.out, render_json({scores_header(m), monitor_layers_table(m), monitor_flags_table(m),
+      write_output(o.out, render_json({scores_header(m, o, file), monitor_layers_table(m), monitor_flags_table(m),
                                        monitor_detection_table(m), monitor_instances_table(m)}));
       break;
     case TableFormat::csv: write_output(o.out, render_csv(monitor_instances_table(m))); break;
@@ -184,7 +189,7 @@ int run_monitor_score(const MonitorScoreOptions& o) {
     scores.ood = score_set("ood", observer.observe(ood, scores.layers), file.monitor, o.threads);
     spdlog::debug("scored {} out-of-distribution instances in {:.2f} s", scores.ood->size(), clock.lap());
   }
-  write_scores(o, scores);
+  write_scores(o, scores, file);
   if (o.out != "-") fmt::print("{}", summary_text(scores));
   return 0;
 }

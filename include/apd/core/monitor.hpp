@@ -75,10 +75,10 @@ struct Monitor {
 // model ReLU layer layers[k]), the true and predicted labels of its
 // instances, and the class count. Patterns of each set are distinct and in
 // ascending order of their '0'/'1' text. Throws apd::Error on a label outside
-// 0..classes-1.
+// 0..classes-1. Sorts the classes' sets on up to `threads` threads.
 [[nodiscard]] Monitor build_monitor(const PatternStore& store, std::span<const std::size_t> layers,
                                     std::span<const std::int32_t> truth, std::span<const std::int32_t> predicted,
-                                    std::size_t classes, bool all_instances);
+                                    std::size_t classes, bool all_instances, std::size_t threads = 1);
 
 // distance[k][i]: the distance of instance i's pattern in monitored layer k
 // to its predicted class's set, kNoDistance when that set is empty. The
