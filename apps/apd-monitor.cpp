@@ -34,8 +34,7 @@ void add_data_options(CLI::App& app, apd::DataChoice& d) {
       "--data", [&d](const std::string& path) { d.data = path; },
       "IDX dataset directory (default: the run's, or data/mnist), or X.npy with --model");
   app.add_option("--targets", d.targets, "Integer labels y.npy, shape [N], with --data X.npy");
-  apd::app::add_enum_option(app, "--split", apd::kDataSplitNames, d.split,
-                            "train or val (a run's own split), or test");
+  apd::app::add_enum_option(app, "--split", apd::kDataSplitNames, d.split, "train or val (a run's own split), or test");
   app.add_option("--labels", d.labels, "True labels to keep, comma-separated (default all)")->delimiter(',');
   app.add_option_function<std::size_t>(
          "--limit", [&d](const std::size_t& n) { d.limit = n; }, "At most N instances")
@@ -67,8 +66,9 @@ int main(int argc, char** argv) {
   app.get_formatter()->column_width(34);
   app.require_subcommand(1);
 
-  auto* b = app.add_subcommand("build", "Keep, per monitored layer and predicted class, the distinct patterns of "
-                                        "the correctly classified training instances");
+  auto* b = app.add_subcommand("build",
+                               "Keep, per monitored layer and predicted class, the distinct patterns of "
+                               "the correctly classified training instances");
   add_model_options(*b, build.model, false);
   add_data_options(*b, build.data);
   b->add_option("--layers", build.layers, "ReLU layers to monitor, e.g. 3 or 2,3 (default the last)")
@@ -78,8 +78,9 @@ int main(int argc, char** argv) {
   b->add_option("--out", build.out, "The monitor file to write (JSON, apd-monitor/1)")->required();
   add_run_options(*b, build.model, build.threads);
 
-  auto* s = app.add_subcommand("score", "Score instances: per monitored layer the Hamming distance to the nearest "
-                                        "known pattern of the predicted class; flags, AUROC, FPR at 95% TPR");
+  auto* s = app.add_subcommand("score",
+                               "Score instances: per monitored layer the Hamming distance to the nearest "
+                               "known pattern of the predicted class; flags, AUROC, FPR at 95% TPR");
   s->add_option("--monitor", score.monitor, "A monitor file written by apd-monitor build")->required();
   add_model_options(*s, score.model, true);
   add_data_options(*s, score.data);
@@ -103,5 +104,6 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
   apd::app::setup_logging(program, verbosity);
   apd::remove_temporaries_on_signals();
-  return apd::app::run_guarded([&] { return b->parsed() ? apd::run_monitor_build(build) : apd::run_monitor_score(score); });
+  return apd::app::run_guarded(
+      [&] { return b->parsed() ? apd::run_monitor_build(build) : apd::run_monitor_score(score); });
 }

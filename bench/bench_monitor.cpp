@@ -52,7 +52,8 @@ int main(int argc, char** argv) {
     const auto query = [&](std::size_t i) { return d.pattern_row(d.path_node(i, 1)); };
     const auto& classes = layer.classes;
     auto t = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < n; ++i) naive[i] = naive_nearest(classes[static_cast<std::size_t>(d.predicted[i])], query(i));
+    for (std::size_t i = 0; i < n; ++i)
+      naive[i] = naive_nearest(classes[static_cast<std::size_t>(d.predicted[i])], query(i));
     const double naive_s = seconds_since(t);
     t = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < n; ++i) {

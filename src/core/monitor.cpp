@@ -41,8 +41,8 @@ APD_INLINE std::uint32_t scan(const std::uint64_t* rows, std::size_t n, std::siz
   return best;
 }
 
-__attribute__((target("popcnt"))) std::uint32_t scan_popcnt(const std::uint64_t* rows, std::size_t n,
-                                                             std::size_t words, const std::uint64_t* query) {
+__attribute__((target("popcnt"))) std::uint32_t scan_popcnt(const std::uint64_t* rows, std::size_t n, std::size_t words,
+                                                            const std::uint64_t* query) {
   return scan(rows, n, words, query);
 }
 std::uint32_t scan_portable(const std::uint64_t* rows, std::size_t n, std::size_t words, const std::uint64_t* query) {
@@ -108,8 +108,8 @@ void check_labels(std::span<const std::int32_t> labels, std::size_t classes, con
 }  // namespace
 
 Monitor build_monitor(const PatternStore& store, std::span<const std::size_t> layers,
-                      std::span<const std::int32_t> truth, std::span<const std::int32_t> predicted,
-                      std::size_t classes, bool all_instances, std::size_t threads) {
+                      std::span<const std::int32_t> truth, std::span<const std::int32_t> predicted, std::size_t classes,
+                      bool all_instances, std::size_t threads) {
   const std::size_t n = store.size();
   if (layers.size() != store.layers() || truth.size() != n || predicted.size() != n) {
     throw Error(fmt::format("build_monitor: {} layers, {} instances, {} labels and {} predictions", layers.size(), n,
@@ -131,9 +131,8 @@ Monitor build_monitor(const PatternStore& store, std::span<const std::size_t> la
       into.insert(into.end(), r.begin(), r.end());
     }
     MonitorLayer layer{layers[k], store.width(k), std::vector<HammingIndex>(classes)};
-    parallel_for(classes, threads, [&](std::size_t c) {
-      layer.classes[c] = HammingIndex(layer.width, distinct_sorted(rows[c], words));
-    });
+    parallel_for(classes, threads,
+                 [&](std::size_t c) { layer.classes[c] = HammingIndex(layer.width, distinct_sorted(rows[c], words)); });
     m.layers.push_back(std::move(layer));
   }
   return m;
@@ -144,9 +143,10 @@ std::vector<std::vector<std::uint32_t>> monitor_distances(const Monitor& monitor
                                                           std::size_t threads) {
   const std::size_t n = store.size();
   if (store.layers() != monitor.layers.size() || predicted.size() != n) {
-    throw Error(fmt::format("monitor_distances: {} layers and {} predictions for a monitor of {} layers and {} "
-                            "instances",
-                            store.layers(), predicted.size(), monitor.layers.size(), n));
+    throw Error(
+        fmt::format("monitor_distances: {} layers and {} predictions for a monitor of {} layers and {} "
+                    "instances",
+                    store.layers(), predicted.size(), monitor.layers.size(), n));
   }
   check_labels(predicted, monitor.classes, "predicted");
   std::vector<std::vector<std::uint32_t>> out(store.layers(), std::vector<std::uint32_t>(n));

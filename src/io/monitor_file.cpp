@@ -1,5 +1,7 @@
 #include "apd/io/monitor_file.hpp"
 
+#include <utility>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 // Every simdjson result is checked here: none may become an exception.
@@ -133,7 +135,8 @@ class Reader {
     const dom::object o = object(e, "model");
     MonitorModel m;
     m.kind = string(field(o, "kind", "model"), "model.kind");
-    if (m.kind != "mlp" && m.kind != "torchscript") fail("model.kind", fmt::format("'{}' is not mlp or torchscript", m.kind));
+    if (m.kind != "mlp" && m.kind != "torchscript")
+      fail("model.kind", fmt::format("'{}' is not mlp or torchscript", m.kind));
     m.file = string(field(o, "file", "model"), "model.file");
     m.sha256 = string(field(o, "sha256", "model"), "model.sha256");
     if (m.sha256.size() != 64 || m.sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
@@ -193,13 +196,15 @@ class Reader {
       const std::string at = fmt::format("{}[{}]", where, n);
       std::string_view hex;
       if (p.get(hex) != simdjson::SUCCESS) fail(at, "is not a string");
-      if (hex.size() != digits) fail(at, fmt::format("has {} hex digits; width {} needs {}", hex.size(), width, digits));
+      if (hex.size() != digits)
+        fail(at, fmt::format("has {} hex digits; width {} needs {}", hex.size(), width, digits));
       std::fill(row.begin(), row.end(), 0);
       if (const auto bad = pack_pattern_hex(hex, row); bad != std::string_view::npos) {
         fail(at, fmt::format("character {} is not a lowercase hex digit", bad));
       }
       for (std::size_t b = width; b < 4 * digits; ++b) {
-        if (((row[b / 64] >> (b % 64)) & 1U) != 0) fail(at, fmt::format("sets padding bit {} beyond width {}", b, width));
+        if (((row[b / 64] >> (b % 64)) & 1U) != 0)
+          fail(at, fmt::format("sets padding bit {} beyond width {}", b, width));
       }
       const std::span<const std::uint64_t> packed(row.data(), words);
       if (n > 0 && compare_patterns(std::span(rows).last(words), packed) >= 0) {
@@ -219,8 +224,8 @@ class Reader {
     if (l.layer == 0) fail(where + ".layer", "ReLU layers are numbered from 1");
     l.width = count(field(o, "width", where), where + ".width", static_cast<std::uint64_t>(kMaxMonitorWidth));
     if (l.width != model.relu_widths[l.layer - 1]) {
-      fail(where + ".width", fmt::format("{} differs from the model's layer {} ({})", l.width, l.layer,
-                                         model.relu_widths[l.layer - 1]));
+      fail(where + ".width",
+           fmt::format("{} differs from the model's layer {} ({})", l.width, l.layer, model.relu_widths[l.layer - 1]));
     }
     std::size_t c = 0;
     for (const dom::element p : array(field(o, "patterns", where), where + ".patterns")) {
@@ -295,7 +300,7 @@ namespace {
 
 class ScoresReader {
  public:
-  explicit ScoresReader(std::string name) : r_(name) {}
+  explicit ScoresReader(std::string name) : r_(std::move(name)) {}
 
   MonitorScores read(dom::element root) const {
     const dom::object o = r_.object(root, "the top level");
@@ -356,9 +361,8 @@ class ScoresReader {
     if (set == "in") s.truth.push_back(label(r_.field(o, "label", where), where + ".label"));
     for (std::size_t k = 0; k < columns.size(); ++k) {
       const dom::element d = r_.field(o, columns[k], where);
-      s.distance[k].push_back(d.is_null() ? kNoDistance
-                                          : static_cast<std::uint32_t>(
-                                                r_.count(d, where + "." + columns[k], m.widths[k])));
+      s.distance[k].push_back(
+          d.is_null() ? kNoDistance : static_cast<std::uint32_t>(r_.count(d, where + "." + columns[k], m.widths[k])));
     }
   }
 

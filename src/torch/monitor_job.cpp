@@ -18,9 +18,7 @@ namespace apd {
 
 namespace {
 
-nlohmann::json tool_record() {
-  return {{"name", "apd-monitor"}, {"version", version()}, {"git_sha", git_sha()}};
-}
+nlohmann::json tool_record() { return {{"name", "apd-monitor"}, {"version", version()}, {"git_sha", git_sha()}}; }
 
 void check_common(int threads, std::int64_t batch_size) {
   if (threads <= 0 || threads > kMaxThreads) {
@@ -117,8 +115,8 @@ void check_same_model(const MonitorModel& mine, const MonitorModel& theirs, cons
   }
   if (mine.relu_widths != theirs.relu_widths || mine.classes != theirs.classes) {
     throw Error(fmt::format("{}: ReLU widths {} and {} classes differ from {}'s ({} and {})", mine.file,
-                            fmt::join(mine.relu_widths, ","), mine.classes, monitor,
-                            fmt::join(theirs.relu_widths, ","), theirs.classes));
+                            fmt::join(mine.relu_widths, ","), mine.classes, monitor, fmt::join(theirs.relu_widths, ","),
+                            theirs.classes));
   }
 }
 
@@ -149,8 +147,7 @@ void write_scores(const MonitorScoreOptions& o, const MonitorScores& m, const Mo
       break;
     case TableFormat::csv: write_output(o.out, render_csv(monitor_instances_table(m))); break;
     case TableFormat::text:
-    case TableFormat::markdown:
-      throw UsageError("--format: the scores are written as json or csv");
+    case TableFormat::markdown: throw UsageError("--format: the scores are written as json or csv");
   }
 }
 

@@ -156,7 +156,8 @@ struct Observer::Impl {
     ExtractOptions o = extract_options(choice, d);
     const std::optional<RunInfo> run_info = own ? info : std::nullopt;
     if (d.split == DataSplit::val && !run_info) {
-      throw UsageError(fmt::format("--split val is a run's own validation split; {} is not the run's data", dir.string()));
+      throw UsageError(
+          fmt::format("--split val is a run's own validation split; {} is not the run's data", dir.string()));
     }
     const SplitData s = open_split(o, run_info, dir);
     const IdxImageFile images(s.images_path);

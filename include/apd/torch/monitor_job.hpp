@@ -20,17 +20,17 @@ namespace apd {
 
 struct MonitorBuildOptions {
   ModelChoice model;
-  DataChoice data;                   // the training data (default: the run's training split)
-  std::vector<std::size_t> layers;   // 1-based ReLU layers; default the last one
-  bool all_instances = false;        // keep misclassified instances' patterns too
+  DataChoice data;                  // the training data (default: the run's training split)
+  std::vector<std::size_t> layers;  // 1-based ReLU layers; default the last one
+  bool all_instances = false;       // keep misclassified instances' patterns too
   std::filesystem::path out;
   int threads = 1;
 };
 
 struct MonitorScoreOptions {
   std::filesystem::path monitor;
-  ModelChoice model;  // no source: the one the monitor records
-  DataChoice data;    // in-distribution instances (default the test split)
+  ModelChoice model;                         // no source: the one the monitor records
+  DataChoice data;                           // in-distribution instances (default the test split)
   std::optional<std::filesystem::path> ood;  // out-of-distribution data: IDX directory or X.npy
   DataSplit ood_split = DataSplit::test;
   std::int64_t gamma = 0;
