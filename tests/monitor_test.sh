@@ -59,6 +59,22 @@ lenet=(--model "$models/lenet_scripted.pt" --data "$models/images.npy" --targets
   "$models/lenet_scripted.predicted.npy" "$models/targets.npy" 3456,1024,120,84 600 ||
   fail "LeNet-5's monitor or scores differ from PyTorch's"
 
+# Out-of-distribution data as unlabelled .npy: here the very instances scored, so every OOD
+# distance equals its in-distribution twin and the OOD AUROC is exactly one half.
+"$monitor" score --monitor "$dir/lenet.json" --data "$models/images.npy" --targets "$models/targets.npy" \
+  --ood "$models/images.npy" --out "$dir/lenet-twins.json" >/dev/null
+"$py" - "$dir/lenet-twins.json" <<'PY' || fail "OOD .npy without targets"
+import json, sys
+s = json.load(open(sys.argv[1]))
+rows = {k: [r for r in s["instances"] if r["set"] == k] for k in ("in", "ood")}
+assert len(rows["in"]) == len(rows["ood"]) == 1000
+for a, b in zip(rows["in"], rows["ood"]):
+    assert b["label"] is None and b["correct"] is None
+    assert (a["distance_l1"], a["distance_l4"], a["predicted"]) == (b["distance_l1"], b["distance_l4"], b["predicted"])
+assert all(r["auroc"] == 0.5 for r in s["detection"] if r["task"] == "ood"), s["detection"]
+PY
+echo "ok: --ood X.npy without targets; the same instances as OOD give AUROC 0.5"
+
 # A class without known patterns: its inputs have no distance and are flagged.
 "$monitor" build --run "$dir/run" --epoch 2 --labels 0,1 --out "$dir/two.json" 2>"$dir/two.err"
 grep -q "class 2: no correctly classified training instance" "$dir/two.err" || fail "no warning for empty classes"

@@ -11,14 +11,26 @@
 
 namespace apd {
 
-std::optional<double> auroc(std::vector<ScoredGroup> groups) {
-  std::sort(groups.begin(), groups.end(), [](const ScoredGroup& a, const ScoredGroup& b) { return a.score < b.score; });
+namespace {
+
+struct Counts {
+  std::uint64_t positives = 0, negatives = 0;
+};
+
+Counts counts_of(const std::vector<ScoredGroup>& groups) {
   std::uint64_t positives = 0, total = 0;
   for (const auto& g : groups) {
     positives += g.positives;
     total += g.instances;
   }
-  const std::uint64_t negatives = total - positives;
+  return {positives, total - positives};
+}
+
+}  // namespace
+
+std::optional<double> auroc(std::vector<ScoredGroup> groups) {
+  std::sort(groups.begin(), groups.end(), [](const ScoredGroup& a, const ScoredGroup& b) { return a.score < b.score; });
+  const auto [positives, negatives] = counts_of(groups);
   if (positives == 0 || negatives == 0) return std::nullopt;
   // Sum of the (average) ranks of the positives, equal scores sharing a rank.
   long double rank_sum = 0;
@@ -42,12 +54,7 @@ std::optional<double> auroc(std::vector<ScoredGroup> groups) {
 
 std::optional<double> fpr_at_95_tpr(std::vector<ScoredGroup> groups) {
   std::sort(groups.begin(), groups.end(), [](const ScoredGroup& a, const ScoredGroup& b) { return a.score > b.score; });
-  std::uint64_t positives = 0, total = 0;
-  for (const auto& g : groups) {
-    positives += g.positives;
-    total += g.instances;
-  }
-  const std::uint64_t negatives = total - positives;
+  const auto [positives, negatives] = counts_of(groups);
   if (positives == 0 || negatives == 0) return std::nullopt;
   // Lower the threshold one distinct score at a time until 95% of the
   // positives (rounded up, in integers) score at or above it.
