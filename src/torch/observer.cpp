@@ -176,7 +176,14 @@ struct Observer::Impl {
     ForwardPass pass = forward_pass(**mlp, images, n, indices, batch_size());
     std::vector<std::int32_t> truth;
     if (d.labelled) {
-      for (const auto i : indices) truth.push_back(s.labels[static_cast<std::size_t>(i)]);
+      for (const auto i : indices) {
+        const std::uint8_t label = s.labels[static_cast<std::size_t>(i)];
+        if (label >= model.classes) {
+          throw Error(fmt::format("{}: label {} of instance {} is outside the model's classes 0..{}",
+                                  s.labels_path.string(), label, i, model.classes - 1));
+        }
+        truth.push_back(label);
+      }
     }
     nlohmann::json record = data_record(s.images_path, std::move(selection), indices.size());
     return {keep_layers(pass.patterns, layers), std::move(indices), std::move(truth), std::move(pass.predicted),
