@@ -323,3 +323,78 @@ TEST_CASE("malformed pattern_hex is refused with the node named", "[json]") {
              Contains("nodes[0].pattern_hex: character 'F' at position 1 (only 0-9 and a-f)"));
   CHECK_THAT(hexed([](json& d) { d["nodes"][0]["pattern"] = "0000"; }), Contains("given twice"));
 }
+
+namespace {
+
+// The reader's result for `text`: the diagram's JSON, or the error message
+// with byte offsets removed (they move with the whitespace).
+std::string outcome(const std::string& text) {
+  try {
+    return apd::to_apd_json(apd::parse_apd_json(text, "f.json"));
+  } catch (const apd::Error& e) {
+    return std::regex_replace(std::string(e.what()), std::regex("at byte [0-9]+"), "at byte N");
+  }
+}
+
+// `text` with a space after the "{" of every instance record: still the same
+// JSON, but no longer the exact form the reader's fast path takes.
+std::string spaced_instances(std::string text) {
+  const auto start = text.find("\"instances\":[");
+  REQUIRE(start != std::string::npos);
+  for (auto at = text.find("\n{\"index\"", start); at != std::string::npos; at = text.find("\n{\"index\"", at + 3)) {
+    text.insert(at + 2, " ");
+  }
+  return text;
+}
+
+std::string replaced_once(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("instance records read by the fast path give what the general parser gives", "[json]") {
+  const std::string text = apd::to_apd_json(sample(60, 4));
+  const std::string first = text.substr(text.find("\n{\"index\"", text.find("\"instances\":[")) + 1);
+  const std::string record = first.substr(0, first.find('\n') - (first[first.find('\n') - 1] == ',' ? 1 : 0));
+  CAPTURE(record);
+  // The record is {"index":I,"label":L,"predicted":P,"path":["a","b","c"]}.
+  const std::string path = record.substr(record.find("\"path\":[") + 8);
+  const std::string first_id = path.substr(1, path.find('"', 1) - 1);
+  const std::string index = record.substr(9, record.find(',') - 9);
+  const std::vector<std::pair<std::string, std::string>> edits{
+      {"", ""},
+      {"\"index\":" + index + ",", "\"index\":0" + index + ","},  // leading zero: invalid JSON
+      {"\"index\":" + index + ",", "\"index\":-" + index + ","},
+      {"\"index\":" + index + ",", "\"index\":123456789012345678,"},
+      {"\"index\":" + index + ",", "\"index\":9223372036854775807,"},
+      {"\"index\":" + index + ",", "\"index\":9223372036854775808,"},
+      {"\"index\":" + index + ",", "\"index\":1.5,"},
+      {"\"index\":" + index + ",", "\"index\":1e3,"},
+      {"\"index\":" + index + ",", "\"index\":\"3\","},
+      {"\"label\":", "\"label\":2147483647,\"x\":"},
+      {"\"label\":", "\"label\":2147483648,\"x\":"},
+      {"\"label\":", "\"label\":999999999,\"x\":"},
+      {"\"predicted\":", "\"predicted\":null,\"x\":"},
+      {"\"" + first_id + "\"", "\"l1n\\u0030\""},
+      {"\"" + first_id + "\"", "\"l1n0\\\"\""},
+      {"\"" + first_id + "\"", "\"l1n0\xc3\xa9\""},
+      {"\"" + first_id + "\"", "\"l1n0\t\""},
+      {"\"" + first_id + "\"", "\"" + first_id + "\",\"" + first_id + "\""},
+      {"\"path\":[", "\"path\":[]}"},
+      {"\"path\":[", "\"path\":[],\"path2\":["},
+      {"]}", "],\"extra\":1}"},
+      {"]}", "]}}"},
+      {"]}", "]"},
+      {"{\"index\"", "{\"label\":1,\"index\""},
+  };
+  for (const auto& [from, to] : edits) {
+    const std::string edited = from.empty() ? text : replaced_once(text, record, replaced_once(record, from, to));
+    CAPTURE(from, to);
+    const std::string fast = outcome(edited);
+    CHECK(fast == outcome(spaced_instances(edited)));
+    if (from.empty()) CHECK(fast == text);
+  }
+}

@@ -24,6 +24,8 @@ enum class JsonType { absent, null, boolean, number, string, object, array };
 class IdArena {
  public:
   void add(std::string_view id);
+  // Appends every id of `other`, in order.
+  void append(const IdArena& other);
   [[nodiscard]] std::string_view operator[](std::size_t k) const {
     const std::size_t begin = k == 0 ? 0 : end_[k - 1];
     return {chars_.data() + begin, end_[k] - begin};

@@ -47,6 +47,13 @@ void IdArena::add(std::string_view id) {
   end_.push_back(chars_.size());
 }
 
+void IdArena::append(const IdArena& other) {
+  const std::size_t base = chars_.size();
+  chars_.append(other.chars_);
+  end_.reserve(end_.size() + other.end_.size());
+  for (const std::size_t e : other.end_) end_.push_back(base + e);
+}
+
 namespace {
 
 constexpr std::size_t kBatchBytes = std::size_t{2} << 20;
@@ -210,6 +217,85 @@ const char* section_name(Section s) {
   return "?";
 }
 
+// An instance record exactly as apd writes it,
+//   {"index":I,"label":L,"predicted":P,"path":["id",...]}
+// with no whitespace, the keys in this order, integers without sign,
+// fraction, exponent or leading zero, and ids of printable ASCII without
+// escapes. Such records are two thirds of a large file's bytes; reading them
+// by hand skips cutting them out, copying them and simdjson. Anything else,
+// valid or not, is left to the general parser: both give the same document
+// and the same errors.
+struct InstanceRow {
+  static constexpr std::size_t kMaxIds = 64;
+  std::int64_t index = 0;
+  std::int32_t label = 0, predicted = 0;
+  std::array<std::string_view, kMaxIds> ids{};
+  std::size_t count = 0;
+};
+
+class InstanceScanner {
+ public:
+  // The record's length in `text`, with `row` filled in; 0 when `text`
+  // does not start with such a record.
+  static std::size_t scan(std::string_view text, InstanceRow& row) {
+    InstanceScanner s(text);
+    std::uint64_t index = 0, label = 0, predicted = 0;
+    // At most 18 digits fit an int64 and 9 a label (< 2^31) whatever they are.
+    if (!s.literal("{\"index\":") || !s.number(18, index) || !s.literal(",\"label\":") || !s.number(9, label) ||
+        !s.literal(",\"predicted\":") || !s.number(9, predicted) || !s.literal(",\"path\":[")) {
+      return 0;
+    }
+    row.count = 0;
+    if (!s.literal("]")) {
+      do {
+        if (row.count == InstanceRow::kMaxIds || !s.id(row.ids[row.count++])) return 0;
+      } while (s.literal(","));
+      if (!s.literal("]")) return 0;
+    }
+    if (!s.literal("}")) return 0;
+    row.index = static_cast<std::int64_t>(index);
+    row.label = static_cast<std::int32_t>(label);
+    row.predicted = static_cast<std::int32_t>(predicted);
+    return s.at_;
+  }
+
+ private:
+  explicit InstanceScanner(std::string_view text) : t_(text) {}
+
+  // A fixed-size compare the compiler inlines (a library memcmp call per
+  // literal showed in profiles).
+  template <std::size_t N>
+  bool literal(const char (&s)[N]) {
+    if (t_.size() - at_ < N - 1 || std::memcmp(t_.data() + at_, s, N - 1) != 0) return false;
+    at_ += N - 1;
+    return true;
+  }
+  bool number(std::size_t max_digits, std::uint64_t& v) {
+    const std::size_t start = at_;
+    v = 0;
+    while (at_ < t_.size() && t_[at_] >= '0' && t_[at_] <= '9') {
+      if (at_ - start == max_digits) return false;
+      v = v * 10 + static_cast<std::uint64_t>(t_[at_++] - '0');
+    }
+    return at_ > start && (t_[start] != '0' || at_ - start == 1);
+  }
+  bool id(std::string_view& out) {
+    if (!literal("\"")) return false;
+    const std::size_t start = at_;
+    for (; at_ < t_.size() && t_[at_] != '"'; ++at_) {
+      const auto c = static_cast<unsigned char>(t_[at_]);
+      if (c < 0x20 || c > 0x7e || c == '\\') return false;
+    }
+    if (at_ == t_.size()) return false;
+    out = t_.substr(start, at_ - start);
+    ++at_;
+    return true;
+  }
+
+  std::string_view t_;
+  std::size_t at_ = 0;
+};
+
 // Turns records (whole JSON objects, as text) into the document's columns.
 class RecordParser {
  public:
@@ -217,6 +303,7 @@ class RecordParser {
 
   // Gathers one record (a whole JSON object, as text) into the current batch.
   void add(Section section, std::string_view record) {
+    submit_parsed();
     if (section != batch_.section) submit();
     batch_.section = section;
     batch_.starts.push_back(batch_.text.size());
@@ -225,15 +312,28 @@ class RecordParser {
     if (batch_.text.size() >= kBatchBytes) submit();
   }
 
+  // An instance record read by InstanceScanner, kept in order with the batches.
+  void add_instance(const InstanceRow& row) {
+    submit();
+    parsed_.index.push_back(row.index);
+    parsed_.label.push_back(row.label);
+    parsed_.predicted.push_back(row.predicted);
+    parsed_.path_count.push_back(static_cast<std::uint32_t>(row.count));
+    for (std::size_t k = 0; k < row.count; ++k) parsed_.ids.add(row.ids[k]);
+    if (parsed_.index.size() >= kParsedRows) submit_parsed();
+  }
+
   // Runs `task` on the parsing thread, in order with the batches.
   void run_in_order(std::function<void()> task) {
     submit();
+    submit_parsed();
     worker_.submit(std::move(task));
   }
 
   // Parses what is left and waits for it: afterwards the document is complete.
   void finish() {
     submit();
+    submit_parsed();
     worker_.wait();
   }
 
@@ -244,6 +344,29 @@ class RecordParser {
     std::string text;       // the records, one per line
     std::vector<std::size_t> starts;
   };
+  // Instance records read by hand, appended to the document as they are.
+  struct ParsedInstances {
+    std::vector<std::int64_t> index;
+    std::vector<std::int32_t> label, predicted;
+    std::vector<std::uint32_t> path_count;
+    IdArena ids;
+  };
+  static constexpr std::size_t kParsedRows = 32768;
+
+  void submit_parsed() {
+    if (parsed_.index.empty()) return;
+    done_[static_cast<int>(Section::instances)] += parsed_.index.size();
+    worker_.submit([this, p = std::make_shared<ParsedInstances>(std::move(parsed_))] { append(*p); });
+    parsed_ = ParsedInstances{};
+  }
+
+  void append(const ParsedInstances& p) {
+    doc_.index.insert(doc_.index.end(), p.index.begin(), p.index.end());
+    doc_.label.insert(doc_.label.end(), p.label.begin(), p.label.end());
+    doc_.predicted.insert(doc_.predicted.end(), p.predicted.begin(), p.predicted.end());
+    doc_.path_count.insert(doc_.path_count.end(), p.path_count.begin(), p.path_count.end());
+    doc_.path_ids.append(p.ids);
+  }
 
   // Hands the current batch to the parsing thread, which parses batches one
   // after another while this thread scans on.
@@ -521,6 +644,7 @@ class RecordParser {
   const std::string& name_;
   sj::parser parser_;  // the parsing thread's
   Batch batch_;        // being gathered
+  ParsedInstances parsed_;
   std::array<std::size_t, 3> done_{};
   SerialWorker worker_{2};  // last: its thread stops before the members above go
 };
@@ -708,16 +832,28 @@ class TopLevel {
         fail(name_, fmt::format("{}[{}]", section_name(section), k),
              fmt::format("expected an object, got {}", type_name(type_of_first_byte(static_cast<char>(c)))));
       }
-      in_.mark();
-      in_.skip_value();
-      records_.add(section, in_.marked());
-      in_.unmark();
+      if (section != Section::instances || !scan_instance()) {
+        in_.mark();
+        in_.skip_value();
+        records_.add(section, in_.marked());
+        in_.unmark();
+      }
       c = in_.skip_whitespace();
       if (c == ']') return in_.advance();
       if (c != ',') in_.syntax_error(fmt::format("expected ',' or ']' after {}[{}]", section_name(section), k), c);
       in_.advance();
       c = in_.skip_whitespace();
     }
+  }
+
+  // Reads the instance record at the cursor by hand if it has apd's exact form.
+  bool scan_instance() {
+    constexpr std::size_t kLongest = 4096;  // longer records take the general path
+    const std::size_t length = InstanceScanner::scan(in_.ahead(kLongest), row_);
+    if (length == 0) return false;
+    records_.add_instance(row_);  // copies the ids before the window moves
+    in_.advance(length);
+    return true;
   }
 
   // Cuts out the value at the cursor and parses it with simdjson on its own
@@ -755,6 +891,7 @@ class TopLevel {
   sj::parser parser_;
   std::set<std::string> seen_;
   std::uint64_t size_;
+  InstanceRow row_;
 };
 
 }  // namespace

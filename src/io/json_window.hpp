@@ -29,7 +29,16 @@ class Window {
     return static_cast<unsigned char>(buf_[pos_]);
   }
   void advance() { ++pos_; }
+  void advance(std::size_t bytes) { pos_ += bytes; }
   [[nodiscard]] std::size_t offset() const noexcept { return base_ + pos_; }
+
+  // The next `bytes` bytes from the cursor (fewer only where the input
+  // ends), not consumed; valid until the next peek() or ahead().
+  [[nodiscard]] std::string_view ahead(std::size_t bytes) {
+    while (end_ - pos_ < bytes && refill()) {
+    }
+    return {buf_.data() + pos_, std::min(bytes, end_ - pos_)};
+  }
 
   int skip_whitespace() {
     for (;;) {
