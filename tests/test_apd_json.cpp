@@ -336,15 +336,20 @@ std::string outcome(const std::string& text) {
   }
 }
 
-// `text` with a space after the "{" of every instance record: still the same
-// JSON, but no longer the exact form the reader's fast path takes.
-std::string spaced_instances(std::string text) {
-  const auto start = text.find("\"instances\":[");
-  REQUIRE(start != std::string::npos);
-  for (auto at = text.find("\n{\"index\"", start); at != std::string::npos; at = text.find("\n{\"index\"", at + 3)) {
-    text.insert(at + 2, " ");
+// `text` with a space after the "{" of every link and instance record:
+// still the same JSON, but no longer the exact form the reader's fast path takes.
+std::string spaced_records(std::string text) {
+  for (const std::string start : {"\n{\"index\"", "\n{\"source\""}) {
+    for (auto at = text.find(start); at != std::string::npos; at = text.find(start, at + 3)) text.insert(at + 2, " ");
   }
   return text;
+}
+
+// The first record of `section` in `text`, without its separator.
+std::string first_record(const std::string& text, const std::string& section, const std::string& opening) {
+  const std::string first = text.substr(text.find("\n" + opening, text.find("\"" + section + "\":[")) + 1);
+  const std::size_t end = first.find('\n');
+  return first.substr(0, end - (first[end - 1] == ',' ? 1 : 0));
 }
 
 std::string replaced_once(std::string text, const std::string& from, const std::string& to) {
@@ -357,8 +362,7 @@ std::string replaced_once(std::string text, const std::string& from, const std::
 
 TEST_CASE("instance records read by the fast path give what the general parser gives", "[json]") {
   const std::string text = apd::to_apd_json(sample(60, 4));
-  const std::string first = text.substr(text.find("\n{\"index\"", text.find("\"instances\":[")) + 1);
-  const std::string record = first.substr(0, first.find('\n') - (first[first.find('\n') - 1] == ',' ? 1 : 0));
+  const std::string record = first_record(text, "instances", "{\"index\"");
   CAPTURE(record);
   // The record is {"index":I,"label":L,"predicted":P,"path":["a","b","c"]}.
   const std::string path = record.substr(record.find("\"path\":[") + 8);
@@ -394,7 +398,37 @@ TEST_CASE("instance records read by the fast path give what the general parser g
     const std::string edited = from.empty() ? text : replaced_once(text, record, replaced_once(record, from, to));
     CAPTURE(from, to);
     const std::string fast = outcome(edited);
-    CHECK(fast == outcome(spaced_instances(edited)));
+    CHECK(fast == outcome(spaced_records(edited)));
+    if (from.empty()) CHECK(fast == text);
+  }
+}
+
+TEST_CASE("link records read by the fast path give what the general parser gives", "[json]") {
+  const std::string text = apd::to_apd_json(sample(60, 4));
+  const std::string record = first_record(text, "links", "{\"source\"");
+  CAPTURE(record);
+  // The record is {"source":"a","target":"b","count":C,"errors":E}.
+  const std::string count = record.substr(record.find("\"count\":") + 8, record.find(",\"errors") - record.find("\"count\":") - 8);
+  const std::vector<std::pair<std::string, std::string>> edits{
+      {"", ""},
+      {"\"count\":" + count, "\"count\":0" + count},
+      {"\"count\":" + count, "\"count\":18446744073709551615"},
+      {"\"count\":" + count, "\"count\":18446744073709551616"},
+      {"\"count\":" + count, "\"count\":9999999999999999999"},
+      {"\"count\":" + count, "\"count\":-1"},
+      {"\"count\":" + count, "\"count\":0"},  // errors exceed count
+      {"\"errors\":", "\"errors\":1.0,\"x\":"},
+      {"\"source\":\"", "\"source\":\"\\u006c"},
+      {"\"source\":\"", "\"source\":\"l\\"},
+      {"\"target\":\"", "\"target\":\"\x01"},
+      {"\"source\":", "\"target\":\"l1n0\",\"source\":"},
+      {"}", ",\"extra\":true}"},
+  };
+  for (const auto& [from, to] : edits) {
+    const std::string edited = from.empty() ? text : replaced_once(text, record, replaced_once(record, from, to));
+    CAPTURE(from, to);
+    const std::string fast = outcome(edited);
+    CHECK(fast == outcome(spaced_records(edited)));
     if (from.empty()) CHECK(fast == text);
   }
 }

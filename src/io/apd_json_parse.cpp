@@ -217,12 +217,13 @@ const char* section_name(Section s) {
   return "?";
 }
 
-// An instance record exactly as apd writes it,
+// Instance and link records exactly as apd writes them,
 //   {"index":I,"label":L,"predicted":P,"path":["id",...]}
+//   {"source":"id","target":"id","count":C,"errors":E}
 // with no whitespace, the keys in this order, integers without sign,
 // fraction, exponent or leading zero, and ids of printable ASCII without
-// escapes. Such records are two thirds of a large file's bytes; reading them
-// by hand skips cutting them out, copying them and simdjson. Anything else,
+// escapes. Such records are most of a large file's bytes; reading them by
+// hand skips cutting them out, copying them and simdjson. Anything else,
 // valid or not, is left to the general parser: both give the same document
 // and the same errors.
 struct InstanceRow {
@@ -233,12 +234,17 @@ struct InstanceRow {
   std::size_t count = 0;
 };
 
-class InstanceScanner {
+struct LinkRow {
+  std::string_view source, target;
+  Link link;
+};
+
+class RecordScanner {
  public:
   // The record's length in `text`, with `row` filled in; 0 when `text`
   // does not start with such a record.
   static std::size_t scan(std::string_view text, InstanceRow& row) {
-    InstanceScanner s(text);
+    RecordScanner s(text);
     std::uint64_t index = 0, label = 0, predicted = 0;
     // At most 18 digits fit an int64 and 9 a label (< 2^31) whatever they are.
     if (!s.literal("{\"index\":") || !s.number(18, index) || !s.literal(",\"label\":") || !s.number(9, label) ||
@@ -259,8 +265,21 @@ class InstanceScanner {
     return s.at_;
   }
 
+  // The same for a link record; 0 also when errors exceed count (the
+  // general parser says so).
+  static std::size_t scan(std::string_view text, LinkRow& row) {
+    RecordScanner s(text);
+    // 19 digits fit a uint64 whatever they are.
+    if (!s.literal("{\"source\":") || !s.id(row.source) || !s.literal(",\"target\":") || !s.id(row.target) ||
+        !s.literal(",\"count\":") || !s.number(19, row.link.count) || !s.literal(",\"errors\":") ||
+        !s.number(19, row.link.errors) || !s.literal("}") || row.link.errors > row.link.count) {
+      return 0;
+    }
+    return s.at_;
+  }
+
  private:
-  explicit InstanceScanner(std::string_view text) : t_(text) {}
+  explicit RecordScanner(std::string_view text) : t_(text) {}
 
   // A fixed-size compare the compiler inlines (a library memcmp call per
   // literal showed in profiles).
@@ -312,9 +331,20 @@ class RecordParser {
     if (batch_.text.size() >= kBatchBytes) submit();
   }
 
-  // An instance record read by InstanceScanner, kept in order with the batches.
+  // Records read by RecordScanner, kept in order with the batches.
+  void add_link(const LinkRow& row) {
+    submit();
+    if (parsed_.section != Section::links) submit_parsed();
+    parsed_.section = Section::links;
+    parsed_.links.push_back(row.link);
+    parsed_.ids.add(row.source);
+    parsed_.ids.add(row.target);
+    if (parsed_.links.size() >= kParsedRows) submit_parsed();
+  }
   void add_instance(const InstanceRow& row) {
     submit();
+    if (parsed_.section != Section::instances) submit_parsed();
+    parsed_.section = Section::instances;
     parsed_.index.push_back(row.index);
     parsed_.label.push_back(row.label);
     parsed_.predicted.push_back(row.predicted);
@@ -344,23 +374,32 @@ class RecordParser {
     std::string text;       // the records, one per line
     std::vector<std::size_t> starts;
   };
-  // Instance records read by hand, appended to the document as they are.
-  struct ParsedInstances {
+  // Records read by hand (links or instances), appended to the document as they are.
+  struct Parsed {
+    Section section = Section::instances;
+    std::vector<Link> links;
     std::vector<std::int64_t> index;
     std::vector<std::int32_t> label, predicted;
     std::vector<std::uint32_t> path_count;
-    IdArena ids;
+    IdArena ids;  // link ends, or path ids
+
+    [[nodiscard]] std::size_t rows() const noexcept { return links.size() + index.size(); }
   };
   static constexpr std::size_t kParsedRows = 32768;
 
   void submit_parsed() {
-    if (parsed_.index.empty()) return;
-    done_[static_cast<int>(Section::instances)] += parsed_.index.size();
-    worker_.submit([this, p = std::make_shared<ParsedInstances>(std::move(parsed_))] { append(*p); });
-    parsed_ = ParsedInstances{};
+    if (parsed_.rows() == 0) return;
+    done_[static_cast<int>(parsed_.section)] += parsed_.rows();
+    worker_.submit([this, p = std::make_shared<Parsed>(std::move(parsed_))] { append(*p); });
+    parsed_ = Parsed{};
   }
 
-  void append(const ParsedInstances& p) {
+  void append(const Parsed& p) {
+    if (p.section == Section::links) {
+      doc_.links.insert(doc_.links.end(), p.links.begin(), p.links.end());
+      doc_.link_ends.append(p.ids);
+      return;
+    }
     doc_.index.insert(doc_.index.end(), p.index.begin(), p.index.end());
     doc_.label.insert(doc_.label.end(), p.label.begin(), p.label.end());
     doc_.predicted.insert(doc_.predicted.end(), p.predicted.begin(), p.predicted.end());
@@ -644,7 +683,7 @@ class RecordParser {
   const std::string& name_;
   sj::parser parser_;  // the parsing thread's
   Batch batch_;        // being gathered
-  ParsedInstances parsed_;
+  Parsed parsed_;
   std::array<std::size_t, 3> done_{};
   SerialWorker worker_{2};  // last: its thread stops before the members above go
 };
@@ -832,7 +871,7 @@ class TopLevel {
         fail(name_, fmt::format("{}[{}]", section_name(section), k),
              fmt::format("expected an object, got {}", type_name(type_of_first_byte(static_cast<char>(c)))));
       }
-      if (section != Section::instances || !scan_instance()) {
+      if (!scan_record(section)) {
         in_.mark();
         in_.skip_value();
         records_.add(section, in_.marked());
@@ -846,14 +885,20 @@ class TopLevel {
     }
   }
 
-  // Reads the instance record at the cursor by hand if it has apd's exact form.
-  bool scan_instance() {
+  // Reads the link or instance record at the cursor by hand if it has
+  // apd's exact form.
+  bool scan_record(Section section) {
     constexpr std::size_t kLongest = 4096;  // longer records take the general path
-    const std::size_t length = InstanceScanner::scan(in_.ahead(kLongest), row_);
-    if (length == 0) return false;
-    records_.add_instance(row_);  // copies the ids before the window moves
+    std::size_t length = 0;
+    if (section == Section::instances) {
+      length = RecordScanner::scan(in_.ahead(kLongest), row_);
+      if (length > 0) records_.add_instance(row_);  // copies the ids before the window moves
+    } else if (section == Section::links) {
+      length = RecordScanner::scan(in_.ahead(kLongest), link_);
+      if (length > 0) records_.add_link(link_);
+    }
     in_.advance(length);
-    return true;
+    return length > 0;
   }
 
   // Cuts out the value at the cursor and parses it with simdjson on its own
@@ -892,6 +937,7 @@ class TopLevel {
   std::set<std::string> seen_;
   std::uint64_t size_;
   InstanceRow row_;
+  LinkRow link_;
 };
 
 }  // namespace
