@@ -39,10 +39,103 @@ struct MergedNode {
   std::vector<LabelCount> true_labels, predicted_labels;
 };
 
-// A pattern's packed words as a hashable key into the layer's word pool.
-std::string_view key_of(std::span<const std::uint64_t> row) {
-  return {reinterpret_cast<const char*>(row.data()), row.size_bytes()};
+// Open addressing (linear probing, power-of-two slots, at most half full)
+// for the merger's two lookups per node and per link: std::unordered_map's
+// node allocation and pointer chase per entry showed in apd-merge's profile.
+std::uint64_t mix(std::uint64_t k) noexcept {  // MurmurHash3's finaliser
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  return k ^ (k >> 33);
 }
+
+// A layer's distinct patterns, numbered in order of first appearance, their
+// words back to back in one pool.
+class PatternTable {
+ public:
+  explicit PatternTable(std::size_t words) : words_(words) {}
+
+  // The pattern's id, and whether it is new.
+  std::pair<std::uint32_t, bool> find_or_add(std::span<const std::uint64_t> row) {
+    if (2 * (count_ + 1) > slots_.size()) grow();
+    const std::uint64_t h = hash(row);
+    for (std::size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+      if (slots_[i] == 0) {
+        slots_[i] = static_cast<std::uint32_t>(++count_);
+        pool_.insert(pool_.end(), row.begin(), row.end());
+        return {slots_[i] - 1, true};
+      }
+      if (std::equal(row.begin(), row.end(), this->row(slots_[i] - 1).begin())) return {slots_[i] - 1, false};
+    }
+  }
+  [[nodiscard]] std::span<const std::uint64_t> row(std::size_t id) const {
+    return {pool_.data() + id * words_, words_};
+  }
+
+ private:
+  [[nodiscard]] std::uint64_t hash(std::span<const std::uint64_t> row) const noexcept {
+    std::uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (const std::uint64_t w : row) h = mix(h ^ w);
+    return h;
+  }
+  void grow() {
+    std::vector<std::uint32_t> old(std::max<std::size_t>(16, 2 * slots_.size()), 0);
+    old.swap(slots_);
+    for (const std::uint32_t id : old) {
+      if (id == 0) continue;
+      std::size_t i = hash(row(id - 1)) & (slots_.size() - 1);
+      while (slots_[i] != 0) i = (i + 1) & (slots_.size() - 1);
+      slots_[i] = id;
+    }
+  }
+
+  std::size_t words_;
+  std::size_t count_ = 0;
+  std::vector<std::uint32_t> slots_;  // id + 1, 0 = empty
+  std::vector<std::uint64_t> pool_;
+};
+
+// (source, target) as one key -> (count, errors).
+class LinkTable {
+ public:
+  std::pair<std::uint64_t, std::uint64_t>& operator[](std::uint64_t key) {
+    if (2 * (size_ + 1) > slots_.size()) grow();
+    std::size_t i = mix(key) & (slots_.size() - 1);
+    while (slots_[i].key != kEmpty && slots_[i].key != key) i = (i + 1) & (slots_.size() - 1);
+    if (slots_[i].key == kEmpty) {
+      slots_[i].key = key;
+      ++size_;
+    }
+    return slots_[i].value;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    for (const Slot& slot : slots_) {
+      if (slot.key != kEmpty) visit(slot.key, slot.value);
+    }
+  }
+
+ private:
+  // Keys are two 32-bit node ids below 2^32 - 1 each: never all ones.
+  static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+  struct Slot {
+    std::uint64_t key = kEmpty;
+    std::pair<std::uint64_t, std::uint64_t> value{0, 0};
+  };
+  void grow() {
+    std::vector<Slot> old(std::max<std::size_t>(16, 2 * slots_.size()));
+    old.swap(slots_);
+    size_ = 0;
+    for (const Slot& slot : old) {
+      if (slot.key != kEmpty) (*this)[slot.key] = slot.value;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::size_t size_ = 0;
+};
 
 }  // namespace
 
@@ -52,27 +145,19 @@ struct DiagramMerger::State {
   bool has_instances = false;
   std::uint64_t instances = 0, errors = 0;
   // Per column (layers 1..L, then labels): merged nodes in order of first
-  // appearance; pattern columns keep their words in one pool per layer,
-  // indexed by a map from the words' bytes (views into the pool's chunks).
+  // appearance; pattern columns find theirs by their words.
   std::vector<std::vector<MergedNode>> columns;
-  std::vector<std::vector<std::unique_ptr<std::uint64_t[]>>> word_chunks;
-  std::vector<std::unordered_map<std::string_view, std::uint32_t>> pattern_index;
+  std::vector<PatternTable> patterns;
   std::unordered_map<std::int32_t, std::uint32_t> label_index;
   // Per source column: (source, target) in column-local ids -> (count, errors).
-  std::vector<std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>>> links;
+  std::vector<LinkTable> links;
   std::vector<std::int64_t> index;
   std::vector<std::int32_t> label, predicted;
   std::vector<std::uint32_t> path;  // column-local ids, N x L
 
   std::uint32_t pattern_node(std::size_t layer, std::span<const std::uint64_t> row) {
-    auto& map = pattern_index[layer];
-    if (const auto it = map.find(key_of(row)); it != map.end()) return it->second;
-    auto words = std::make_unique<std::uint64_t[]>(row.size());
-    std::copy(row.begin(), row.end(), words.get());
-    const auto id = static_cast<std::uint32_t>(columns[layer].size());
-    map.emplace(key_of({words.get(), row.size()}), id);
-    word_chunks[layer].push_back(std::move(words));
-    columns[layer].emplace_back();
+    const auto [id, fresh] = patterns[layer].find_or_add(row);
+    if (fresh) columns[layer].emplace_back();
     return id;
   }
 
@@ -96,8 +181,7 @@ void DiagramMerger::add(const Diagram& part, std::uint64_t position) {
     s.widths = part.widths;
     s.has_instances = part.has_instances;
     s.columns.resize(L + 1);
-    s.word_chunks.resize(L);
-    s.pattern_index.resize(L);
+    for (std::size_t l = 0; l < L; ++l) s.patterns.emplace_back((part.widths[l] + 63) / 64);
     s.links.resize(L);
   } else if (part.widths != s.widths) {
     throw Error(fmt::format("layer widths {} differ from the first part's {}", fmt::join(part.widths, ","),
@@ -156,10 +240,7 @@ Diagram DiagramMerger::finish(nlohmann::json metadata) {
     auto& nodes = s.columns[col];
     std::vector<std::uint32_t> order(nodes.size());
     std::iota(order.begin(), order.end(), 0U);
-    const std::size_t words = col < L ? (s.widths[col] + 63) / 64 : 0;
-    const auto row = [&](std::uint32_t k) {
-      return std::span<const std::uint64_t>(s.word_chunks[col][k].get(), words);
-    };
+    const auto row = [&](std::uint32_t k) { return s.patterns[col].row(k); };
     std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
       if (nodes[a].count != nodes[b].count) return nodes[a].count > nodes[b].count;
       if (col == L) return nodes[a].label < nodes[b].label;
@@ -193,9 +274,9 @@ Diagram DiagramMerger::finish(nlohmann::json metadata) {
   for (std::size_t col = 0; col < L; ++col) {
     std::vector<Link> links;
     links.reserve(s.links[col].size());
-    for (const auto& [key, acc] : s.links[col]) {
+    s.links[col].for_each([&](std::uint64_t key, const std::pair<std::uint64_t, std::uint64_t>& acc) {
       links.push_back({global[col][key >> 32], global[col + 1][key & 0xFFFFFFFFU], acc.first, acc.second});
-    }
+    });
     std::sort(links.begin(), links.end(), [](const Link& a, const Link& b) {
       if (a.count != b.count) return a.count > b.count;
       if (a.source != b.source) return a.source < b.source;
