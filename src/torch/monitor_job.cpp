@@ -11,6 +11,7 @@
 #include "apd/core/stopwatch.hpp"
 #include "apd/core/version.hpp"
 #include "apd/io/output.hpp"
+#include "apd/io/run_dir.hpp"
 #include "apd/report/monitor_stats.hpp"
 #include "threading.hpp"
 
@@ -52,6 +53,7 @@ void warn_empty_classes(const Monitor& m) {
 int run_monitor_build(const MonitorBuildOptions& o) {
   check_common(o.threads, o.model.batch_size);
   if (o.out.empty()) throw UsageError("--out: the monitor file to write is required");
+  refuse_output_in_running_run(o.out);
   set_thread_count(o.threads);
   Stopwatch clock;
   Observer observer(o.model);
@@ -160,6 +162,7 @@ int run_monitor_score(const MonitorScoreOptions& o) {
   if (o.format != TableFormat::json && o.format != TableFormat::csv) {
     throw UsageError("--format: the scores are written as json or csv");
   }
+  if (!o.out.empty()) refuse_output_in_running_run(o.out);
   set_thread_count(o.threads);
   Stopwatch clock;
   const MonitorFile file = read_monitor_file(o.monitor);
