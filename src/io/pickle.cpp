@@ -58,9 +58,11 @@ class Unpickler {
   Unpickler& operator=(const Unpickler&) = delete;
   // A pickle can make a container hold itself (through the memo); only
   // memoised values can be referred to twice, so emptying them breaks every
-  // cycle, which shared_ptr alone would leak.
+  // cycle, which shared_ptr alone would leak. Every value ever memoised, not
+  // just those the memo holds at the end: a later PUT to the same key drops
+  // the earlier value from the memo, not from the cycle it may be in.
   ~Unpickler() {
-    for (auto& [key, value] : memo_) {
+    for (auto& value : memoised_) {
       std::visit(
           [](auto& c) {
             if constexpr (requires { c.items; }) c.items.clear();
@@ -129,6 +131,10 @@ class Unpickler {
     if (stack_.size() <= fence()) fail("malformed pickle (stack underflow)");
     return stack_.back();
   }
+  void memoise(std::uint64_t key) {
+    memo_[key] = top();
+    memoised_.push_back(top());
+  }
 
   void step(unsigned char op);
   // Makes a container of `items`, or adds them to `into`, bounding the depth.
@@ -173,6 +179,7 @@ class Unpickler {
   std::vector<ValuePtr> stack_;
   std::vector<std::size_t> marks_;
   std::map<std::uint64_t, ValuePtr> memo_;
+  std::vector<ValuePtr> memoised_;  // every value memo_ ever held
 };
 
 void Unpickler::step(unsigned char op) {
@@ -191,9 +198,9 @@ void Unpickler::step(unsigned char op) {
           make(Global{as<std::string>(module, "a global's module") + " " + as<std::string>(qual, "a global's name")}));
       break;
     }
-    case 'q': memo_[static_cast<unsigned char>(byte())] = top(); break;  // BINPUT
-    case 'r': memo_[uint_le(4)] = top(); break;                          // LONG_BINPUT
-    case 0x94: memo_[memo_.size()] = top(); break;                       // MEMOIZE
+    case 'q': memoise(static_cast<unsigned char>(byte())); break;  // BINPUT
+    case 'r': memoise(uint_le(4)); break;                          // LONG_BINPUT
+    case 0x94: memoise(memo_.size()); break;                       // MEMOIZE
     case 'h':
     case 'j': {  // BINGET, LONG_BINGET
       const std::uint64_t key = op == 'h' ? static_cast<unsigned char>(byte()) : uint_le(4);
