@@ -106,7 +106,8 @@ TEST_CASE("a hostile state_dict pickle is an error naming the file, never a cras
   // ... also when a later PUT to the same memo key drops it from the memo
   // (found by fuzz_state_dict; ASan's leak check in scripts/asan.sh sees it).
   CHECK_THROWS_WITH(apd::read_state_dict_pickle("\x80\x02]q\x01h\x01"
-                                                "a]q\x01a.",
+                                                "a]q\x01"
+                                                "a.",
                                                 six, "m.pt"),
                     Contains("m.pt: holds no dict"));
 }
