@@ -167,6 +167,9 @@ if [[ "$what" == shards || "$what" == all ]]; then
   for i in 0 1 2 3 4 5 6 7; do "$bin/apps/apd-extract" "${million[@]}" --shard "$i/8" --out "$scratch/m-$i.json"; done
   input=$(cat "$scratch"/m-?.json | wc -c)
   for k in 1 2 3; do
+    # Each run writes a new file, with the previous run's writes on disk
+    # (not freeing or flushing 116 MB of the last output meanwhile).
+    rm -f "$scratch/merged.json"; sync
     /usr/bin/time -f "%e %M" -o "$scratch/merge.$k" "$bin/apps/apd-merge" "$scratch"/m-?.json --out "$scratch/merged.json" --quiet
   done
   cmp "$scratch/whole.json" "$scratch/merged.json" && same=identical || same=DIFFERENT

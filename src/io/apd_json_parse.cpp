@@ -335,7 +335,7 @@ class RecordParser {
   void add_link(const LinkRow& row) {
     submit();
     if (parsed_.section != Section::links) submit_parsed();
-    parsed_.section = Section::links;
+    if (parsed_.rows() == 0) parsed_.reserve(Section::links);
     parsed_.links.push_back(row.link);
     parsed_.ids.add(row.source);
     parsed_.ids.add(row.target);
@@ -344,7 +344,7 @@ class RecordParser {
   void add_instance(const InstanceRow& row) {
     submit();
     if (parsed_.section != Section::instances) submit_parsed();
-    parsed_.section = Section::instances;
+    if (parsed_.rows() == 0) parsed_.reserve(Section::instances);
     parsed_.index.push_back(row.index);
     parsed_.label.push_back(row.label);
     parsed_.predicted.push_back(row.predicted);
@@ -384,6 +384,19 @@ class RecordParser {
     IdArena ids;  // link ends, or path ids
 
     [[nodiscard]] std::size_t rows() const noexcept { return links.size() + index.size(); }
+    // Room for a whole batch of `s` records (growing would copy each column).
+    void reserve(Section s) {
+      section = s;
+      if (s == Section::links) {
+        links.reserve(kParsedRows);
+        ids.reserve(2 * kParsedRows, 16 * kParsedRows);
+        return;
+      }
+      index.reserve(kParsedRows);
+      label.reserve(kParsedRows);
+      predicted.reserve(kParsedRows);
+      path_count.reserve(kParsedRows);
+    }
   };
   static constexpr std::size_t kParsedRows = 32768;
 
