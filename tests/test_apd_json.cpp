@@ -408,7 +408,8 @@ TEST_CASE("link records read by the fast path give what the general parser gives
   const std::string record = first_record(text, "links", "{\"source\"");
   CAPTURE(record);
   // The record is {"source":"a","target":"b","count":C,"errors":E}.
-  const std::string count = record.substr(record.find("\"count\":") + 8, record.find(",\"errors") - record.find("\"count\":") - 8);
+  const std::string count =
+      record.substr(record.find("\"count\":") + 8, record.find(",\"errors") - record.find("\"count\":") - 8);
   const std::vector<std::pair<std::string, std::string>> edits{
       {"", ""},
       {"\"count\":" + count, "\"count\":0" + count},
