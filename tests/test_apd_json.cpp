@@ -338,11 +338,17 @@ std::string outcome(const std::string& text) {
 
 // `text` with a space after the "{" of every link and instance record:
 // still the same JSON, but no longer the exact form the reader's fast path takes.
-std::string spaced_records(std::string text) {
-  for (const std::string start : {"\n{\"index\"", "\n{\"source\""}) {
-    for (auto at = text.find(start); at != std::string::npos; at = text.find(start, at + 3)) text.insert(at + 2, " ");
+std::string spaced_records(const std::string& text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 16);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    const bool opens_record = text[i] == '{' && i > 0 && text[i - 1] == '\n';
+    if (opens_record && (text.compare(i + 1, 7, "\"index\"") == 0 || text.compare(i + 1, 8, "\"source\"") == 0)) {
+      out += ' ';
+    }
   }
-  return text;
+  return out;
 }
 
 // The first record of `section` in `text`, without its separator.
