@@ -1,5 +1,6 @@
-"""Trains LeNet-5 on MNIST for a few epochs, as a researcher would with their
-own model, and saves it at every epoch the two ways TorchScript offers:
+"""Trains LeNet-5 (or, with --arch cnn, the CNN of PyTorch's own MNIST example)
+on MNIST for a few epochs, as a researcher would with their own model, and
+saves it at every epoch the two ways TorchScript offers:
 
   OUT/scripted/epoch-{N}.pt   torch.jit.script(model).save(...)
   OUT/traced/epoch-{N}.pt     torch.jit.trace(model, example).save(...)
@@ -10,7 +11,11 @@ nn.ReLU modules would see none of them; apd-extract --model sees all four.
 Inputs are x/255 of the IDX bytes ([N, 1, 28, 28]), as apd-extract's
 --normalize unit gives them.
 
-Usage: train_lenet.py [--data data/mnist] [--out runs/lenet] [--epochs 3] [--seed 0]
+The CNN (conv 32@3x3, conv 64@3x3, pool, 128, 10: 12 M multiply-adds per
+image, 40x LeNet-5's) is the network whose forward pass dominates an
+extraction: scripts/bench.sh shards measures sharding on it.
+
+Usage: train_lenet.py [--arch lenet5|cnn] [--data data/mnist] [--out runs/lenet] [--epochs 3] [--seed 0] [--train-limit N]
 """
 import argparse
 import os
@@ -41,23 +46,50 @@ class LeNet5(nn.Module):
         return self.fc3(x)
 
 
+class MnistCnn(nn.Module):
+    """The network of PyTorch's examples/mnist (dropout included; eval mode drops it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))                       # ReLU layer 1: 32x26x26
+        x = F.relu(self.conv2(x))                       # ReLU layer 2: 64x24x24
+        x = self.dropout1(F.max_pool2d(x, 2)).flatten(1)
+        x = F.relu(self.fc1(x))                         # ReLU layer 3: 128
+        return self.fc2(self.dropout2(x))
+
+
+ARCHITECTURES = {"lenet5": LeNet5, "cnn": MnistCnn}
+
+
 def read_idx(path, offset):
     return np.frombuffer(open(path, "rb").read(), dtype=np.uint8, offset=offset)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="lenet5")
     parser.add_argument("--data", default="data/mnist")
     parser.add_argument("--out", default="runs/lenet")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-limit", type=int, default=0, help="train on the first N images only (0: all)")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(os.cpu_count() or 1)
     images = torch.from_numpy(read_idx(os.path.join(args.data, "train-images-idx3-ubyte"), 16).copy())
     images = images.reshape(-1, 1, 28, 28).float() / 255.0
     labels = torch.from_numpy(read_idx(os.path.join(args.data, "train-labels-idx1-ubyte"), 8).astype(np.int64))
-    model = LeNet5()
+    if args.train_limit > 0:
+        images, labels = images[:args.train_limit], labels[:args.train_limit]
+    model = ARCHITECTURES[args.arch]()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     for kind in ("scripted", "traced"):
         os.makedirs(os.path.join(args.out, kind), exist_ok=True)
