@@ -46,6 +46,10 @@ grep -q '"label_corruption"' "$dir/mlp-7/merged.json" || fail "no label_corrupti
 cnn=(--model "$models/lenet_scripted.pt" --data "$mnist" --split test --limit 1000 --input-shape 1,28,28)
 for n in 1 3 7; do same lenet "$n" "${cnn[@]}"; done
 grep -q '"schema":"apd/2"' "$dir/lenet-3/merged.json" || fail "the LeNet APD should use pattern_hex"
+# Batches that straddle the shards' edges: each shard forwards the whole
+# batches of the one-process batching around its slice and keeps its rows.
+same mlp-b10 3 "${mlp[@]}" --epoch 2 --batch-size 10
+same lenet-b7 3 "${cnn[@]}" --batch-size 7
 
 # expect REGEX cmd...: exit 1, one line naming the problem, nothing written.
 expect() {
@@ -68,6 +72,7 @@ c="$dir/lenet-3"
 expect "norm.json: its dataset differs from .*shard-0.json's" "$merge" "$c/shard-0.json" "$dir/norm.json" "$c/shard-2.json"
 expect "shard-1.json: its (checkpoint|model) differs" "$merge" "$c/shard-0.json" "$s/shard-1.json" "$c/shard-2.json"
 expect "whole.json: not a shard" "$merge" "$s/whole.json"
+expect "shard-1.json: extracted with --batch-size 10, .*shard-0.json with 1024" "$merge" "$s/shard-0.json" "$dir/mlp-b10-3/shard-1.json" "$s/shard-2.json"
 expect "lean-1.json: some parts have instance records and some do not" "$merge" "$s/shard-0.json" "$s/lean-1.json" "$s/shard-2.json"
 # A shard whose instances were tampered with so that it overlaps its neighbour.
 /usr/bin/python3 - "$s/shard-1.json" "$dir/overlap.json" <<'PY'

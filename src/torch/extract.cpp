@@ -230,7 +230,9 @@ int run_extraction(const ExtractOptions& o) {
 
   nlohmann::json selection = selection_record(o);
   const std::vector<std::int64_t> labels(data.labels.begin(), data.labels.end());
-  const auto chosen = select_instances(o, split_indices(o.split, plan.info, images.count()), labels, selection);
+  const ShardWindow window = shard_window(
+      o, select_instances(o, split_indices(o.split, plan.info, images.count()), labels, selection), selection);
+  const std::span<const std::int64_t> chosen = window.own();
   std::vector<std::int32_t> truth;
   truth.reserve(chosen.size());
   for (const auto i : chosen) truth.push_back(data.labels[static_cast<std::size_t>(i)]);
@@ -239,7 +241,8 @@ int run_extraction(const ExtractOptions& o) {
   for (const Job& job : plan.jobs) {
     Mlp model(job.model.shape);
     load_into(*model, job.model.canonical, job.checkpoint.string());
-    const ForwardPass pass = forward_pass(*model, images, plan.normalization, chosen, o.batch_size);
+    const ForwardPass pass =
+        forward_pass(*model, images, plan.normalization, window.forward, o.batch_size, window.kept);
     spdlog::debug("{}: forward pass of {} in {:.2f} s", job.out, describe(job.model.shape), clock.lap());
     nlohmann::json metadata = diagram_metadata(o, job, plan, data, selection);
     if (auto corrupted = corruption_record(o, plan, chosen); !corrupted.is_null()) {

@@ -64,20 +64,35 @@ std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<
   } else if (o.limit && *o.limit > pool.size()) {
     spdlog::warn("--limit {}: the selection holds only {} instances; using all of them", *o.limit, pool.size());
   }
-  if (o.shard) {
-    const auto [i, n] = *o.shard;
-    const std::size_t total = pool.size();
-    if (n > total) {
-      throw UsageError(
-          fmt::format("--shard {}/{}: the selection holds {} instances, fewer than the shards", i, n, total));
-    }
-    // i N / n without overflow: N and n are far below 2^32.
-    const std::size_t begin = i * total / n, end = (i + 1) * total / n;
-    selection["shard"] = {{"index", i}, {"count", n}, {"begin", begin}, {"end", end}, {"of", total}};
-    pool = std::vector<std::int64_t>(pool.begin() + static_cast<std::ptrdiff_t>(begin),
-                                     pool.begin() + static_cast<std::ptrdiff_t>(end));
-  }
   return pool;
+}
+
+std::span<const std::int64_t> ShardWindow::own() const {
+  return std::span(forward).subspan(kept.begin, kept.end - kept.begin);
+}
+
+ShardWindow shard_window(const ExtractOptions& o, std::vector<std::int64_t> selected, nlohmann::json& selection) {
+  if (!o.shard) {
+    const std::size_t n = selected.size();
+    return {std::move(selected), {0, n}};
+  }
+  const auto [i, n] = *o.shard;
+  const std::size_t total = selected.size();
+  if (n > total) {
+    throw UsageError(
+        fmt::format("--shard {}/{}: the selection holds {} instances, fewer than the shards", i, n, total));
+  }
+  // i N / n without overflow: N and n are far below 2^32.
+  const std::size_t begin = i * total / n, end = (i + 1) * total / n;
+  selection["shard"] = {{"index", i}, {"count", n},  {"begin", begin},
+                        {"end", end}, {"of", total}, {"batch_size", o.batch_size}};
+  // Whole batches of the one-process batching (batch k = instances k B ..
+  // (k + 1) B - 1 of the selection) around the slice.
+  const auto batch = static_cast<std::size_t>(o.batch_size);
+  const std::size_t from = begin / batch * batch, to = std::min(total, (end + batch - 1) / batch * batch);
+  return {std::vector<std::int64_t>(selected.begin() + static_cast<std::ptrdiff_t>(from),
+                                    selected.begin() + static_cast<std::ptrdiff_t>(to)),
+          {begin - from, end - from}};
 }
 
 int resolve_epoch(const std::string& text, const RunPaths& run, const std::vector<int>& available) {

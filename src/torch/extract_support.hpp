@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,12 +28,25 @@ inline constexpr const char* kEpochToken = "{epoch}";
 
 // The instances of `pool` (ascending indices into `labels`) that --labels,
 // --limit and --select keep, ascending; records "available" in `selection`.
-// With --shard i/n, only the i-th of n contiguous slices of them
-// (instances floor(i N / n) .. floor((i + 1) N / n) - 1), recorded as
-// selection.shard (index, count, begin, end, of N).
 [[nodiscard]] std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<std::int64_t> pool,
                                                          const std::vector<std::int64_t>& labels,
                                                          nlohmann::json& selection);
+
+// The instances an extraction forwards, and which of them are its own.
+struct ShardWindow {
+  std::vector<std::int64_t> forward;
+  KeptRows kept;  // forward[kept.begin, kept.end)
+  [[nodiscard]] std::span<const std::int64_t> own() const;
+};
+
+// Without --shard, all of `selected`. With --shard i/n, its own instances
+// are the i-th of n contiguous slices of `selected` (instances
+// floor(i N / n) .. floor((i + 1) N / n) - 1), recorded as selection.shard
+// (index, count, begin, end, of N), and it forwards them within the whole
+// batches of --batch-size that hold them in a one-process extraction: the
+// shards' patterns are then those of one process, bit for bit.
+[[nodiscard]] ShardWindow shard_window(const ExtractOptions& o, std::vector<std::int64_t> selected,
+                                       nlohmann::json& selection);
 
 // --epoch's text (a number, best or last) as one of the run's checkpointed
 // epochs (`available`, ascending); throws naming what is available.

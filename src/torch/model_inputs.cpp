@@ -125,12 +125,13 @@ torch::Tensor probe_batch(const ModelInputs& inputs) {
 }
 
 ScriptPass run_model(ScriptModel& model, const ModelInputs& inputs, std::span<const std::int64_t> chosen,
-                     const std::vector<std::size_t>& layers, std::int64_t batch_size) {
+                     const std::vector<std::size_t>& layers, std::int64_t batch_size, KeptRows kept) {
   std::vector<std::size_t> widths;
   for (const std::size_t l : layers) widths.push_back(static_cast<std::size_t>(model.layers()[l - 1].width));
   ScriptPass pass{PatternStore(widths), {}};
-  pass.patterns.reserve(chosen.size());
-  pass.predicted.reserve(chosen.size());
+  const auto [first, last] = kept.in_batch(0, chosen.size());
+  pass.patterns.reserve(last - first);
+  pass.predicted.reserve(last - first);
   const std::size_t size = inputs.instance_size();
   std::vector<float> buffer(static_cast<std::size_t>(batch_size) * size);
   std::vector<std::int64_t> sizes{0};
@@ -145,14 +146,16 @@ ScriptPass run_model(ScriptModel& model, const ModelInputs& inputs, std::span<co
       throw Error(
           fmt::format("forward returned logits of shape {} for {} instances", fmt::join(out.logits.sizes(), "x"), n));
     }
+    const auto [lo, hi] = kept.in_batch(begin, n);
     for (std::size_t k = 0; k < layers.size(); ++k) {
       const torch::Tensor& p = out.patterns[k];
-      pass.patterns.append_flags(
-          k, {reinterpret_cast<const std::uint8_t*>(p.data_ptr<bool>()), static_cast<std::size_t>(p.numel())}, n);
+      const std::size_t width = static_cast<std::size_t>(p.numel()) / n;
+      const std::span flags(reinterpret_cast<const std::uint8_t*>(p.data_ptr<bool>()), n * width);
+      pass.patterns.append_flags(k, flags.subspan(lo * width, (hi - lo) * width), hi - lo);
     }
     const torch::Tensor predicted = out.logits.argmax(1);
     const auto* q = predicted.data_ptr<std::int64_t>();
-    for (std::size_t i = 0; i < n; ++i) pass.predicted.push_back(static_cast<std::int32_t>(q[i]));
+    for (std::size_t i = lo; i < hi; ++i) pass.predicted.push_back(static_cast<std::int32_t>(q[i]));
   }
   return pass;
 }

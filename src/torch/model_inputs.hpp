@@ -78,9 +78,9 @@ struct ScriptPass {
 };
 
 // Runs `model` over inputs[chosen] in batches of `batch_size`, keeping the
-// patterns of `layers` (1-based ReLU layers) and the argmax predictions.
-// Memory is the pattern store and one batch's activations.
+// patterns of `layers` (1-based ReLU layers) and the argmax predictions of
+// the `kept` rows. Memory is the pattern store and one batch's activations.
 [[nodiscard]] ScriptPass run_model(ScriptModel& model, const ModelInputs& inputs, std::span<const std::int64_t> chosen,
-                                   const std::vector<std::size_t>& layers, std::int64_t batch_size);
+                                   const std::vector<std::size_t>& layers, std::int64_t batch_size, KeptRows kept = {});
 
 }  // namespace apd

@@ -156,14 +156,16 @@ int run_script_extraction(const ExtractOptions& o) {
   if (npy_data(o)) selection["split"] = nullptr;  // an .npy file is read whole
   std::vector<std::int64_t> pool(inputs.count());
   for (std::size_t i = 0; i < pool.size(); ++i) pool[i] = static_cast<std::int64_t>(i);
-  const auto chosen = select_instances(o, std::move(pool), inputs.targets(), selection);
+  const ShardWindow window =
+      shard_window(o, select_instances(o, std::move(pool), inputs.targets(), selection), selection);
+  const std::span<const std::int64_t> chosen = window.own();
   std::vector<std::int32_t> truth;
   truth.reserve(chosen.size());
   for (const auto i : chosen) truth.push_back(static_cast<std::int32_t>(inputs.targets()[static_cast<std::size_t>(i)]));
   spdlog::debug("selected {} instances in {:.2f} s", chosen.size(), clock.lap());
 
   for (ScriptJob& job : jobs) {
-    const ScriptPass pass = run_model(*job.model, inputs, chosen, layers, o.batch_size);
+    const ScriptPass pass = run_model(*job.model, inputs, window.forward, layers, o.batch_size, window.kept);
     spdlog::debug("{}: forward pass in {:.2f} s", job.out, clock.lap());
     const Diagram d = build_diagram(pass.patterns, truth, pass.predicted, chosen,
                                     script_metadata(job, layers, classes, inputs, selection));

@@ -5,10 +5,12 @@
 // training), on IDX or .npy data.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apd/core/names.hpp"
@@ -28,6 +30,23 @@ inline constexpr NameTable<Selection, 2> kSelectionNames{{{"first", Selection::f
 // --batch-size's default with --model (conv activations are large: LeNet-5's
 // first layer alone is 14 MB for 1024 instances).
 inline constexpr std::int64_t kModelBatchSize = 256;
+
+// Rows [begin, end) of the instances forwarded are the ones kept; the
+// others are forwarded only to fill the batches around them (--shard: every
+// instance is forwarded in the batch, at the row, it has in one process,
+// because BLAS kernels round a row's sums differently at another row or in
+// a batch of another size, and a ReLU input within rounding of 0 would flip).
+struct KeptRows {
+  std::size_t begin = 0;
+  std::size_t end = SIZE_MAX;
+
+  // The part of the batch [first, first + rows) that is kept, relative to
+  // the batch: [lo, hi), empty when lo == hi.
+  [[nodiscard]] std::pair<std::size_t, std::size_t> in_batch(std::size_t first, std::size_t rows) const {
+    const std::size_t lo = std::clamp(begin, first, first + rows) - first;
+    return {lo, std::max(lo, std::clamp(end, first, first + rows) - first)};
+  }
+};
 
 struct ExtractOptions {
   std::filesystem::path run;                  // --run RUNDIR

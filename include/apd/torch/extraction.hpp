@@ -13,6 +13,7 @@
 #include "apd/core/pattern_store.hpp"
 #include "apd/io/dataset.hpp"
 #include "apd/io/idx.hpp"
+#include "apd/torch/extract.hpp"
 #include "apd/torch/mlp.hpp"
 
 namespace apd {
@@ -25,9 +26,11 @@ struct ForwardPass {
 };
 
 // Streams images[indices] from the IDX file, normalising one batch at a
-// time: memory is the pattern store plus one batch, whatever N is.
+// time: memory is the pattern store plus one batch, whatever N is. Only
+// the `kept` rows' patterns and predictions are recorded.
 [[nodiscard]] ForwardPass forward_pass(MlpImpl& model, const IdxImageFile& images, Normalization normalization,
-                                       std::span<const std::int64_t> indices, std::int64_t batch_size);
+                                       std::span<const std::int64_t> indices, std::int64_t batch_size,
+                                       KeptRows kept = {});
 // Forwards all rows of `images` in order, in batches of `batch_size` (views,
 // no copies). `labels` may be undefined (no loss or accuracy). With
 // `keep_patterns` false the observer is not installed (validation passes).
