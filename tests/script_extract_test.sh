@@ -34,7 +34,7 @@ same_apd() {  # a.json b.json what
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 for d in (a, b):
-    for key in ("model", "checkpoint", "dataset", "tool", "selection", "epoch"):
+    for key in ("model", "checkpoint", "dataset", "tool", "selection", "epoch", "forward_pass"):
         d["graph"].pop(key, None)
 assert a == b, "the APDs differ"
 PY

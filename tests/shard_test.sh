@@ -72,7 +72,7 @@ c="$dir/lenet-3"
 expect "norm.json: its dataset differs from .*shard-0.json's" "$merge" "$c/shard-0.json" "$dir/norm.json" "$c/shard-2.json"
 expect "shard-1.json: its (checkpoint|model) differs" "$merge" "$c/shard-0.json" "$s/shard-1.json" "$c/shard-2.json"
 expect "whole.json: not a shard" "$merge" "$s/whole.json"
-expect "shard-1.json: extracted with --batch-size 10, .*shard-0.json with 1024" "$merge" "$s/shard-0.json" "$dir/mlp-b10-3/shard-1.json" "$s/shard-2.json"
+expect "shard-1.json: its forward_pass differs from .*shard-0.json's" "$merge" "$s/shard-0.json" "$dir/mlp-b10-3/shard-1.json" "$s/shard-2.json"
 expect "lean-1.json: some parts have instance records and some do not" "$merge" "$s/shard-0.json" "$s/lean-1.json" "$s/shard-2.json"
 # A shard whose instances were tampered with so that it overlaps its neighbour.
 /usr/bin/python3 - "$s/shard-1.json" "$dir/overlap.json" <<'PY'

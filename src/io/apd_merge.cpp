@@ -23,7 +23,6 @@ namespace {
 
 struct ShardRecord {
   std::uint64_t index = 0, count = 0, begin = 0, end = 0, of = 0;
-  std::uint64_t batch_size = 0;  // the --batch-size it was extracted with; 0 = not recorded (older shards)
 };
 
 // graph.selection.shard, checked: index < count, begin <= end <= of.
@@ -42,7 +41,6 @@ ShardRecord shard_record(const Diagram& d, const std::string& file) {
     return it->get<std::uint64_t>();
   };
   ShardRecord r{field("index"), field("count"), field("begin"), field("end"), field("of")};
-  if (s.contains("batch_size")) r.batch_size = field("batch_size");
   if (r.count > kMaxShards || r.of > std::numeric_limits<std::uint32_t>::max()) {
     throw Error(
         fmt::format("{}: graph.selection.shard: {} shards of {} instances exceed apd's limits ({} shards, "
@@ -104,7 +102,6 @@ void ShardMerge::add(const Diagram& shard, const std::string& file) {
     reference_file_ = file;
     count_ = r.count;
     of_ = r.of;
-    batch_size_ = r.batch_size;
     seen_.resize(r.count);
   } else {
     if (const nlohmann::json mine = extraction_of(shard); mine != reference_) {
@@ -114,10 +111,6 @@ void ShardMerge::add(const Diagram& shard, const std::string& file) {
     if (r.count != count_ || r.of != of_) {
       throw Error(fmt::format("{}: shard {} of {} over {} instances, but {} is one of {} over {}", file, r.index,
                               r.count, r.of, reference_file_, count_, of_));
-    }
-    if (r.batch_size != batch_size_) {  // a row's rounding, so a pattern bit, can depend on its batch
-      throw Error(fmt::format("{}: extracted with --batch-size {}, {} with {}: not a shard of the same extraction",
-                              file, r.batch_size, reference_file_, batch_size_));
     }
   }
   auto& slot = seen_[r.index];

@@ -198,7 +198,8 @@ nlohmann::json diagram_metadata(const ExtractOptions& o, const Job& job, const P
            {{"dir", data.files.dir.string()},
             {"normalize", to_string(plan.normalization)},
             {"images", data.images_path.filename().string()}}},
-          {"selection", selection}};
+          {"selection", selection},
+          {"forward_pass", forward_pass_record(o)}};
 }
 
 }  // namespace

@@ -32,6 +32,10 @@ nlohmann::json selection_record(const ExtractOptions& o) {
           {"seed", o.seed}};
 }
 
+nlohmann::json forward_pass_record(const ExtractOptions& o) {
+  return {{"batch_size", o.batch_size}, {"threads", o.threads}};
+}
+
 std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<std::int64_t> pool,
                                            const std::vector<std::int64_t>& labels, nlohmann::json& selection) {
   if (!o.labels.empty()) {
@@ -84,8 +88,7 @@ ShardWindow shard_window(const ExtractOptions& o, std::vector<std::int64_t> sele
   }
   // i N / n without overflow: N and n are far below 2^32.
   const std::size_t begin = i * total / n, end = (i + 1) * total / n;
-  selection["shard"] = {{"index", i}, {"count", n},  {"begin", begin},
-                        {"end", end}, {"of", total}, {"batch_size", o.batch_size}};
+  selection["shard"] = {{"index", i}, {"count", n}, {"begin", begin}, {"end", end}, {"of", total}};
   // Whole batches of the one-process batching (batch k = instances k B ..
   // (k + 1) B - 1 of the selection) around the slice.
   const auto batch = static_cast<std::size_t>(o.batch_size);

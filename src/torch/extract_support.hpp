@@ -26,6 +26,11 @@ inline constexpr const char* kEpochToken = "{epoch}";
 // The selection's record in the APD's metadata (split, labels, limit, select, seed).
 [[nodiscard]] nlohmann::json selection_record(const ExtractOptions& o);
 
+// How the model was run (batch_size, threads): the last bits of a ReLU's
+// input, so a pattern bit within rounding of 0, can depend on both (BLAS
+// rounds a row's sums by its place in the batch and by the threads' split).
+[[nodiscard]] nlohmann::json forward_pass_record(const ExtractOptions& o);
+
 // The instances of `pool` (ascending indices into `labels`) that --labels,
 // --limit and --select keep, ascending; records "available" in `selection`.
 [[nodiscard]] std::vector<std::int64_t> select_instances(const ExtractOptions& o, std::vector<std::int64_t> pool,

@@ -108,8 +108,8 @@ void check_targets(const ModelInputs& inputs, std::int64_t classes) {
   }
 }
 
-nlohmann::json script_metadata(const ScriptJob& job, const std::vector<std::size_t>& layers, std::int64_t classes,
-                               const ModelInputs& inputs, const nlohmann::json& selection) {
+nlohmann::json script_metadata(const ExtractOptions& o, const ScriptJob& job, const std::vector<std::size_t>& layers,
+                               std::int64_t classes, const ModelInputs& inputs, const nlohmann::json& selection) {
   nlohmann::json relus = nlohmann::json::array();
   for (const auto& l : job.model->layers()) {
     relus.push_back({{"layer", l.index}, {"source", l.source}, {"shape", l.shape}, {"width", l.width}});
@@ -126,7 +126,8 @@ nlohmann::json script_metadata(const ScriptJob& job, const std::vector<std::size
           {"run", nullptr},
           {"epoch", job.epoch > 0 ? nlohmann::json(job.epoch) : nlohmann::json(nullptr)},
           {"dataset", inputs.record()},
-          {"selection", selection}};
+          {"selection", selection},
+          {"forward_pass", forward_pass_record(o)}};
 }
 
 }  // namespace
@@ -168,7 +169,7 @@ int run_script_extraction(const ExtractOptions& o) {
     const ScriptPass pass = run_model(*job.model, inputs, window.forward, layers, o.batch_size, window.kept);
     spdlog::debug("{}: forward pass in {:.2f} s", job.out, clock.lap());
     const Diagram d = build_diagram(pass.patterns, truth, pass.predicted, chosen,
-                                    script_metadata(job, layers, classes, inputs, selection));
+                                    script_metadata(o, job, layers, classes, inputs, selection));
     write_apd(d, job.out, o);
     spdlog::debug("{}: APD of {} nodes and {} links written in {:.2f} s", job.out, d.nodes.size(), d.links.size(),
                   clock.lap());

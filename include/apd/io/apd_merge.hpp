@@ -43,7 +43,7 @@ class ShardMerge {
   DiagramMerger merger_;
   nlohmann::json reference_;  // the first shard's metadata, without what differs by shard
   std::string reference_file_;
-  std::uint64_t count_ = 0, of_ = 0, batch_size_ = 0;
+  std::uint64_t count_ = 0, of_ = 0;
   std::size_t added_ = 0;
   std::vector<std::optional<Seen>> seen_;  // per shard index
 };
