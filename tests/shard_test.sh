@@ -49,7 +49,7 @@ grep -q '"schema":"apd/2"' "$dir/lenet-3/merged.json" || fail "the LeNet APD sho
 # Batches that straddle the shards' edges: each shard forwards the whole
 # batches of the one-process batching around its slice and keeps its rows.
 same mlp-b10 3 "${mlp[@]}" --epoch 2 --batch-size 10
-same lenet-b7 3 "${cnn[@]}" --batch-size 7
+same lenet-b100 3 "${cnn[@]}" --batch-size 100
 
 # expect REGEX cmd...: exit 1, one line naming the problem, nothing written.
 expect() {
