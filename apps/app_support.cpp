@@ -1,5 +1,9 @@
 #include "app_support.hpp"
 
+#include <malloc.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <new>
 #include <string_view>
 
@@ -7,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/huge_pages.hpp"
 #include "apd/core/version.hpp"
 
 namespace apd::app {
@@ -51,6 +56,22 @@ void add_verbosity_flags(CLI::App& app, Verbosity& verbosity) {
          "--verbose", [&verbosity] { verbosity = Verbosity::verbose; },
          "Also print the files read and their sizes, threads, and the time of each stage")
       ->excludes(quiet);
+}
+
+void use_one_heap(std::size_t huge_page_bytes) {
+  constexpr std::size_t kMaxHugePageBytes = std::size_t{512} << 20;
+  const std::size_t reserve = std::min(huge_page_bytes, kMaxHugePageBytes);
+  // Blocks up to the reserve come from the heap, and the heap keeps twice
+  // that before it gives memory back (both fit an int: mallopt's type).
+  const std::size_t heap_block = std::max(std::size_t{256} << 20, reserve + (std::size_t{1} << 20));
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(heap_block));
+  mallopt(M_TRIM_THRESHOLD, static_cast<int>(2 * heap_block));
+  mallopt(M_ARENA_MAX, 1);
+  // A block as large as the reserve grows the heap by that much; freed, it
+  // becomes the heap's free top, where the allocations that follow land.
+  void* block = std::malloc(reserve);
+  advise_huge_pages(block, reserve);
+  std::free(block);
 }
 
 void setup_logging(const std::string& program, Verbosity verbosity) {

@@ -2,16 +2,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <regex>
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 #include "apd/core/error.hpp"
 #include "apd/io/apd_json.hpp"
 #include "apd/io/atomic_file.hpp"
 #include "apd/io/graphml.hpp"
+#include "apd/io/output.hpp"
 #include "naive_apd.hpp"
 #include "test_support.hpp"
 
@@ -239,6 +242,50 @@ TEST_CASE("an output that is not a regular file is written, not replaced", "[out
   CHECK(std::filesystem::is_symlink(link));  // renaming over it would have replaced the link (or, as root, /dev/null)
   CHECK(std::filesystem::is_character_file("/dev/null"));
   CHECK_THROWS_WITH(apd::write_file_atomically(dir.path(), "x"), Contains("is a directory, not a file to write"));
+}
+
+TEST_CASE("a chunk buffer hands the sink every byte, in order, one chunk at a time", "[output]") {
+  std::string sent, expected;
+  std::size_t chunks = 0;
+  std::atomic<int> inside{0};
+  bool overlapped = false;
+  const apd::Sink sink = [&](std::string_view chunk) {
+    overlapped = overlapped || inside.fetch_add(1) != 0;
+    sent.append(chunk);
+    ++chunks;
+    inside.fetch_sub(1);
+  };
+  {
+    apd::ChunkBuffer buffer(sink);
+    for (int record = 0; record < 400'000; ++record) {  // ~13 MB: a few chunks go through the second thread
+      const std::string text =
+          fmt::format("{{\"record\":{},\"pad\":\"{}\"}},\n", record, std::string(record % 17, 'x'));
+      expected += text;
+      buffer.text() += text;
+      buffer.maybe_flush();
+    }
+    buffer.flush();
+    CHECK(sent == expected);  // complete once flush() returns
+  }
+  CHECK(chunks >= 3);
+  CHECK_FALSE(overlapped);
+}
+
+TEST_CASE("a sink's error reaches the writer, and nothing after it is sent", "[output]") {
+  std::size_t calls = 0;
+  const apd::Sink sink = [&](std::string_view) {
+    if (++calls == 2) throw apd::Error("out.json: write failed: No space left on device");
+  };
+  apd::ChunkBuffer buffer(sink);
+  const auto write_all = [&] {
+    for (int k = 0; k < 4'000; ++k) {
+      buffer.text() += std::string(4096, 'a');
+      buffer.maybe_flush();
+    }
+    buffer.flush();
+  };
+  CHECK_THROWS_WITH(write_all(), "out.json: write failed: No space left on device");
+  CHECK(calls == 2);
 }
 
 TEST_CASE("a 250-character output name fits its temporary file", "[output]") {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/huge_pages.hpp"
 
 namespace apd {
 
@@ -154,6 +155,28 @@ struct DiagramMerger::State {
   std::vector<std::int64_t> index;
   std::vector<std::int32_t> label, predicted;
   std::vector<std::uint32_t> path;  // column-local ids, N x L
+  std::size_t expected = 0;         // instance records to make room for (reserve)
+
+  // Room for instance records up to `end`, in one allocation when the
+  // whole count was announced (page faults were a fifth of the merge).
+  void make_room(std::size_t end, std::size_t layers) {
+    if (index.size() >= end) return;
+    if (index.capacity() < end) {
+      const std::size_t n = std::max(end, expected);
+      index.reserve(n);
+      label.reserve(n);
+      predicted.reserve(n);
+      path.reserve(n * layers);
+      advise_huge_pages(index.data(), n * sizeof(index[0]));
+      advise_huge_pages(label.data(), n * sizeof(label[0]));
+      advise_huge_pages(predicted.data(), n * sizeof(predicted[0]));
+      advise_huge_pages(path.data(), n * layers * sizeof(path[0]));
+    }
+    index.resize(end);
+    label.resize(end);
+    predicted.resize(end);
+    path.resize(end * layers);
+  }
 
   std::uint32_t pattern_node(std::size_t layer, std::span<const std::uint64_t> row) {
     const auto [id, fresh] = patterns[layer].find_or_add(row);
@@ -212,17 +235,14 @@ void DiagramMerger::add(const Diagram& part, std::uint64_t position) {
   if (!part.has_instances) return;
   const auto at = static_cast<std::size_t>(position);
   const std::size_t end = at + part.index.size();
-  if (s.index.size() < end) {
-    s.index.resize(end);
-    s.label.resize(end);
-    s.predicted.resize(end);
-    s.path.resize(end * L);
-  }
+  s.make_room(end, L);
   std::copy(part.index.begin(), part.index.end(), s.index.begin() + static_cast<std::ptrdiff_t>(at));
   std::copy(part.label.begin(), part.label.end(), s.label.begin() + static_cast<std::ptrdiff_t>(at));
   std::copy(part.predicted.begin(), part.predicted.end(), s.predicted.begin() + static_cast<std::ptrdiff_t>(at));
   for (std::size_t k = 0; k < part.path.size(); ++k) s.path[at * L + k] = merged[part.path[k]];
 }
+
+void DiagramMerger::reserve(std::uint64_t instances) { state_->expected = static_cast<std::size_t>(instances); }
 
 Diagram DiagramMerger::finish(nlohmann::json metadata) {
   State& s = *state_;

@@ -124,6 +124,9 @@ void ShardMerge::add(const Diagram& shard, const std::string& file) {
     slot->first_index = shard.index.front();
     slot->last_index = shard.index.back();
   }
+  // r.of agrees with this shard's own instance count (shard_record), so the
+  // room asked for is that of the merged diagram's records.
+  if (added_ == 1 && shard.has_instances && shard.instances > 0) merger_.reserve(r.of);
   try {
     merger_.add(shard, r.begin);
   } catch (const Error& e) {

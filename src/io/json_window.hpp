@@ -8,6 +8,7 @@
 #include <array>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/huge_pages.hpp"
 #include "apd_document.hpp"
 
 namespace apd::detail {
@@ -37,7 +39,7 @@ class Window {
   [[nodiscard]] std::string_view ahead(std::size_t bytes) {
     while (end_ - pos_ < bytes && refill()) {
     }
-    return {buf_.data() + pos_, std::min(bytes, end_ - pos_)};
+    return {buf_.get() + pos_, std::min(bytes, end_ - pos_)};
   }
 
   int skip_whitespace() {
@@ -60,7 +62,7 @@ class Window {
 
   void mark() { mark_ = pos_; }
   // Bytes from the mark to the cursor; valid until the next peek().
-  [[nodiscard]] std::string_view marked() const { return {buf_.data() + mark_, pos_ - mark_}; }
+  [[nodiscard]] std::string_view marked() const { return {buf_.get() + mark_, pos_ - mark_}; }
   void unmark() { mark_ = kNone; }
 
   // Moves the cursor past one JSON value starting at it: strings, nesting and
@@ -104,13 +106,13 @@ class Window {
     ++pos_;
     for (;;) {
       if (pos_ == end_ && !refill()) syntax_error("unterminated string", -1);
-      const char* at = buf_.data() + pos_;
+      const char* at = buf_.get() + pos_;
       const auto* quote = static_cast<const char*>(std::memchr(at, '"', end_ - pos_));
       if (quote == nullptr) {
         pos_ = end_;
         continue;
       }
-      pos_ = static_cast<std::size_t>(quote - buf_.data()) + 1;
+      pos_ = static_cast<std::size_t>(quote - buf_.get()) + 1;
       std::size_t backslashes = 0;
       for (std::size_t k = pos_ - 1; k > 0 && base_ + k > open + 1 && buf_[k - 1] == '\\'; --k) ++backslashes;
       if (backslashes % 2 == 0) return;
@@ -121,7 +123,7 @@ class Window {
   bool refill() {
     const std::size_t keep = std::min(mark_, pos_);
     if (keep > 0) {
-      std::memmove(buf_.data(), buf_.data() + keep, end_ - keep);
+      std::memmove(buf_.get(), buf_.get() + keep, end_ - keep);
       base_ += keep;
       pos_ -= keep;
       end_ -= keep;
@@ -129,15 +131,25 @@ class Window {
     }
     // Reads in chunks of up to 4 MiB, no larger than the whole input.
     const std::size_t chunk = std::clamp<std::uint64_t>(source_.size() + 1, 4096, kReadBytes);
-    if (buf_.size() - end_ < chunk) buf_.resize(std::max(buf_.size() * 2, end_ + chunk));
-    const std::size_t got = source_.read(buf_.data() + end_, buf_.size() - end_);
+    if (capacity_ - end_ < chunk) grow(std::max(capacity_ * 2, end_ + chunk));
+    const std::size_t got = source_.read(buf_.get() + end_, capacity_ - end_);
     end_ += got;
     return got > 0;
   }
 
+  // Bytes past end_ are not initialised: read() fills them.
+  void grow(std::size_t capacity) {
+    auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+    advise_huge_pages(bigger.get(), capacity);
+    if (end_ > 0) std::memcpy(bigger.get(), buf_.get(), end_);
+    buf_ = std::move(bigger);
+    capacity_ = capacity;
+  }
+
   ByteSource& source_;
   std::string name_;
-  std::vector<char> buf_;
+  std::unique_ptr<char[]> buf_;
+  std::size_t capacity_ = 0;
   std::size_t base_ = 0, pos_ = 0, end_ = 0, mark_ = kNone;
 };
 

@@ -32,6 +32,9 @@ class DiagramMerger {
   // records; throws apd::Error otherwise. The caller sees to it that the
   // parts' positions cover 0..N-1 once each.
   void add(const Diagram& part, std::uint64_t position);
+  // Room for `instances` instance records in all, when the caller knows the
+  // whole: parts then land in place instead of regrowing the arrays.
+  void reserve(std::uint64_t instances);
   // The merged diagram with `metadata` completed as build_diagram does.
   [[nodiscard]] Diagram finish(nlohmann::json metadata);
 
