@@ -3,8 +3,6 @@
 // predicted class; `score` flags inputs whose pattern is far (in Hamming
 // distance) from every known pattern of their predicted class, and reports
 // how well that detects misclassified and out-of-distribution inputs.
-#include <malloc.h>
-
 #include "apd/io/atomic_file.hpp"
 #include "apd/torch/monitor_job.hpp"
 #include "app_support.hpp"
@@ -100,8 +98,7 @@ int main(int argc, char** argv) {
   apd::app::add_version_flag(app, program);
   if (const auto rc = apd::app::parse(app, program, argc, argv)) return *rc;
   // As apd-extract: keep the large batch buffers in the heap between batches.
-  mallopt(M_MMAP_THRESHOLD, 256 << 20);
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  apd::app::use_one_heap(std::size_t{512} << 20);
   apd::app::setup_logging(program, verbosity);
   apd::remove_temporaries_on_signals();
   return apd::app::run_guarded(
