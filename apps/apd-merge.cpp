@@ -25,16 +25,6 @@ struct Options {
   apd::Verbosity verbosity = apd::Verbosity::normal;
 };
 
-std::size_t input_bytes(const std::vector<std::filesystem::path>& files) {
-  std::size_t bytes = 0;
-  for (const auto& f : files) {
-    std::error_code ec;  // a file that cannot be read is reported when it is read
-    const std::uintmax_t size = std::filesystem::file_size(f, ec);
-    if (!ec) bytes += static_cast<std::size_t>(size);
-  }
-  return bytes;
-}
-
 int run(const Options& o) {
   apd::refuse_output_in_running_run(o.out);
   apd::Stopwatch clock;
@@ -75,7 +65,9 @@ int main(int argc, char** argv) {
   // previous file's reader freed. Twice the input's size is more than the
   // merge ever touches (8 shards of 1,000,000 instances: 1.4 times); what
   // it does not touch costs address space only.
-  apd::app::use_one_heap(2 * input_bytes(o.files));
+  std::size_t input = 0;
+  for (const auto& f : o.files) input += apd::app::size_or_zero(f);
+  apd::app::use_one_heap(2 * input);
   apd::app::setup_logging(program, o.verbosity);
   apd::remove_temporaries_on_signals();
   return apd::app::run_guarded([&] { return run(o); });

@@ -74,6 +74,12 @@ void use_one_heap(std::size_t huge_page_bytes) {
   std::free(block);
 }
 
+std::size_t size_or_zero(const std::filesystem::path& file) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(file, ec);
+  return ec ? 0 : static_cast<std::size_t>(size);
+}
+
 void setup_logging(const std::string& program, Verbosity verbosity) {
   auto logger = spdlog::stderr_color_st(program);
   logger->set_pattern("%n: %^%l%$: %v");

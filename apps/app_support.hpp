@@ -3,6 +3,7 @@
 // error messages through spdlog, and the version string.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -73,6 +74,10 @@ void add_verbosity_flags(CLI::App& app, Verbosity& verbosity);
 // there. On a VM each first touch of a 4 KiB page costs microseconds:
 // before this, apd-merge spent more time in page faults than in parsing.
 void use_one_heap(std::size_t huge_page_bytes);
+
+// A file's size for sizing buffers, 0 when it cannot be known (a missing
+// file is reported when it is read).
+[[nodiscard]] std::size_t size_or_zero(const std::filesystem::path& file);
 
 // Logs to stderr as "<program>: <level>: <message>".
 void setup_logging(const std::string& program, Verbosity verbosity);
