@@ -188,13 +188,13 @@ PY
 
   # OPENBLAS_NUM_THREADS=1 on both sides, as scripts/slurm/extract-array.sbatch sets it: OpenBLAS starts
   # its thread pool when the library loads, before apd can pin it, and the idle threads spin ~0.15 CPU-s.
-  shards_vs_one() { # TITLE MODEL [apd-extract options...]: one process against 4 shards + apd-merge, median of 3
+  shards_vs_one() { # TITLE MODEL [apd-extract options...]: one process against 4 shards + apd-merge, median of 5
     local title="$1" model="$2"; shift 2
     local opts=(--model "$model" --data data/mnist --split train --input-shape 1,28,28 --threads 1 --quiet "$@")
     echo
     echo "== $title over the 60,000 MNIST training images: 4 shards as 4 parallel processes + apd-merge,"
     echo "   against one process, 1 thread each (target <= 0.6x the one-process wall time)"
-    for k in 1 2 3; do
+    for k in 1 2 3 4 5; do
       rm -f "$scratch"/one.json "$scratch"/shard-?.json "$scratch/merged.json"
       start=$EPOCHREALTIME
       OPENBLAS_NUM_THREADS=1 "$bin/apps/apd-extract" "${opts[@]}" --out "$scratch/one.json"
@@ -211,11 +211,11 @@ PY
     /usr/bin/python3 - "$scratch" "$(du -m "$scratch/one.json" | cut -f1)" <<'PY'
 import statistics, sys
 d = sys.argv[1]
-times = [[float(x) for x in open(f"{d}/times.{k}").read().split()] for k in (1, 2, 3)]
+times = [[float(x) for x in open(f"{d}/times.{k}").read().split()] for k in (1, 2, 3, 4, 5)]
 one = statistics.median(t[1] - t[0] for t in times)
 four = statistics.median(t[2] - t[1] for t in times)
 runs = ", ".join(f"{(t[2] - t[1]) / (t[1] - t[0]):.2f}x" for t in times)
-print(f"  one process {one:.2f} s; 4 shards + merge {four:.2f} s: {four / one:.2f}x (target <= 0.6x; median of 3: {runs}); "
+print(f"  one process {one:.2f} s; 4 shards + merge {four:.2f} s: {four / one:.2f}x (target <= 0.6x; median of 5: {runs}); "
       f"APD {sys.argv[2]} MB")
 PY
   }
