@@ -79,6 +79,21 @@ TEST_CASE("a residual MLP gives PyTorch's own patterns, bit for bit", "[script]"
   check_against_pytorch("residual", {784}, {784, 784});
 }
 
+TEST_CASE("a pass over some ReLU layers gives their patterns of a pass over all, in any order of passes", "[script]") {
+  apd::ScriptModel model(model_file("lenet_scripted.pt"));
+  const torch::Tensor x = mnist_images({1, 28, 28}).slice(0, 0, 100);
+  REQUIRE(model.probe(x.slice(0, 0, 2)) == 10);
+  torch::InferenceMode guard;
+  const apd::ScriptOutput all = model.forward(x, {1, 2, 3, 4});
+  for (const std::vector<std::size_t>& some : {std::vector<std::size_t>{2, 4}, {3}, {1, 2, 3, 4}, {4}}) {
+    INFO("layers " << some.size() << ", the first " << some.front());
+    const apd::ScriptOutput out = model.forward(x, some);
+    REQUIRE(out.patterns.size() == some.size());
+    for (std::size_t k = 0; k < some.size(); ++k) CHECK(torch::equal(out.patterns[k], all.patterns[some[k] - 1]));
+    CHECK(torch::equal(out.logits, all.logits));
+  }
+}
+
 TEST_CASE("models apd cannot observe are clear errors", "[script]") {
   CHECK_THROWS_WITH(apd::ScriptModel(model_file("loop.pt")),
                     Contains("loop.pt: a ReLU call stays inside the loop at make_script_models.py:") &&

@@ -149,52 +149,70 @@ jit::Module frozen(jit::Module module, const std::string& name) {
   }
 }
 
+std::vector<jit::Node*> relu_nodes_of(jit::Graph& graph) {
+  std::vector<jit::Node*> nodes;
+  for (jit::Node* node : graph.nodes()) {
+    if (is_relu(node)) nodes.push_back(node);
+  }
+  return nodes;
+}
+
 }  // namespace
 
 struct ScriptModel::Impl {
   std::string name;
   jit::Module module;
-  std::shared_ptr<jit::Graph> graph;
-  std::unique_ptr<jit::GraphFunction> function;
+  std::shared_ptr<jit::Graph> plain;  // forward inlined and folded, its ReLU calls at top level
   std::vector<ReluLayer> layers;
   std::size_t relus = 0;
+  // forward with the `out > 0` of the layers in `observed` as extra outputs,
+  // built on the first pass that asks for them: the comparisons of layers
+  // nobody reads (a conv net's wide ones, under --layers) cost a bool per
+  // neuron and a pass over the activations each.
+  std::vector<std::size_t> observed;
+  std::unique_ptr<jit::GraphFunction> function;
 
-  // forward's graph with every ReLU's `out > 0` as an extra output.
-  void instrument(const SourceLines& lines) {
-    graph = module.get_method("forward").graph()->copy();
-    jit::Inline(*graph);
-    jit::ConstantPropagation(graph);
-    jit::EliminateDeadCode(graph);
-    if (const jit::Node* control = control_holding_relu(graph->block())) {
+  void prepare(const SourceLines& lines) {
+    plain = module.get_method("forward").graph()->copy();
+    jit::Inline(*plain);
+    jit::ConstantPropagation(plain);
+    jit::EliminateDeadCode(plain);
+    if (const jit::Node* control = control_holding_relu(plain->block())) {
       const std::string where = lines.of(control);
       throw Error(fmt::format("{}: a ReLU call stays inside the {}{} of forward, so it has no fixed layer in the APD",
                               name, control->kind() == c10::prim::Loop ? "loop" : "branch",
                               where.empty() ? "" : " at " + where));
     }
-    if (graph->outputs().size() != 1) throw Error(fmt::format("{}: forward returns more than one value", name));
-    std::vector<jit::Node*> relu_nodes;
-    for (jit::Node* node : graph->nodes()) {
-      if (is_relu(node)) relu_nodes.push_back(node);
-    }
+    if (plain->outputs().size() != 1) throw Error(fmt::format("{}: forward returns more than one value", name));
+    const std::vector<jit::Node*> relu_nodes = relu_nodes_of(*plain);
     if (relu_nodes.empty()) throw Error(fmt::format("{}: forward calls no ReLU (aten::relu or aten::relu_)", name));
-    // A graph function returns one value: (logits, pattern 1, pattern 2, ...).
+    for (const jit::Node* node : relu_nodes) layers.push_back({layers.size() + 1, lines.of(node), {}, 0});
+    relus = relu_nodes.size();
+  }
+
+  // A graph function returns one value: (logits, pattern of each of
+  // `chosen`, 1-based and ascending).
+  void observe(const std::vector<std::size_t>& chosen) {
+    if (function && observed == chosen) return;
+    auto graph = plain->copy();
+    const std::vector<jit::Node*> relu_nodes = relu_nodes_of(*graph);
     std::vector<jit::Value*> outputs{graph->outputs()[0]};
-    for (jit::Node* node : relu_nodes) {
+    for (const std::size_t l : chosen) {
+      jit::Node* node = relu_nodes.at(l - 1);
       const jit::WithInsertPoint guard(node->next());
       jit::Value* zero = graph->insertConstant(0);
       outputs.push_back(graph->insert(c10::Symbol::fromQualString("aten::gt"), {node->output(), zero}));
-      layers.push_back({layers.size() + 1, lines.of(node), {}, 0});
     }
     graph->eraseOutput(0);
     {
       const jit::WithInsertPoint guard(graph->return_node());
       graph->registerOutput(graph->insertNode(graph->createTuple(outputs))->output());
     }
-    relus = relu_nodes.size();
     function = std::make_unique<jit::GraphFunction>("apd_forward", graph, nullptr);
+    observed = chosen;
   }
 
-  // One forward pass: the logits, then one bool tensor per ReLU call.
+  // One forward pass: the logits, then one bool tensor per observed layer.
   std::vector<c10::IValue> run(const torch::Tensor& input) {
     jit::Stack stack{module._ivalue(), input};
     // The graph runs as frozen and instrumented, without the executor's
@@ -227,7 +245,7 @@ ScriptModel::ScriptModel(const std::filesystem::path& path) : impl_(std::make_un
   const jit::Module loaded = load_module(path);
   const SourceLines lines(*loaded.get_method("forward").graph());
   impl_->module = frozen(loaded, impl_->name);
-  impl_->instrument(lines);
+  impl_->prepare(lines);
 }
 
 ScriptModel::ScriptModel(ScriptModel&&) noexcept = default;
@@ -239,6 +257,9 @@ const std::vector<ReluLayer>& ScriptModel::layers() const noexcept { return impl
 
 std::int64_t ScriptModel::probe(const torch::Tensor& probe) {
   torch::InferenceMode guard;
+  std::vector<std::size_t> all(impl_->relus);
+  for (std::size_t l = 0; l < all.size(); ++l) all[l] = l + 1;
+  impl_->observe(all);
   const auto outputs = impl_->run(probe);
   const std::int64_t n = probe.size(0);
   const auto& logits = outputs[0];
@@ -263,9 +284,12 @@ std::int64_t ScriptModel::probe(const torch::Tensor& probe) {
 }
 
 ScriptOutput ScriptModel::forward(const torch::Tensor& input, const std::vector<std::size_t>& layers) {
+  impl_->observe(layers);
   auto outputs = impl_->run(input);
   ScriptOutput out{outputs[0].toTensor(), {}};
-  for (const std::size_t l : layers) out.patterns.push_back(outputs[l].toTensor().flatten(1).contiguous());
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    out.patterns.push_back(outputs[k + 1].toTensor().flatten(1).contiguous());
+  }
   return out;
 }
 

@@ -9,7 +9,9 @@
 // keeps every ReLU call at top level; right after each call the graph gets
 // an `out > 0` (taken at once, so a later in-place op cannot change it), and
 // those become extra graph outputs: one forward pass returns the logits and
-// every pattern. A ReLU left inside a loop or a branch has no fixed layer.
+// the patterns of the layers asked for (only those are compared, so a conv
+// net's wide layers cost nothing when --layers leaves them out). A ReLU left
+// inside a loop or a branch has no fixed layer.
 //
 // Loading TorchScript runs the model's code: as trusting as torch.load in
 // Python. Load only models you trust.
