@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (fuzz_test/, clang 14 with
 # -fsanitize=fuzzer,address,undefined) and runs them:
-#   scripts/fuzz.sh --smoke        replay every regression input, then ~60 s per harness (CI)
+#   scripts/fuzz.sh --smoke        replay every regression input, then APD_FUZZ_SECONDS (60; CI: 30) per harness
 #   scripts/fuzz.sh --runs N       a campaign of N executions per harness
 # Seed corpora are generated from real files (MNIST, the docs' APD example,
 # checkpoints written by Python's torch.save, arrays written by numpy.save, a synthetic run with its
@@ -105,9 +105,10 @@ done
 # Arrays written by numpy.save (every dtype and version the tests use).
 /usr/bin/python3 tests/python/make_npy.py "$seeds/fuzz_npy" >/dev/null
 
-status=0
-for harness in "${harnesses[@]}"; do
-  bin="$build/fuzz_test/$harness"
+# run_harness NAME: replays its regression inputs, then fuzzes; prints what
+# it found and leaves its exit status in $build/NAME.status.
+run_harness() {
+  local harness="$1" bin="$build/fuzz_test/$1" dict status=0
   case $harness in
     fuzz_idx) dict=fuzz_test/dict/idx.dict ;;
     fuzz_state_dict) dict=fuzz_test/dict/pickle.dict ;;
@@ -116,19 +117,39 @@ for harness in "${harnesses[@]}"; do
     fuzz_monitor) dict=fuzz_test/dict/monitor.dict ;;
     *) dict=fuzz_test/dict/json.dict ;;
   esac
-  regressions="fuzz_test/regressions/$harness"
+  local regressions="fuzz_test/regressions/$harness"
   if [[ -d "$regressions" ]] && compgen -G "$regressions/*" >/dev/null; then
     echo "fuzz: $harness replays $(ls "$regressions" | wc -l) regression inputs"
     "$bin" "$regressions"/* >"$build/$harness.replay.log" 2>&1 || { echo "FAIL: $harness on a regression input"; tail -30 "$build/$harness.replay.log"; status=1; }
   fi
-  corpus="$build/corpus/$harness"; findings="$build/findings/$harness"
+  local corpus="$build/corpus/$harness" findings="$build/findings/$harness"
   mkdir -p "$corpus" "$findings"
-  limit=(-max_total_time="$seconds"); [[ "$mode" == --runs ]] && limit=(-runs="$runs")
+  local limit=(-max_total_time="$seconds"); [[ "$mode" == --runs ]] && limit=(-runs="$runs")
   echo "fuzz: $harness ${limit[*]}"
   if ! "$bin" "$corpus" "$seeds/$harness" -dict="$dict" -max_len=65536 -rss_limit_mb=4096 -timeout=20 \
       -artifact_prefix="$findings/" -print_final_stats=1 "${limit[@]}" >"$build/$harness.log" 2>&1; then
     echo "FAIL: $harness found a crash, leak or hang: $(ls "$findings")"; tail -40 "$build/$harness.log"; status=1
   fi
-  grep -E "stat::number_of_executed_units|cov: " "$build/$harness.log" | tail -2 | sed 's/^/  /'
+  grep -E "stat::number_of_executed_units|cov: " "$build/$harness.log" | tail -2 | sed 's/^/  /' || true
+  echo "$status" >"$build/$harness.status"
+}
+
+# One harness per core at a time: each fuzzes on one thread, so it gets the
+# same time (or runs) as it would alone. Reports are printed in list order.
+cores="$(nproc)"
+for harness in "${harnesses[@]}"; do
+  while (($(jobs -rp | wc -l) >= cores)); do wait -n || true; done
+  rm -f "$build/$harness.status"
+  run_harness "$harness" >"$build/$harness.report" 2>&1 &
+done
+wait
+status=0
+for harness in "${harnesses[@]}"; do
+  cat "$build/$harness.report"
+  case "$(cat "$build/$harness.status" 2>/dev/null)" in
+    0) ;;
+    1) status=1 ;;
+    *) echo "FAIL: $harness: the fuzz script itself stopped early (see $build/$harness.report)"; status=1 ;;
+  esac
 done
 exit $status
