@@ -29,7 +29,7 @@ void add_options(CLI::App& app, Options& o) {
                  "Nodes per Sankey column (2 or more); smaller patterns merge into \"other\"")
       ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 20))
       ->capture_default_str();
-  app.add_option("--title", o.report.title, "Page title");
+  app.add_option("--title", o.report.title, "Page title (UTF-8)")->check(apd::app::utf8_text());
   apd::app::add_verbosity_flags(app, o.verbosity);
 }
 

@@ -12,6 +12,7 @@
 
 #include "apd/core/error.hpp"
 #include "apd/core/huge_pages.hpp"
+#include "apd/core/utf8.hpp"
 #include "apd/core/version.hpp"
 
 namespace apd::app {
@@ -47,6 +48,11 @@ CLI::Validator non_negative() {
         return first != std::string::npos && value[first] == '-' ? "'" + value + "' must not be negative" : "";
       },
       "");
+}
+
+CLI::Validator utf8_text() {
+  return CLI::Validator(
+      [](const std::string& value) -> std::string { return is_valid_utf8(value) ? "" : "not valid UTF-8 text"; }, "");
 }
 
 void add_verbosity_flags(CLI::App& app, Verbosity& verbosity) {

@@ -60,6 +60,18 @@ CLI::Option* add_enum_option(CLI::App& app, const std::string& name, const NameT
       ->default_str(std::string(name_of(names, value)));
 }
 
+// An option whose value is kept only when given (std::nullopt otherwise):
+// the library tells a value given from a default by the value alone.
+template <typename T>
+CLI::Option* add_optional(CLI::App& app, const std::string& name, std::optional<T>& target,
+                          const std::string& description) {
+  return app.add_option_function<T>(
+      name, [&target](const T& value) { target = value; }, description);
+}
+
+// Rejects text that is not valid UTF-8 (an option recorded in a JSON file).
+[[nodiscard]] CLI::Validator utf8_text();
+
 // Rejects a negative value for an unsigned option (CLI11 2.1 would wrap
 // "-1" around to 2^64 - 1).
 [[nodiscard]] CLI::Validator non_negative();

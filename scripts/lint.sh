@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The everyday checks: clang-format (the layout in .clang-format) on every
-# C++ file, and clang-tidy (the checks in .clang-tidy) on apd's own sources
+# C++ file, the size limits (scripts/check_sizes.py: files <= 600 lines,
+# functions <= 60), and clang-tidy (the checks in .clang-tidy) on apd's own sources
 # in src/ and apps/. Debian's clang-format and clang-tidy (14). Needs the
 # release build's compile_commands.json (scripts/test.sh makes it).
 # src/torch/ is left to GCC's warnings (the dev preset builds it with -Werror):
@@ -22,6 +23,9 @@ fi
 
 echo "lint: clang-format on ${#files[@]} files"
 clang-format --dry-run --Werror "${files[@]}"
+
+echo "lint: sizes of ${#files[@]} files (at most 600 lines; functions at most 60)"
+/usr/bin/python3 scripts/check_sizes.py "${files[@]}"
 
 if [[ ! -f "$build/compile_commands.json" ]]; then
   echo "lint: $build/compile_commands.json is missing: configure first (cmake --preset release)" >&2

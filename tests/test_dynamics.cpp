@@ -72,7 +72,7 @@ TEST_CASE("the adjusted Rand index matches hand-worked pair counts", "[dynamics]
   CHECK_THROWS_AS(apd::adjusted_rand_index(grouping_of({0, 1}), grouping_of({0})), apd::Error);
 }
 
-TEST_CASE("churn counts instances whose pattern changed, per layer; flows pair the last two layers", "[dynamics]") {
+TEST_CASE("churn counts instances whose pattern changed, per layer, and flows pair the last two layers", "[dynamics]") {
   apd::PatternStore before({3, 2}), after({3, 2});
   for (const char* p : {"101", "101", "000", "111"}) before.append_pattern(0, p);
   for (const char* p : {"10", "01", "01", "11"}) before.append_pattern(1, p);

@@ -19,10 +19,10 @@ TEST_CASE("the patterns of all 60000 training images equal a direct matmul + rel
   apd::save_state_dict(apd::state_dict(*model), scratch / "model.pt");
 
   apd::ExtractOptions o;
-  o.checkpoint = scratch / "model.pt";
-  o.data = dir;
-  o.split = apd::DataSplit::train;
-  o.out = (scratch / "apd.json").string();
+  o.model.checkpoint = scratch / "model.pt";
+  o.data.data = dir;
+  o.data.split = apd::DataSplit::train;
+  o.output.out = (scratch / "apd.json").string();
   REQUIRE(apd::run_extraction(o) == 0);
   const auto d = apd::read_apd_file(scratch / "apd.json");
   REQUIRE(d.instances == 60000);

@@ -53,7 +53,7 @@ void check_against_pytorch(const std::string& name, const std::vector<std::int64
   std::vector<std::size_t> all(model.relu_count());
   std::iota(all.begin(), all.end(), 1);
   torch::InferenceMode guard;
-  const apd::ScriptOutput out = model.forward(x, all);
+  const apd::ModelOutput out = model.forward(x, all);
   std::size_t total = 0;
   const auto expected = reference_patterns(name, total);
   const torch::Tensor flat = torch::cat(out.patterns, 1).to(torch::kUInt8);
@@ -84,10 +84,10 @@ TEST_CASE("a pass over some ReLU layers gives their patterns of a pass over all,
   const torch::Tensor x = mnist_images({1, 28, 28}).slice(0, 0, 100);
   REQUIRE(model.probe(x.slice(0, 0, 2)) == 10);
   torch::InferenceMode guard;
-  const apd::ScriptOutput all = model.forward(x, {1, 2, 3, 4});
+  const apd::ModelOutput all = model.forward(x, {1, 2, 3, 4});
   for (const std::vector<std::size_t>& some : {std::vector<std::size_t>{2, 4}, {3}, {1, 2, 3, 4}, {4}}) {
     INFO("layers " << some.size() << ", the first " << some.front());
-    const apd::ScriptOutput out = model.forward(x, some);
+    const apd::ModelOutput out = model.forward(x, some);
     REQUIRE(out.patterns.size() == some.size());
     for (std::size_t k = 0; k < some.size(); ++k) CHECK(torch::equal(out.patterns[k], all.patterns[some[k] - 1]));
     CHECK(torch::equal(out.logits, all.logits));

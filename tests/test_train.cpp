@@ -15,7 +15,7 @@ TEST_CASE("training on a separable dataset drives the loss down and the accuracy
   apd::TrainOptions o;
   o.data = dir / "data";
   o.out = dir / "run";
-  o.hidden = {16, 8};
+  o.hidden = std::vector<std::int64_t>{16, 8};
   o.epochs = 30;
   o.lr = 0.2;
   o.verbosity = apd::Verbosity::quiet;
@@ -61,7 +61,7 @@ TEST_CASE("training the same options twice gives byte-identical checkpoints and 
     apd::TrainOptions o;
     o.data = dir / "data";
     o.out = dir / name;
-    o.hidden = {8, 8};
+    o.hidden = std::vector<std::int64_t>{8, 8};
     o.epochs = 4;
     o.lr = 0.05;
     o.momentum = 0.5;
@@ -74,4 +74,43 @@ TEST_CASE("training the same options twice gives byte-identical checkpoints and 
   CHECK(metrics_without_seconds[0] == metrics_without_seconds[1]);
   CHECK(apd::read_text_file(dir / "a" / "checkpoints" / "epoch-0004.pt") ==
         apd::read_text_file(dir / "b" / "checkpoints" / "epoch-0004.pt"));
+}
+
+TEST_CASE("a new run takes the defaults and the settings given, a resumed run those of its run.json", "[train]") {
+  apd::TrainOptions o;
+  o.lr = 0.05;
+  o.hidden = std::vector<std::int64_t>{16, 8};
+  const apd::TrainSettings fresh = apd::new_run_settings(o);
+  CHECK(fresh.lr == 0.05);
+  CHECK(fresh.hidden == std::vector<std::int64_t>{16, 8});
+  CHECK(fresh.epochs == apd::TrainSettings{}.epochs);  // the paper's 500
+  CHECK(fresh.batch_size == 64);
+
+  apd::RunInfo info;
+  info.model.hidden = {16, 8};
+  info.model.classes = 3;
+  info.hyper = {30, 0.05, 0.0, 32, 4};
+  info.split.val_split = 0.2;
+  info.data.dir = "/data/synthetic";
+  info.threads = 2;
+  info.checkpoint_every = 5;
+  o.resume = true;
+  o.epochs = 60;  // may be given again: a longer run
+  const apd::TrainSettings resumed = apd::resumed_settings(o, info);
+  CHECK(resumed.epochs == 60);
+  CHECK(resumed.batch_size == 32);  // not given: run.json's, not the default
+  CHECK(resumed.seed == 4);
+  CHECK(resumed.threads == 2);
+  CHECK(resumed.checkpoint_every == 5);
+  CHECK(resumed.data == "/data/synthetic");
+  o.batch_size = 64;  // the default's value, but given: it must agree
+  CHECK_THROWS_WITH(apd::resumed_settings(o, info), "--resume: --batch-size 64 contradicts run.json (32)");
+  o.batch_size = 32;
+  o.normalize = apd::Normalization::standard;
+  CHECK_THROWS_WITH(apd::resumed_settings(o, info),
+                    "--resume: --normalize \"standard\" contradicts run.json (\"unit\")");
+  o.normalize.reset();
+  o.track_patterns = false;
+  info.dynamics = true;
+  CHECK_THROWS_AS(apd::resumed_settings(o, info), apd::UsageError);
 }

@@ -153,6 +153,7 @@ void append_histograms(std::span<const std::uint32_t> node_of, std::span<const s
 
 void check_inputs(const PatternStore& store, std::span<const std::int32_t> true_labels,
                   std::span<const std::int32_t> predicted, std::span<const std::int64_t> indices) {
+  if (store.layers() == 0) throw UsageError("an APD needs the patterns of at least one layer");
   const std::size_t n = store.size();
   if (true_labels.size() != n || predicted.size() != n || indices.size() != n) {
     throw Error(fmt::format("APD input mismatch: {} patterns, {} labels, {} predictions, {} indices", n,

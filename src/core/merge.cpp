@@ -189,6 +189,86 @@ struct DiagramMerger::State {
     if (fresh) columns.back().push_back(MergedNode{0, 0, 0, predicted_label, {}, {}});
     return it->second;
   }
+  // Appends every column's nodes to `d`, ordered as build_diagram orders
+  // them: descending count, then pattern (label nodes: then label).
+  // Returns global[col][local] = the node's index in d.nodes.
+  std::vector<std::vector<std::uint32_t>> add_nodes(Diagram& d) {
+    const std::size_t L = widths.size();
+    std::vector<std::vector<std::uint32_t>> global(L + 1);
+    for (std::size_t col = 0; col <= L; ++col) {
+      const auto& nodes = columns[col];
+      std::vector<std::uint32_t> order(nodes.size());
+      std::iota(order.begin(), order.end(), 0U);
+      std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+        if (nodes[a].count != nodes[b].count) return nodes[a].count > nodes[b].count;
+        if (col == L) return nodes[a].label < nodes[b].label;
+        return compare_patterns(patterns[col].row(a), patterns[col].row(b)) < 0;
+      });
+      global[col].resize(nodes.size());
+      for (std::size_t r = 0; r < order.size(); ++r) {
+        global[col][order[r]] = static_cast<std::uint32_t>(d.nodes.size());
+        add_node(d, col, r, order[r]);
+      }
+    }
+    return global;
+  }
+
+  // Appends node `k` of column `col`, at rank `rank`.
+  void add_node(Diagram& d, std::size_t col, std::size_t rank, std::uint32_t k) const {
+    const std::size_t L = widths.size();
+    const MergedNode& m = columns[col][k];
+    Node n;
+    n.kind = col < L ? NodeKind::pattern : NodeKind::label;
+    n.layer = static_cast<std::uint32_t>(col + 1);
+    n.rank = static_cast<std::uint32_t>(rank);
+    n.label = col < L ? 0 : m.label;
+    n.count = m.count;
+    n.errors = m.errors;
+    if (col < L) {
+      n.pattern_offset = d.pattern_words.size();
+      const auto words_of = patterns[col].row(k);
+      d.pattern_words.insert(d.pattern_words.end(), words_of.begin(), words_of.end());
+    }
+    n.true_begin = d.histograms.size();
+    n.true_size = m.true_labels.size();
+    d.histograms.insert(d.histograms.end(), m.true_labels.begin(), m.true_labels.end());
+    n.pred_begin = d.histograms.size();
+    n.pred_size = m.predicted_labels.size();
+    d.histograms.insert(d.histograms.end(), m.predicted_labels.begin(), m.predicted_labels.end());
+    d.nodes.push_back(n);
+  }
+
+  // Appends each column's links, ordered as build_diagram orders them.
+  void add_links(Diagram& d, const std::vector<std::vector<std::uint32_t>>& global) const {
+    for (std::size_t col = 0; col < widths.size(); ++col) {
+      std::vector<Link> merged;
+      merged.reserve(links[col].size());
+      links[col].for_each([&](std::uint64_t key, const std::pair<std::uint64_t, std::uint64_t>& acc) {
+        merged.push_back({global[col][key >> 32], global[col + 1][key & 0xFFFFFFFFU], acc.first, acc.second});
+      });
+      std::sort(merged.begin(), merged.end(), [](const Link& a, const Link& b) {
+        if (a.count != b.count) return a.count > b.count;
+        if (a.source != b.source) return a.source < b.source;
+        return a.target < b.target;
+      });
+      d.links.insert(d.links.end(), merged.begin(), merged.end());
+    }
+  }
+
+  // Moves the instance records into `d`, their paths as global node indices.
+  void move_instances(Diagram& d, const std::vector<std::vector<std::uint32_t>>& global) {
+    if (index.size() != instances) {
+      throw Error(
+          fmt::format("the parts' instance records cover {} positions for {} instances", index.size(), instances));
+    }
+    const std::size_t L = widths.size();
+    d.has_instances = true;
+    d.index = std::move(index);
+    d.label = std::move(label);
+    d.predicted = std::move(predicted);
+    d.path = std::move(path);
+    for (std::size_t i = 0; i < d.path.size(); ++i) d.path[i] = global[i % L][d.path[i]];
+  }
 };
 
 DiagramMerger::DiagramMerger() : state_(std::make_unique<State>()) {}
@@ -247,75 +327,14 @@ void DiagramMerger::reserve(std::uint64_t instances) { state_->expected = static
 Diagram DiagramMerger::finish(nlohmann::json metadata) {
   State& s = *state_;
   if (!s.started) throw Error("nothing to merge");
-  const std::size_t L = s.widths.size();
   Diagram d;
   d.graph = metadata.is_object() ? std::move(metadata) : nlohmann::json::object();
   d.widths = s.widths;
   d.instances = s.instances;
   d.errors = s.errors;
-  // Order each column as build_diagram does: descending count, then pattern
-  // (label nodes: then label). global[col][local] = node index in d.nodes.
-  std::vector<std::vector<std::uint32_t>> global(L + 1);
-  for (std::size_t col = 0; col <= L; ++col) {
-    auto& nodes = s.columns[col];
-    std::vector<std::uint32_t> order(nodes.size());
-    std::iota(order.begin(), order.end(), 0U);
-    const auto row = [&](std::uint32_t k) { return s.patterns[col].row(k); };
-    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-      if (nodes[a].count != nodes[b].count) return nodes[a].count > nodes[b].count;
-      if (col == L) return nodes[a].label < nodes[b].label;
-      return compare_patterns(row(a), row(b)) < 0;
-    });
-    global[col].resize(nodes.size());
-    for (std::size_t r = 0; r < order.size(); ++r) {
-      const MergedNode& m = nodes[order[r]];
-      global[col][order[r]] = static_cast<std::uint32_t>(d.nodes.size());
-      Node n;
-      n.kind = col < L ? NodeKind::pattern : NodeKind::label;
-      n.layer = static_cast<std::uint32_t>(col + 1);
-      n.rank = static_cast<std::uint32_t>(r);
-      n.label = col < L ? 0 : m.label;
-      n.count = m.count;
-      n.errors = m.errors;
-      if (col < L) {
-        n.pattern_offset = d.pattern_words.size();
-        const auto words_of = row(order[r]);
-        d.pattern_words.insert(d.pattern_words.end(), words_of.begin(), words_of.end());
-      }
-      n.true_begin = d.histograms.size();
-      n.true_size = m.true_labels.size();
-      d.histograms.insert(d.histograms.end(), m.true_labels.begin(), m.true_labels.end());
-      n.pred_begin = d.histograms.size();
-      n.pred_size = m.predicted_labels.size();
-      d.histograms.insert(d.histograms.end(), m.predicted_labels.begin(), m.predicted_labels.end());
-      d.nodes.push_back(n);
-    }
-  }
-  for (std::size_t col = 0; col < L; ++col) {
-    std::vector<Link> links;
-    links.reserve(s.links[col].size());
-    s.links[col].for_each([&](std::uint64_t key, const std::pair<std::uint64_t, std::uint64_t>& acc) {
-      links.push_back({global[col][key >> 32], global[col + 1][key & 0xFFFFFFFFU], acc.first, acc.second});
-    });
-    std::sort(links.begin(), links.end(), [](const Link& a, const Link& b) {
-      if (a.count != b.count) return a.count > b.count;
-      if (a.source != b.source) return a.source < b.source;
-      return a.target < b.target;
-    });
-    d.links.insert(d.links.end(), links.begin(), links.end());
-  }
-  if (s.has_instances) {
-    if (s.index.size() != s.instances) {
-      throw Error(
-          fmt::format("the parts' instance records cover {} positions for {} instances", s.index.size(), s.instances));
-    }
-    d.has_instances = true;
-    d.index = std::move(s.index);
-    d.label = std::move(s.label);
-    d.predicted = std::move(s.predicted);
-    d.path = std::move(s.path);
-    for (std::size_t i = 0; i < d.path.size(); ++i) d.path[i] = global[i % L][d.path[i]];
-  }
+  const auto global = s.add_nodes(d);
+  s.add_links(d, global);
+  if (s.has_instances) s.move_instances(d, global);
   complete_metadata(d);
   return d;
 }

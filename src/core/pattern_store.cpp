@@ -70,7 +70,6 @@ Grouping group_by(std::size_t n, Fingerprint&& fingerprint, Same&& same) {
 }  // namespace
 
 PatternStore::PatternStore(std::vector<std::size_t> widths) : widths_(std::move(widths)) {
-  if (widths_.empty()) throw UsageError("a pattern store needs at least one layer");
   for (std::size_t l = 0; l < widths_.size(); ++l) {
     if (widths_[l] == 0) throw UsageError(fmt::format("layer {} has width 0", l + 1));
     words_.push_back((widths_[l] + kBitsPerWord - 1) / kBitsPerWord);
@@ -80,6 +79,7 @@ PatternStore::PatternStore(std::vector<std::size_t> widths) : widths_(std::move(
 }
 
 std::size_t PatternStore::size() const {
+  if (rows_.empty()) return 0;  // no layers: the patterns of no layer were kept
   for (std::size_t l = 1; l < rows_.size(); ++l) {
     if (rows_[l] != rows_[0]) {
       throw Error(fmt::format("pattern store is incomplete: layer 1 holds {} instances, layer {} holds {}", rows_[0],

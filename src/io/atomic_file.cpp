@@ -68,6 +68,8 @@ std::filesystem::path temporary_name(const std::filesystem::path& target) {
 
 }  // namespace
 
+bool is_temporary_name(std::string_view name) noexcept { return name.starts_with('.') && name.ends_with(".tmp"); }
+
 void remove_temporaries_on_signals() {
   struct sigaction sa {};
   sa.sa_handler = remove_temporaries_and_reraise;

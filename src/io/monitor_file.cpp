@@ -4,15 +4,12 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-// Every simdjson result is checked here: none may become an exception.
-#define SIMDJSON_EXCEPTIONS 0
-#include <simdjson.h>
-
 #include "apd/core/error.hpp"
 #include "apd/core/limits.hpp"
 #include "apd/io/atomic_file.hpp"
 #include "apd/io/dataset.hpp"
 #include "apd/io/output.hpp"
+#include "json_fields.hpp"
 
 namespace apd {
 
@@ -78,58 +75,9 @@ void write_monitor_file(const std::filesystem::path& path, const MonitorFile& m)
 
 namespace {
 
-namespace dom = simdjson::dom;
-
-class Reader {
+class Reader : public JsonFields {
  public:
-  explicit Reader(std::string name) : name_(std::move(name)) {}
-
-  [[noreturn]] void fail(const std::string& where, const std::string& what) const {
-    throw Error(fmt::format("{}: {}: {}", name_, where, what));
-  }
-
-  dom::element field(dom::object o, std::string_view key, const std::string& where) const {
-    dom::element e;
-    if (o[key].get(e) != simdjson::SUCCESS) fail(where, fmt::format("\"{}\" is missing", key));
-    return e;
-  }
-  dom::object object(dom::element e, const std::string& where) const {
-    dom::object o;
-    if (e.get(o) != simdjson::SUCCESS) fail(where, "is not an object");
-    return o;
-  }
-  dom::array array(dom::element e, const std::string& where) const {
-    dom::array a;
-    if (e.get(a) != simdjson::SUCCESS) fail(where, "is not an array");
-    return a;
-  }
-  std::string string(dom::element e, const std::string& where) const {
-    std::string_view s;
-    if (e.get(s) != simdjson::SUCCESS) fail(where, "is not a string");
-    return std::string(s);
-  }
-  std::uint64_t count(dom::element e, const std::string& where, std::uint64_t max) const {
-    std::uint64_t v = 0;
-    if (e.get(v) != simdjson::SUCCESS) fail(where, "is not a non-negative integer");
-    if (v > max) fail(where, fmt::format("{} exceeds {}", v, max));
-    return v;
-  }
-  double number(dom::element e, const std::string& where) const {
-    double v = 0;
-    if (e.get(v) != simdjson::SUCCESS) fail(where, "is not a number");
-    return v;
-  }
-  std::optional<std::string> optional_string(dom::element e, const std::string& where) const {
-    if (e.is_null()) return std::nullopt;
-    return string(e, where);
-  }
-  nlohmann::json raw(dom::element e, const std::string& where) const {
-    try {
-      return nlohmann::json::parse(simdjson::minify(e));
-    } catch (const nlohmann::json::exception&) {
-      fail(where, "holds a value apd cannot represent");
-    }
-  }
+  using JsonFields::JsonFields;
 
   MonitorModel model(dom::element e) const {
     const dom::object o = object(e, "model");
@@ -270,123 +218,18 @@ class Reader {
     if (k == 0) fail("layers", "is empty");
     return m;
   }
-
- private:
-  std::string name_;
 };
 
 }  // namespace
 
 MonitorFile parse_monitor_file(std::string_view bytes, const std::string& name) {
-  const Reader reader(name);
   dom::parser parser;
-  dom::element root;
-  simdjson::padded_string padded(bytes);
-  if (const auto error = parser.parse(padded).get(root); error != simdjson::SUCCESS) {
-    throw Error(fmt::format("{}: not valid JSON: {}", name, simdjson::error_message(error)));
-  }
-  return reader.file(root);
+  simdjson::padded_string padded;
+  return Reader(name).file(parse_json_document(parser, padded, bytes, name));
 }
 
 MonitorFile read_monitor_file(const std::filesystem::path& path) {
   return parse_monitor_file(read_text_file(path), path.string());
-}
-
-}  // namespace apd
-
-namespace apd {
-
-namespace {
-
-class ScoresReader {
- public:
-  explicit ScoresReader(std::string name) : r_(std::move(name)) {}
-
-  MonitorScores read(dom::element root) const {
-    const dom::object o = r_.object(root, "the top level");
-    MonitorScores m;
-    read_header(r_.array(r_.field(o, "monitor", "the top level"), "monitor"), m);
-    for (const dom::element row : r_.array(r_.field(o, "layers", "the top level"), "layers")) {
-      const auto where = fmt::format("layers[{}]", m.layers.size());
-      if (m.layers.size() == kMaxMonitorLayers) r_.fail("layers", "holds too many layers");
-      const dom::object l = r_.object(row, where);
-      m.layers.push_back(r_.count(r_.field(l, "layer", where), where + ".layer", kMaxMonitorLayers));
-      m.widths.push_back(r_.count(r_.field(l, "width", where), where + ".width", kMaxMonitorWidth));
-      if (m.widths.back() == 0) r_.fail(where + ".width", "is 0");
-    }
-    if (m.layers.empty()) r_.fail("layers", "is empty");
-    m.in.name = "in";
-    m.in.distance.resize(m.layers.size());
-    std::vector<std::string> columns;
-    for (const std::size_t l : m.layers) columns.push_back(fmt::format("distance_l{}", l));
-    std::size_t n = 0;
-    for (const dom::element row : r_.array(r_.field(o, "instances", "the top level"), "instances")) {
-      read_instance(row, fmt::format("instances[{}]", n++), columns, m);
-    }
-    if (m.in.size() == 0) r_.fail("instances", "holds no in-distribution instance");
-    return m;
-  }
-
- private:
-  void read_header(dom::array rows, MonitorScores& m) const {
-    std::size_t n = 0;
-    for (const dom::element row : rows) {
-      if (n++ > 0) r_.fail("monitor", "holds more than one row");
-      const dom::object h = r_.object(row, "monitor[0]");
-      if (const auto f = r_.string(r_.field(h, "format", "monitor[0]"), "monitor[0].format");
-          f != kMonitorScoresFormat) {
-        r_.fail("monitor[0].format", fmt::format("'{}' is not {}", f, kMonitorScoresFormat));
-      }
-      m.gamma = static_cast<std::uint32_t>(
-          r_.count(r_.field(h, "gamma", "monitor[0]"), "monitor[0].gamma", kMaxMonitorWidth));
-    }
-    if (n == 0) r_.fail("monitor", "is empty");
-  }
-
-  void read_instance(dom::element row, const std::string& where, const std::vector<std::string>& columns,
-                     MonitorScores& m) const {
-    const dom::object o = r_.object(row, where);
-    const std::string set = r_.string(r_.field(o, "set", where), where + ".set");
-    if (set != "in" && set != "ood") r_.fail(where + ".set", fmt::format("'{}' is not in or ood", set));
-    if (set == "ood" && !m.ood) {
-      m.ood = ScoredSet{"ood", {}, {}, {}, std::vector<std::vector<std::uint32_t>>(m.layers.size())};
-    }
-    ScoredSet& s = set == "in" ? m.in : *m.ood;
-    std::int64_t index = 0;
-    if (r_.field(o, "index", where).get(index) != simdjson::SUCCESS || index < 0) {
-      r_.fail(where + ".index", "is not a non-negative integer");
-    }
-    s.index.push_back(index);
-    s.predicted.push_back(label(r_.field(o, "predicted", where), where + ".predicted"));
-    if (set == "in") s.truth.push_back(label(r_.field(o, "label", where), where + ".label"));
-    for (std::size_t k = 0; k < columns.size(); ++k) {
-      const dom::element d = r_.field(o, columns[k], where);
-      s.distance[k].push_back(
-          d.is_null() ? kNoDistance : static_cast<std::uint32_t>(r_.count(d, where + "." + columns[k], m.widths[k])));
-    }
-  }
-
-  std::int32_t label(dom::element e, const std::string& where) const {
-    return static_cast<std::int32_t>(r_.count(e, where, kMaxClasses - 1));
-  }
-
-  Reader r_;
-};
-
-}  // namespace
-
-MonitorScores parse_monitor_scores(std::string_view bytes, const std::string& name) {
-  dom::parser parser;
-  dom::element root;
-  simdjson::padded_string padded(bytes);
-  if (const auto error = parser.parse(padded).get(root); error != simdjson::SUCCESS) {
-    throw Error(fmt::format("{}: not valid JSON: {}", name, simdjson::error_message(error)));
-  }
-  return ScoresReader(name).read(root);
-}
-
-MonitorScores read_monitor_scores(const std::filesystem::path& path) {
-  return parse_monitor_scores(read_text_file(path), path.string());
 }
 
 }  // namespace apd

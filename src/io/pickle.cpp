@@ -182,7 +182,9 @@ class Unpickler {
   std::vector<ValuePtr> memoised_;  // every value memo_ ever held
 };
 
-void Unpickler::step(unsigned char op) {
+// One pickle opcode: one case each, as pickle.py's dispatch table has it, so
+// that the opcodes apd accepts can be read off in one place.
+void Unpickler::step(unsigned char op) {  // size: opcode switch
   switch (op) {
     case 0x80: (void)byte(); break;      // PROTO
     case 0x95: (void)uint_le(8); break;  // FRAME

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <regex>
 #include <sstream>
 
@@ -16,13 +17,65 @@
 
 namespace apd {
 
+RunDir::~RunDir() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+RunDir::State RunDir::state() const {
+  if (std::filesystem::exists(paths_.run_json())) {
+    return std::filesystem::exists(paths_.resume_state()) ? State::epochs : State::no_epoch;
+  }
+  if (!std::filesystem::exists(paths_.dir)) return State::none;
+  if (!std::filesystem::is_directory(paths_.dir)) return State::epochs;  // a file: never touched
+  for (const auto& entry : std::filesystem::directory_iterator(paths_.dir)) {
+    const std::string name = entry.path().filename().string();
+    const bool leftover =
+        entry.path() == paths_.lock() || is_temporary_name(name) ||
+        (entry.path() == paths_.checkpoints() && entry.is_directory() && std::filesystem::is_empty(entry.path()));
+    if (!leftover) return State::epochs;  // something else: not ours to remove
+  }
+  return State::none;
+}
+
+void RunDir::lock() {
+  std::filesystem::create_directories(paths_.dir);
+  const auto path = paths_.lock();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw Error(fmt::format("{}: cannot create the run's lock file: {}", path.string(), std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw Error(
+        fmt::format("{}: another apd-train is writing this run (it holds {})", paths_.dir.string(), path.string()));
+  }
+  lock_fd_ = fd;
+}
+
+void RunDir::remove_stale_temporaries() const {
+  for (const auto& dir : {paths_.dir, paths_.checkpoints()}) {
+    if (!std::filesystem::is_directory(dir)) continue;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      if (entry.is_regular_file() && is_temporary_name(entry.path().filename().string())) {
+        std::filesystem::remove(entry.path());
+      }
+    }
+  }
+}
+
+void RunDir::clear_epochs() const {
+  std::filesystem::remove_all(paths_.checkpoints());
+  std::filesystem::remove(paths_.metrics());
+  std::filesystem::remove(paths_.summary());
+  std::filesystem::remove(paths_.dynamics());
+}
+
 void refuse_output_in_running_run(const std::filesystem::path& output) {
   if (output == "-") return;
   std::filesystem::path dir = std::filesystem::absolute(output).parent_path();
   for (int level = 0; level < 2 && !dir.empty(); ++level, dir = dir.parent_path()) {
-    const auto lock = dir / ".lock";
-    if (!std::filesystem::exists(dir / "run.json") || !std::filesystem::exists(lock)) continue;
-    const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+    const RunPaths run{dir};
+    if (!std::filesystem::exists(run.run_json()) || !std::filesystem::exists(run.lock())) continue;
+    const int fd = ::open(run.lock().c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
     const bool busy = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
     ::close(fd);

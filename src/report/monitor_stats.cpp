@@ -67,53 +67,6 @@ std::vector<std::uint32_t> flag_gammas(const MonitorScores& m) {
   return g;
 }
 
-Table monitor_layers_table(const MonitorScores& m) {
-  Table t{"layers", {"layer", "width"}, {}};
-  for (std::size_t k = 0; k < m.layers.size(); ++k) {
-    t.rows.push_back({count_cell(m.layers[k]), count_cell(m.widths[k])});
-  }
-  return t;
-}
-
-Table monitor_instances_table(const MonitorScores& m) {
-  Table t{"instances", {"set", "index", "label", "predicted", "correct"}, {}};
-  for (const std::size_t l : m.layers) t.columns.push_back(fmt::format("distance_l{}", l));
-  t.columns.insert(t.columns.end(), {"combined", "flagged"});
-  for (const ScoredSet* s : {&m.in, m.ood ? &*m.ood : nullptr}) {
-    if (s == nullptr) continue;
-    for (std::size_t i = 0; i < s->size(); ++i) {
-      std::vector<Cell> row{Cell{s->name}, Cell{s->index[i]}};
-      if (s->truth.empty()) {
-        row.emplace_back();
-      } else {
-        row.emplace_back(std::int64_t{s->truth[i]});
-      }
-      row.emplace_back(std::int64_t{s->predicted[i]});
-      if (s->truth.empty()) {
-        row.emplace_back();
-      } else {
-        row.emplace_back(s->truth[i] == s->predicted[i]);
-      }
-      for (const auto& d : s->distance) {
-        if (d[i] == kNoDistance) {
-          row.emplace_back();
-        } else {
-          row.emplace_back(std::uint64_t{d[i]});
-        }
-      }
-      const double c = combined_distance(m, *s, i);
-      if (std::isinf(c)) {
-        row.emplace_back();
-      } else {
-        row.emplace_back(Decimal{c, 4});
-      }
-      row.emplace_back(flagged(*s, i, m.gamma));
-      t.rows.push_back(std::move(row));
-    }
-  }
-  return t;
-}
-
 Table monitor_flags_table(const MonitorScores& m) {
   Table t{"flags",
           {"set", "gamma", "instances", "flagged", "flagged_share", "misclassified", "misclassified_flagged",

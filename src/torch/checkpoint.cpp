@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
 #include "apd/io/atomic_file.hpp"
 #include "apd/io/state_dict_file.hpp"
 
@@ -172,6 +174,36 @@ void load_into(MlpImpl& model, const StateDict& dict, const std::string& source)
     }
     target->copy_(tensor.to(torch::kFloat32));
   }
+}
+
+void save_resume_state(const std::filesystem::path& path, int epoch, const std::vector<torch::Tensor>& momentum) {
+  StateDict state;
+  state.emplace_back("epoch", torch::tensor(static_cast<std::int64_t>(epoch)));
+  for (std::size_t k = 0; k < momentum.size(); ++k) state.emplace_back(fmt::format("momentum.{}", k), momentum[k]);
+  save_state_dict(state, path);
+}
+
+int read_resume_state(const std::filesystem::path& path, std::vector<torch::Tensor>& momentum) {
+  const StateDict state = load_state_dict(path);
+  const auto bad = [&](const std::string& why) { return Error(fmt::format("{}: {}", path.string(), why)); };
+  if (state.size() != momentum.size() + 1) {
+    throw bad(fmt::format("{} tensors, a resume state of this model has {}", state.size(), momentum.size() + 1));
+  }
+  const auto& [key, epoch] = state[0];
+  if (key != "epoch" || epoch.numel() != 1 || epoch.scalar_type() != torch::kInt64) {
+    throw bad("its first tensor is not the epoch");
+  }
+  const std::int64_t done = epoch.item<std::int64_t>();
+  if (done < 1 || done > kMaxEpochs) throw bad(fmt::format("epoch {} is outside 1..{}", done, kMaxEpochs));
+  for (std::size_t k = 0; k < momentum.size(); ++k) {
+    const auto& [name, buffer] = state[k + 1];
+    if (name != fmt::format("momentum.{}", k) || buffer.sizes() != momentum[k].sizes()) {
+      throw bad(fmt::format("tensor \"{}\" is not momentum buffer {} of shape {}", name, k,
+                            fmt::join(momentum[k].sizes(), "x")));
+    }
+    momentum[k].copy_(buffer);
+  }
+  return static_cast<int>(done);
 }
 
 }  // namespace apd

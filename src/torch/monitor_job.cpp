@@ -10,9 +10,10 @@
 #include "apd/core/limits.hpp"
 #include "apd/core/stopwatch.hpp"
 #include "apd/core/version.hpp"
-#include "apd/io/output.hpp"
+#include "apd/io/monitor_file.hpp"
 #include "apd/io/run_dir.hpp"
 #include "apd/report/monitor_stats.hpp"
+#include "apd/torch/observer.hpp"
 #include "threading.hpp"
 
 namespace apd {
@@ -21,13 +22,14 @@ namespace {
 
 nlohmann::json tool_record() { return {{"name", "apd-monitor"}, {"version", version()}, {"git_sha", git_sha()}}; }
 
-void check_common(int threads, std::int64_t batch_size) {
-  if (threads <= 0 || threads > kMaxThreads) {
-    throw UsageError(fmt::format("--threads: {} is outside 1..{}", threads, kMaxThreads));
+// The preprocessing options of `build`: a run's comes from its run.json,
+// and only a TorchScript model takes a shape, means and deviations.
+void validate_preprocessing(const ModelChoice& m, const DataChoice& d) {
+  if (m.model.empty() && d.has_preprocessing()) {
+    throw UsageError("--mean/--std/--input-shape apply to --model (TorchScript) only");
   }
-  if (batch_size < 0 || batch_size > kMaxBatchSize) {
-    throw UsageError(fmt::format("--batch-size: {} is outside 1..{}", batch_size, kMaxBatchSize));
-  }
+  if (!m.run.empty() && d.normalize) throw UsageError("--normalize: a run's preprocessing comes from its run.json");
+  validate(d);
 }
 
 // The layers to monitor: --layers, or the model's last ReLU layer.
@@ -51,22 +53,25 @@ void warn_empty_classes(const Monitor& m) {
 }  // namespace
 
 int run_monitor_build(const MonitorBuildOptions& o) {
-  check_common(o.threads, o.model.batch_size);
+  validate(o.compute);
+  validate(o.model);
+  validate_preprocessing(o.model, o.data);
+  validate(o.selection);
   if (o.out.empty()) throw UsageError("--out: the monitor file to write is required");
   refuse_output_in_running_run(o.out);
-  set_thread_count(o.threads);
+  set_thread_count(o.compute.threads);
   Stopwatch clock;
-  Observer observer(o.model);
+  Observer observer(o.model, o.compute);
   observer.probe(o.data);
   const auto layers = monitored_layers(o.layers, observer.model());
-  const Observation seen = observer.observe(o.data, layers);
+  const Observation seen = observer.observe(o.data, o.selection, true, layers);
   spdlog::debug("forward pass of {} instances in {:.2f} s", seen.indices.size(), clock.lap());
   MonitorFile file;
   file.model = observer.model();
   file.preprocessing = observer.preprocessing();
   file.tool = tool_record();
   file.monitor = build_monitor(seen.patterns, layers, seen.truth, seen.predicted, file.model.classes, o.all_instances,
-                               static_cast<std::size_t>(o.threads));
+                               static_cast<std::size_t>(o.compute.threads));
   std::uint64_t correct = 0;
   for (std::size_t i = 0; i < seen.truth.size(); ++i) correct += seen.truth[i] == seen.predicted[i] ? 1 : 0;
   file.training = seen.record;
@@ -88,26 +93,40 @@ namespace {
 // The model to score with: the options', or the one the monitor records.
 ModelChoice scoring_model(const MonitorScoreOptions& o, const MonitorFile& m) {
   ModelChoice c = o.model;
-  if (c.normalize || !c.mean.empty() || !c.std.empty() || !c.input_shape.empty()) {
-    throw UsageError("--normalize/--mean/--std/--input-shape: the preprocessing comes from the monitor");
-  }
   if (c.run.empty() && c.checkpoint.empty() && c.model.empty()) {
     if (m.model.kind == "torchscript") {
       c.model = m.model.file;
     } else if (m.model.run && m.model.epoch) {
       c.run = *m.model.run;
-      c.epoch = std::to_string(*m.model.epoch);
+      c.epochs = {std::to_string(*m.model.epoch)};
     } else {
       c.checkpoint = m.model.file;
     }
   }
-  if (c.run.empty()) c.normalize = from_name(kNormalizationNames, m.preprocessing.normalize);
-  if (!c.model.empty()) {
-    c.mean = m.preprocessing.mean;
-    c.std = m.preprocessing.std;
-    c.input_shape = m.preprocessing.input_shape;
-  }
   return c;
+}
+
+// The data with the monitor's preprocessing, which the model was built with.
+DataChoice scoring_data(const MonitorScoreOptions& o, const MonitorFile& m) {
+  if (o.data.normalize || o.data.has_preprocessing()) {
+    throw UsageError("--normalize/--mean/--std/--input-shape: the preprocessing comes from the monitor");
+  }
+  DataChoice d = o.data;
+  d.normalize = from_name(kNormalizationNames, m.preprocessing.normalize);
+  if (m.model.kind == "torchscript") {
+    d.mean = m.preprocessing.mean;
+    d.std = m.preprocessing.std;
+    d.input_shape = m.preprocessing.input_shape;
+  }
+  return d;
+}
+
+// The out-of-distribution data: --ood, read as the in-distribution data, without labels.
+DataChoice ood_data(const MonitorScoreOptions& o, DataChoice in) {
+  in.data = *o.ood;
+  in.targets.clear();
+  in.split = o.ood_split;
+  return in;
 }
 
 void check_same_model(const MonitorModel& mine, const MonitorModel& theirs, const std::string& monitor) {
@@ -128,47 +147,34 @@ ScoredSet score_set(const std::string& name, Observation seen, const Monitor& mo
   return s;
 }
 
-// Which monitor and model the scores come from (read back: format and gamma).
-Table scores_header(const MonitorScores& m, const MonitorScoreOptions& o, const MonitorFile& file) {
-  return {"monitor",
-          {"format", "gamma", "monitor_file", "model_file", "model_sha256"},
-          {{Cell{std::string(kMonitorScoresFormat)}, Cell{std::uint64_t{m.gamma}}, Cell{o.monitor.string()},
-            Cell{file.model.file}, Cell{file.model.sha256}}}};
-}
-
 std::string summary_text(const MonitorScores& m) {
   return render_text(monitor_flags_table(m)) + "\n" + render_text(monitor_detection_table(m));
 }
 
 void write_scores(const MonitorScoreOptions& o, const MonitorScores& m, const MonitorFile& file) {
   if (o.out.empty()) return;
-  switch (o.format) {
-    case TableFormat::json:
-      write_output(o.out, render_json({scores_header(m, o, file), monitor_layers_table(m), monitor_flags_table(m),
-                                       monitor_detection_table(m), monitor_instances_table(m)}));
-      break;
-    case TableFormat::csv: write_output(o.out, render_csv(monitor_instances_table(m))); break;
-    case TableFormat::text:
-    case TableFormat::markdown: throw UsageError("--format: the scores are written as json or csv");
-  }
+  write_monitor_scores(o.out, m, {o.monitor.string(), file.model.file, file.model.sha256},
+                       {monitor_flags_table(m), monitor_detection_table(m)}, o.format);
 }
 
 }  // namespace
 
 int run_monitor_score(const MonitorScoreOptions& o) {
-  check_common(o.threads, o.model.batch_size);
+  validate(o.compute);
+  validate(o.selection);
   if (o.gamma < 0) throw UsageError(fmt::format("--gamma: {} is negative (a Hamming distance tolerance)", o.gamma));
   if (o.gamma > kMaxMonitorWidth) throw UsageError(fmt::format("--gamma: {} exceeds {}", o.gamma, kMaxMonitorWidth));
   if (o.format != TableFormat::json && o.format != TableFormat::csv) {
     throw UsageError("--format: the scores are written as json or csv");
   }
   if (!o.out.empty()) refuse_output_in_running_run(o.out);
-  set_thread_count(o.threads);
+  set_thread_count(o.compute.threads);
   Stopwatch clock;
   const MonitorFile file = read_monitor_file(o.monitor);
   spdlog::debug("read {} in {:.2f} s", o.monitor.string(), clock.lap());
-  Observer observer(scoring_model(o, file));
-  observer.probe(o.data);
+  const DataChoice in = scoring_data(o, file);
+  Observer observer(scoring_model(o, file), o.compute);
+  observer.probe(in);
   check_same_model(observer.model(), file.model, o.monitor.string());
 
   MonitorScores scores;
@@ -177,16 +183,13 @@ int run_monitor_score(const MonitorScoreOptions& o) {
     scores.widths.push_back(l.width);
   }
   scores.gamma = static_cast<std::uint32_t>(o.gamma);
-  scores.in = score_set("in", observer.observe(o.data, scores.layers), file.monitor, o.threads);
+  scores.in = score_set("in", observer.observe(in, o.selection, true, scores.layers), file.monitor, o.compute.threads);
   spdlog::debug("scored {} instances in {:.2f} s", scores.in.size(), clock.lap());
   if (o.ood) {
-    DataChoice ood = o.data;
-    ood.data = *o.ood;
-    ood.targets.clear();
-    ood.split = o.ood_split;
-    ood.labels.clear();
-    ood.labelled = false;
-    scores.ood = score_set("ood", observer.observe(ood, scores.layers), file.monitor, o.threads);
+    Selection all = o.selection;
+    all.labels.clear();
+    scores.ood =
+        score_set("ood", observer.observe(ood_data(o, in), all, false, scores.layers), file.monitor, o.compute.threads);
     spdlog::debug("scored {} out-of-distribution instances in {:.2f} s", scores.ood->size(), clock.lap());
   }
   write_scores(o, scores, file);

@@ -16,6 +16,8 @@
 #include <fmt/ranges.h>
 
 #include "apd/core/error.hpp"
+#include "apd/io/digest.hpp"
+#include "apd/torch/runner.hpp"
 
 namespace apd {
 
@@ -160,7 +162,9 @@ std::vector<jit::Node*> relu_nodes_of(jit::Graph& graph) {
 }  // namespace
 
 struct ScriptModel::Impl {
+  std::filesystem::path path;
   std::string name;
+  std::int64_t classes = 0;  // known after probe()
   jit::Module module;
   std::shared_ptr<jit::Graph> plain;  // forward inlined and folded, its ReLU calls at top level
   std::vector<ReluLayer> layers;
@@ -218,7 +222,7 @@ struct ScriptModel::Impl {
     // The graph runs as frozen and instrumented, without the executor's
     // profiling runs and re-optimisations: the kernels eager PyTorch calls,
     // from the first batch on. (Freezing needs the optimizer: off here only.)
-    const jit::GraphOptimizerEnabledGuard plain(false);
+    const jit::GraphOptimizerEnabledGuard unoptimised(false);
     try {
       function->run(stack);
       return stack.at(0).toTupleRef().elements().vec();
@@ -241,6 +245,7 @@ struct ScriptModel::Impl {
 };
 
 ScriptModel::ScriptModel(const std::filesystem::path& path) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
   impl_->name = path.string();
   const jit::Module loaded = load_module(path);
   const SourceLines lines(*loaded.get_method("forward").graph());
@@ -248,12 +253,32 @@ ScriptModel::ScriptModel(const std::filesystem::path& path) : impl_(std::make_un
   impl_->prepare(lines);
 }
 
-ScriptModel::ScriptModel(ScriptModel&&) noexcept = default;
-ScriptModel& ScriptModel::operator=(ScriptModel&&) noexcept = default;
 ScriptModel::~ScriptModel() = default;
 
 std::size_t ScriptModel::relu_count() const noexcept { return impl_->relus; }
 const std::vector<ReluLayer>& ScriptModel::layers() const noexcept { return impl_->layers; }
+const std::filesystem::path& ScriptModel::file() const noexcept { return impl_->path; }
+
+void ScriptModel::bind(const InstanceReader& data) {
+  if (impl_->classes == 0) probe(probe_batch(data));
+}
+
+std::vector<std::size_t> ScriptModel::relu_widths() const {
+  std::vector<std::size_t> widths;
+  for (const auto& l : impl_->layers) widths.push_back(static_cast<std::size_t>(l.width));
+  return widths;
+}
+
+std::int64_t ScriptModel::classes() const { return impl_->classes; }
+
+nlohmann::json ScriptModel::record(const std::vector<std::size_t>& layers) const {
+  nlohmann::json relus = nlohmann::json::array();
+  for (const auto& l : impl_->layers) {
+    relus.push_back({{"layer", l.index}, {"source", l.source}, {"shape", l.shape}, {"width", l.width}});
+  }
+  return {{"architecture", architecture()}, {"file", impl_->name}, {"sha256", sha256_file(impl_->path)},
+          {"relu_layers", relus},           {"layers", layers},    {"classes", impl_->classes}};
+}
 
 std::int64_t ScriptModel::probe(const torch::Tensor& probe) {
   torch::InferenceMode guard;
@@ -280,13 +305,14 @@ std::int64_t ScriptModel::probe(const torch::Tensor& probe) {
     for (const auto s : layer.shape) layer.width *= s;
     if (layer.width == 0) throw Error(fmt::format("{}: ReLU layer {} has no neurons", impl_->name, l + 1));
   }
-  return logits.toTensor().size(1);
+  impl_->classes = logits.toTensor().size(1);
+  return impl_->classes;
 }
 
-ScriptOutput ScriptModel::forward(const torch::Tensor& input, const std::vector<std::size_t>& layers) {
+ModelOutput ScriptModel::forward(const torch::Tensor& input, const std::vector<std::size_t>& layers) {
   impl_->observe(layers);
   auto outputs = impl_->run(input);
-  ScriptOutput out{outputs[0].toTensor(), {}};
+  ModelOutput out{outputs[0].toTensor(), {}};
   for (std::size_t k = 0; k < layers.size(); ++k) {
     out.patterns.push_back(outputs[k + 1].toTensor().flatten(1).contiguous());
   }

@@ -1,176 +1,59 @@
 #include "apd/torch/train.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
-#include <array>
-#include <atomic>
-#include <cerrno>
-#include <chrono>
-#include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <future>
 #include <numeric>
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "apd/core/dynamics.hpp"
 #include "apd/core/error.hpp"
-#include "apd/core/limits.hpp"
 #include "apd/core/random.hpp"
 #include "apd/core/stopwatch.hpp"
+#include "apd/core/utf8.hpp"
 #include "apd/core/version.hpp"
 #include "apd/io/atomic_file.hpp"
-#include "apd/io/digest.hpp"
 #include "apd/io/dynamics_file.hpp"
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/torch/checkpoint.hpp"
-#include "apd/torch/extraction.hpp"
+#include "apd/torch/runner.hpp"
 #include "apd/torch/sgd.hpp"
 #include "apd/torch/torch_data.hpp"
+#include "stop_signal.hpp"
 #include "threading.hpp"
+#include "training_data.hpp"
 
 namespace apd {
 
 namespace {
 
-std::atomic<int> g_signal{0};
-
-extern "C" void on_signal(int sig) { g_signal.store(sig); }
-
-// Installs SIGINT/SIGTERM handlers for the lifetime of the object.
-class SignalGuard {
- public:
-  SignalGuard() {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  SignalGuard(const SignalGuard&) = delete;
-  SignalGuard& operator=(const SignalGuard&) = delete;
-  ~SignalGuard() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
-
+// Evaluation passes (validation, pattern tracking) run batches of this size.
 constexpr std::int64_t kEvalBatch = 2048;
 
-std::map<std::string, std::string> dataset_digests(const DatasetFiles& files) {
-  std::map<std::string, std::string> sums;
-  for (const auto& p : {files.train_images, files.train_labels, files.test_images, files.test_labels}) {
-    sums[p.filename().string()] = sha256_file(p);
-  }
-  return sums;
-}
-
-RunInfo make_run_info(const TrainOptions& o, const MlpShape& shape, const DatasetFiles& files,
-                      std::map<std::string, std::string> digests, const Split& split, std::size_t source_count) {
+RunInfo make_run_info(const TrainSettings& o, const TrainingData& data) {
   RunInfo info;
   info.tool = {"apd-train", std::string(version()), std::string(git_sha())};
-  info.model = {describe(shape), shape.inputs, shape.hidden, shape.classes};
-  info.data = {std::filesystem::absolute(files.dir).lexically_normal(), std::move(digests), o.normalize};
-  info.split = {o.seed, o.val_split, source_count, split.train.size(), split.validation.size(), split.validation};
+  info.model = {describe(data.shape), data.shape.inputs, data.shape.hidden, data.shape.classes};
+  info.data = {std::filesystem::absolute(data.files.dir).lexically_normal(), data.digests, o.normalize};
+  info.split = {o.seed,
+                o.val_split,
+                data.source_count,
+                data.split.train.size(),
+                data.split.validation.size(),
+                data.split.validation};
   info.hyper = {o.epochs, o.lr, o.momentum, o.batch_size, o.seed};
   info.threads = o.threads;
   info.checkpoint_every = o.checkpoint_every;
   info.track_patterns = o.track_patterns;
   info.dynamics = o.track_patterns;
+  info.corruption = data.corruption;
   return info;
-}
-
-// With --resume: options the user gave must agree with run.json; the rest come from it.
-void reconcile(TrainOptions& o, const RunInfo& info) {
-  auto check = [&](const char* name, const nlohmann::json& recorded, const nlohmann::json& given) {
-    if (o.given.count(name) != 0 && recorded != given) {
-      throw UsageError(fmt::format("--resume: --{} {} contradicts run.json ({})", name, given.dump(), recorded.dump()));
-    }
-  };
-  check("hidden", info.model.hidden, o.hidden);
-  check("lr", info.hyper.lr, o.lr);
-  check("momentum", info.hyper.momentum, o.momentum);
-  check("batch-size", info.hyper.batch_size, o.batch_size);
-  check("seed", info.hyper.seed, o.seed);
-  check("val-split", info.split.val_split, o.val_split);
-  check("normalize", to_string(info.data.normalize), to_string(o.normalize));
-  check("threads", info.threads, o.threads);
-  check("classes", info.model.classes, o.classes);
-  check("corrupt-labels", info.corruption ? info.corruption->probability : 0.0, o.corrupt_labels);
-  check("corrupt-seed", info.corruption ? info.corruption->seed : std::uint64_t{0}, o.corrupt_seed);
-  if (info.dynamics && o.given.count("no-track-patterns") != 0) {
-    throw UsageError("--resume: --no-track-patterns contradicts run.json (the run records dynamics every epoch)");
-  }
-  o.hidden = info.model.hidden;
-  o.lr = info.hyper.lr;
-  o.momentum = info.hyper.momentum;
-  o.batch_size = info.hyper.batch_size;
-  o.seed = info.hyper.seed;
-  o.val_split = info.split.val_split;
-  o.normalize = info.data.normalize;
-  o.threads = info.threads;
-  o.classes = info.model.classes;
-  o.corrupt_labels = info.corruption ? info.corruption->probability : 0.0;
-  o.corrupt_seed = info.corruption ? info.corruption->seed : 0;
-  if (o.given.count("epochs") == 0) o.epochs = info.hyper.epochs;
-  if (o.given.count("data") == 0) o.data = info.data.dir;
-  if (o.given.count("checkpoint-every") == 0) o.checkpoint_every = info.checkpoint_every;
-  if (o.given.count("no-track-patterns") == 0) o.track_patterns = info.track_patterns;
-}
-
-void save_resume_state(const RunPaths& run, int epoch, const std::vector<torch::Tensor>& buffers) {
-  StateDict state;
-  state.emplace_back("epoch", torch::tensor(static_cast<std::int64_t>(epoch)));
-  for (std::size_t k = 0; k < buffers.size(); ++k) state.emplace_back(fmt::format("momentum.{}", k), buffers[k]);
-  save_state_dict(state, run.resume_state());
-}
-
-// resume.pt as save_resume_state wrote it: the epoch, then one momentum
-// buffer per parameter, each of its shape. Anything else names the file.
-int read_resume_state(const std::filesystem::path& path, std::vector<torch::Tensor>& buffers) {
-  const StateDict state = load_state_dict(path);
-  const auto bad = [&](const std::string& why) { return Error(fmt::format("{}: {}", path.string(), why)); };
-  if (state.size() != buffers.size() + 1) {
-    throw bad(fmt::format("{} tensors, a resume state of this model has {}", state.size(), buffers.size() + 1));
-  }
-  const auto& [key, epoch] = state[0];
-  if (key != "epoch" || epoch.numel() != 1 || epoch.scalar_type() != torch::kInt64) {
-    throw bad("its first tensor is not the epoch");
-  }
-  const std::int64_t done = epoch.item<std::int64_t>();
-  if (done < 1 || done > kMaxEpochs) throw bad(fmt::format("epoch {} is outside 1..{}", done, kMaxEpochs));
-  for (std::size_t k = 0; k < buffers.size(); ++k) {
-    const auto& [name, buffer] = state[k + 1];
-    if (name != fmt::format("momentum.{}", k) || buffer.sizes() != buffers[k].sizes()) {
-      throw bad(fmt::format("tensor \"{}\" is not momentum buffer {} of shape {}", name, k,
-                            fmt::join(buffers[k].sizes(), "x")));
-    }
-    buffers[k].copy_(buffer);
-  }
-  return static_cast<int>(done);
-}
-
-// A run killed mid-write leaves a temporary file (".<name>.<pid>.tmp") that
-// was never renamed into place; it is garbage, not data.
-void remove_stale_temporaries(const RunPaths& run) {
-  for (const auto& dir : {run.dir, run.checkpoints()}) {
-    if (!std::filesystem::is_directory(dir)) continue;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      const std::string name = entry.path().filename().string();
-      if (entry.is_regular_file() && name.starts_with('.') && name.ends_with(".tmp"))
-        std::filesystem::remove(entry.path());
-    }
-  }
 }
 
 class Progress {
@@ -204,135 +87,27 @@ class Progress {
   bool dirty_ = false;
 };
 
-}  // namespace
-
-void validate(const TrainOptions& o) {
-  if (o.hidden.empty()) throw UsageError("--hidden: at least one hidden layer is needed (e.g. 40,40,40)");
-  for (const auto w : o.hidden) {
-    if (w <= 0) throw UsageError(fmt::format("--hidden: layer width {} must be positive", w));
-    if (w > kMaxLayerWidth)
-      throw UsageError(fmt::format("--hidden: layer width {} exceeds the maximum of {}", w, kMaxLayerWidth));
-  }
-  if (!(o.lr > 0)) throw UsageError(fmt::format("--lr: {} must be > 0", o.lr));
-  if (!(o.momentum >= 0 && o.momentum < 1))
-    throw UsageError(fmt::format("--momentum: {} is outside [0, 1)", o.momentum));
-  if (o.epochs <= 0) throw UsageError(fmt::format("--epochs: {} must be at least 1", o.epochs));
-  if (o.epochs > kMaxEpochs)
-    throw UsageError(fmt::format("--epochs: {} exceeds the maximum of {}", o.epochs, kMaxEpochs));
-  if (!(o.val_split > 0 && o.val_split < 1))
-    throw UsageError(fmt::format("--val-split: {} is outside (0, 1)", o.val_split));
-  if (o.batch_size <= 0) throw UsageError(fmt::format("--batch-size: {} must be at least 1", o.batch_size));
-  if (o.batch_size > kMaxBatchSize) {
-    throw UsageError(fmt::format("--batch-size: {} exceeds the maximum of {}", o.batch_size, kMaxBatchSize));
-  }
-  if (o.threads <= 0) throw UsageError(fmt::format("--threads: {} must be at least 1", o.threads));
-  if (o.threads > kMaxThreads)
-    throw UsageError(fmt::format("--threads: {} exceeds the maximum of {}", o.threads, kMaxThreads));
-  if (o.checkpoint_every <= 0)
-    throw UsageError(fmt::format("--checkpoint-every: {} must be at least 1", o.checkpoint_every));
-  if (!(o.corrupt_labels >= 0 && o.corrupt_labels <= 1))
-    throw UsageError(fmt::format("--corrupt-labels: {} is outside [0, 1]", o.corrupt_labels));
-  if (o.given.count("corrupt-seed") != 0 && !(o.corrupt_labels > 0) && !o.resume)
-    throw UsageError("--corrupt-seed: needs --corrupt-labels P (P > 0)");
-  if (o.out.empty()) throw UsageError("--out: a run directory is required");
-}
-
-namespace {
-
-// The data of a run: the source images, their split, and the tensors the
-// training and evaluation batches come from.
-struct TrainingData {
-  DatasetFiles files;
-  std::size_t source_count = 0;
-  std::map<std::string, std::string> digests;
-  Split split;
-  MlpShape shape;
-  torch::Tensor train_x, train_y, val_x, val_y;  // train_y: the labels trained on (after corruption)
-  std::vector<std::int32_t> train_labels;        // train_y as a vector, for correctness rows
-  std::optional<RunInfo::LabelCorruption> corruption;
+// The validation split's summed cross-entropy and correct predictions
+// under the current weights.
+struct Validation {
+  double loss_sum = 0;
+  std::uint64_t correct = 0;
 };
 
-// The number of classes: --classes, which every label must be below, or
-// else 1 + the largest label, provided the labels use most of 0..largest (a
-// stray byte of 200 in a file of digits is corruption, not a 201st class).
-std::int64_t class_count(std::span<const std::uint8_t> labels, std::int64_t given, const std::filesystem::path& file) {
-  std::array<std::uint64_t, 256> seen{};
-  for (const auto l : labels) ++seen[l];
-  std::int64_t largest = 0, distinct = 0;
-  for (std::size_t l = 0; l < seen.size(); ++l) {
-    if (seen[l] == 0) continue;
-    largest = static_cast<std::int64_t>(l);
-    ++distinct;
-  }
-  if (given > 0) {
-    if (largest >= given) {
-      throw Error(
-          fmt::format("{}: label {} is outside 0..{} (--classes {})", file.string(), largest, given - 1, given));
-    }
-    return given;
-  }
-  if (2 * distinct < largest + 1) {
-    throw Error(
-        fmt::format("{}: labels reach {} but take only {} distinct values: a corrupt label file? "
-                    "(--classes {} trains with {} classes anyway)",
-                    file.string(), largest, distinct, largest + 1, largest + 1));
-  }
-  return largest + 1;
-}
-
-// --corrupt-labels: a new run draws the noise from its seed; a resumed run
-// applies what its run.json recorded.
-std::optional<RunInfo::LabelCorruption> corrupt_labels(TrainingData& data, const TrainOptions& o,
-                                                       const RunInfo* resumed) {
-  if (resumed != nullptr) {
-    if (!resumed->corruption) return std::nullopt;
-    auto* y = data.train_y.data_ptr<std::int64_t>();
-    const auto& c = *resumed->corruption;
-    const auto positions = training_positions(c, data.split.train);
-    for (std::size_t k = 0; k < positions.size(); ++k) y[positions[k]] = c.labels[k];
-    return c;
-  }
-  if (!(o.corrupt_labels > 0)) return std::nullopt;
-  const auto n = static_cast<std::size_t>(data.train_y.size(0));
-  auto* y = data.train_y.data_ptr<std::int64_t>();
-  const LabelNoise noise = draw_label_noise({y, n}, data.shape.classes, o.corrupt_labels, o.corrupt_seed);
-  RunInfo::LabelCorruption c{o.corrupt_labels, o.corrupt_seed, {}, noise.labels};
-  for (std::size_t k = 0; k < noise.positions.size(); ++k) {
-    c.indices.push_back(data.split.train[noise.positions[k]]);
-    y[noise.positions[k]] = noise.labels[k];
-  }
-  spdlog::debug("--corrupt-labels {}: {} of {} training labels changed", o.corrupt_labels, c.indices.size(), n);
-  return c;
-}
-
-TrainingData load_training_data(const TrainOptions& o, const RunInfo* resumed) {
-  Stopwatch clock;
-  TrainingData data;
-  data.files = find_dataset(o.data);
-  const LabeledImages source = read_labeled_images(data.files.train_images, data.files.train_labels);
-  spdlog::debug("read {} ({} images of {} pixels) in {:.2f} s", data.files.train_images.string(), source.images.count,
-                source.images.image_size(), clock.lap());
-  data.digests = dataset_digests(data.files);
-  spdlog::debug("SHA-256 of the four dataset files in {:.2f} s", clock.lap());
-  data.source_count = source.images.count;
-  try {
-    data.split = make_split(source.images.count, o.val_split, o.seed);
-  } catch (const UsageError& e) {
-    throw UsageError(fmt::format("--val-split: {}", e.what()));
-  }
-  data.shape = MlpShape{static_cast<std::int64_t>(source.images.image_size()), o.hidden,
-                        class_count(source.labels, o.classes, data.files.train_labels)};
-  // The splits as contiguous tensors: training batches gather from the train
-  // split, and evaluation batches are views.
-  const TensorSet all = to_tensors(source, o.normalize);
-  data.train_x = all.images.index_select(0, index_tensor(data.split.train));
-  data.train_y = all.labels.index_select(0, index_tensor(data.split.train));
-  data.val_x = all.images.index_select(0, index_tensor(data.split.validation));
-  data.val_y = all.labels.index_select(0, index_tensor(data.split.validation));
-  data.corruption = corrupt_labels(data, o, resumed);
-  const auto* y = data.train_y.data_ptr<std::int64_t>();
-  for (std::int64_t i = 0; i < data.train_y.size(0); ++i) data.train_labels.push_back(static_cast<std::int32_t>(y[i]));
-  return data;
+Validation validate_model(const Mlp& mlp, const torch::Tensor& x, const torch::Tensor& y) {
+  MlpModel model(mlp);
+  torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64);
+  torch::Tensor correct = torch::zeros({}, torch::kInt64);
+  const auto sink = [&](std::size_t begin, const torch::Tensor& logits) {
+    const auto b = static_cast<std::int64_t>(begin);
+    const torch::Tensor labels = y.slice(0, b, b + logits.size(0));
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .to(torch::kFloat64);
+    correct += logits.argmax(1).eq(labels).sum();
+  };
+  (void)run_model(model, static_cast<std::size_t>(x.size(0)), tensor_batches(x), {{}, kEvalBatch, {}}, sink);
+  return {loss_sum.item<double>(), static_cast<std::uint64_t>(correct.item<std::int64_t>())};
 }
 
 // What the end-of-epoch weights say about every training instance: its
@@ -350,16 +125,20 @@ using TrackFuture = std::shared_future<std::shared_ptr<const EpochTrack>>;
 
 // The track of a model's weights over the training split; `previous` (may be
 // invalid) is the track of the epoch before.
-std::shared_ptr<const EpochTrack> track_epoch(Mlp& model, const TrainingData& data, TrackFuture previous) {
-  ForwardPass pass = forward_pass(*model, data.train_x, {}, kEvalBatch, true);
-  auto track = std::make_shared<EpochTrack>(EpochTrack{std::move(pass.patterns), {}, {}, {}, {}, {}});
+std::shared_ptr<const EpochTrack> track_epoch(const Mlp& mlp, const TrainingData& data, TrackFuture previous) {
+  MlpModel model(mlp);
+  std::vector<std::size_t> layers(data.shape.hidden.size());
+  std::iota(layers.begin(), layers.end(), std::size_t{1});
+  Observed seen = run_model(model, static_cast<std::size_t>(data.train_x.size(0)), tensor_batches(data.train_x),
+                            {layers, kEvalBatch, {}});
+  auto track = std::make_shared<EpochTrack>(EpochTrack{std::move(seen.patterns), {}, {}, {}, {}, {}});
   std::vector<Grouping> by_layer;
   for (std::size_t l = 0; l < track->patterns.layers(); ++l) {
     by_layer.push_back(group_patterns(track->patterns, l));
     track->unique.push_back(by_layer.back().groups());
   }
   track->flows = flow_partition(by_layer);
-  track->correct = correctness_row(pass.predicted, data.train_labels);
+  track->correct = correctness_row(seen.predicted, data.train_labels);
   if (previous.valid()) {
     const auto before = previous.get();
     const auto n = static_cast<double>(data.train_labels.size());
@@ -383,14 +162,15 @@ struct PendingEpoch {
 
 class TrainingRun {
  public:
-  TrainingRun(const TrainOptions& o, const RunInfo& info, TrainingData data)
-      : o_(o),
+  TrainingRun(const TrainSettings& s, Verbosity verbosity, const RunInfo& info, const RunPaths& run, TrainingData data)
+      : o_(s),
+        verbosity_(verbosity),
         record_dynamics_(info.dynamics),
-        run_{o.out},
+        run_(run),
         data_(std::move(data)),
-        model_(seeded_model(o, data_.shape)),
-        step_(model_, o.lr, o.momentum),
-        progress_(o.verbosity, o.epochs),
+        model_(seeded_model(s, data_.shape)),
+        step_(model_, s.lr, s.momentum),
+        progress_(verbosity, s.epochs),
         order_(data_.split.train.size()) {}
 
   // Continues from resume.pt: the weights, momentum and metrics of the last complete epoch.
@@ -412,7 +192,7 @@ class TrainingRun {
       // The churn of the next epoch compares with this one: recomputed from its weights.
       last_track_ = start_tracking(state_dict(*model_));
     }
-    spdlog::log(o_.verbosity == Verbosity::quiet ? spdlog::level::debug : spdlog::level::info,
+    spdlog::log(verbosity_ == Verbosity::quiet ? spdlog::level::debug : spdlog::level::info,
                 "resuming {} after epoch {} of {}", run_.dir.string(), done, o_.epochs);
   }
 
@@ -425,13 +205,12 @@ class TrainingRun {
 
   // Trains the remaining epochs; 0, or 128 + the signal that stopped it.
   int run() {
-    SignalGuard signals;
-    g_signal.store(0);
+    const StopSignals signals;
     std::optional<PendingEpoch> pending;
     for (int epoch = next_epoch_; epoch <= o_.epochs; ++epoch) {
       Stopwatch clock;
       train_epoch(epoch);
-      const int sig = g_signal.load();
+      const int sig = StopSignals::received();
       PendingEpoch next = finish_epoch(epoch, sig != 0);
       next.metrics.seconds = clock.lap();
       if (pending) commit(*pending);
@@ -446,7 +225,7 @@ class TrainingRun {
     }
     if (pending) commit(*pending);
     progress_.finish();
-    if (o_.verbosity != Verbosity::quiet) {
+    if (verbosity_ != Verbosity::quiet) {
       const auto best = best_epoch(metrics_);
       spdlog::info("done: {} epochs in {}; best validation loss {:.4f} at epoch {}", o_.epochs, run_.dir.string(),
                    best ? best->val_loss : 0.0, best ? best->epoch : 0);
@@ -455,7 +234,7 @@ class TrainingRun {
   }
 
  private:
-  static Mlp seeded_model(const TrainOptions& o, const MlpShape& shape) {
+  static Mlp seeded_model(const TrainSettings& o, const MlpShape& shape) {
     torch::manual_seed(o.seed);
     return Mlp(shape);
   }
@@ -482,7 +261,7 @@ class TrainingRun {
     m.epoch = epoch;
     m.train_loss = step_.take_loss_sum() / n_train;
     m.train_acc = static_cast<double>(step_.take_correct()) / n_train;
-    const ForwardPass val = forward_pass(*model_, data_.val_x, data_.val_y, kEvalBatch, false);
+    const Validation val = validate_model(model_, data_.val_x, data_.val_y);
     m.val_loss = val.loss_sum / n_val;
     m.val_acc = static_cast<double>(val.correct) / n_val;
     next.checkpoint = epoch % o_.checkpoint_every == 0 || epoch == o_.epochs || stopping;
@@ -534,11 +313,12 @@ class TrainingRun {
     double total = 0;
     for (const auto& e : metrics_) total += e.seconds;
     write_file_atomically(run_.summary(), run_summary(metrics_, total, p.metrics.epoch == o_.epochs).dump(2) + "\n");
-    if (p.checkpoint) save_resume_state(run_, p.metrics.epoch, p.momentum);
+    if (p.checkpoint) save_resume_state(run_.resume_state(), p.metrics.epoch, p.momentum);
     progress_.epoch(p.metrics, total / static_cast<double>(metrics_.size()));
   }
 
-  const TrainOptions& o_;
+  const TrainSettings& o_;
+  Verbosity verbosity_;
   bool record_dynamics_;
   RunPaths run_;
   TrainingData data_;
@@ -552,98 +332,42 @@ class TrainingRun {
   TrackFuture last_track_;  // of the last epoch whose tracking started (dynamics only)
 };
 
-// With --resume, the options completed from run.json; otherwise a check that
-// the run directory is new.
-// Held for the whole training: a second apd-train on the same directory
-// (or one of its --resume) is refused instead of interleaving its files.
-class RunLock {
- public:
-  explicit RunLock(const RunPaths& run) {
-    std::filesystem::create_directories(run.dir);
-    const auto path = run.dir / ".lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0)
-      throw Error(fmt::format("{}: cannot create the run's lock file: {}", path.string(), std::strerror(errno)));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      throw Error(
-          fmt::format("{}: another apd-train is writing this run (it holds {})", run.dir.string(), path.string()));
-    }
-  }
-  RunLock(const RunLock&) = delete;
-  RunLock& operator=(const RunLock&) = delete;
-  ~RunLock() { ::close(fd_); }
-
- private:
-  int fd_ = -1;
-};
-
-// What a directory given as --out holds: nothing of a run (it may still hold
-// the leftovers of one that never wrote run.json: an empty checkpoints/,
-// temporary files, the lock), a run that completed no epoch (no resume.pt
-// yet), or a run with complete epochs.
-enum class RunState { none, no_epoch, epochs };
-
-RunState run_state(const RunPaths& run) {
-  if (std::filesystem::exists(run.run_json())) {
-    return std::filesystem::exists(run.resume_state()) ? RunState::epochs : RunState::no_epoch;
-  }
-  if (!std::filesystem::exists(run.dir)) return RunState::none;
-  if (!std::filesystem::is_directory(run.dir)) return RunState::epochs;  // a file: never touched
-  for (const auto& entry : std::filesystem::directory_iterator(run.dir)) {
-    const std::string name = entry.path().filename().string();
-    const bool leftover = name == ".lock" || (name.starts_with('.') && name.ends_with(".tmp")) ||
-                          (name == "checkpoints" && entry.is_directory() && std::filesystem::is_empty(entry.path()));
-    if (!leftover) return RunState::epochs;  // something else: not ours to remove
-  }
-  return RunState::none;
-}
-
-// Removes a run's files except run.json, to restart it from epoch 1.
-void clear_epochs(const RunPaths& run) {
-  std::filesystem::remove_all(run.checkpoints());
-  std::filesystem::remove(run.metrics());
-  std::filesystem::remove(run.summary());
-  std::filesystem::remove(run.dynamics());
-}
-
-// With --resume, the options completed from run.json (nothing when the run
-// must restart from epoch 1, which it then does in place); without, a check
-// that the directory holds no run.
-std::optional<RunInfo> open_run_directory(TrainOptions& o) {
-  const RunPaths run{o.out};
-  const RunState state = run_state(run);
+// With --resume, run.json's settings (those given must agree), the run's
+// info, and the directory cleared of a run that completed no epoch (it then
+// restarts in place); without, a check that the directory holds no run.
+std::optional<RunInfo> open_run_directory(const RunDir& dir, const TrainOptions& o, TrainSettings& settings) {
+  const RunDir::State state = dir.state();
   if (!o.resume) {
-    if (state == RunState::epochs) {
+    if (state == RunDir::State::epochs) {
       throw UsageError(
           fmt::format("--out {}: exists and is not empty; a run is never overwritten "
                       "(choose a new directory, or continue it with --resume)",
                       o.out.string()));
     }
-    if (state == RunState::no_epoch) {
+    if (state == RunDir::State::no_epoch) {
       throw UsageError(
           fmt::format("--out {}: holds a run that stopped before completing an epoch; "
                       "restart it with --resume (or choose a new directory)",
                       o.out.string()));
     }
-    remove_stale_temporaries(run);
+    dir.remove_stale_temporaries();
     return std::nullopt;
   }
-  if (state == RunState::none && std::filesystem::exists(run.dir)) {
+  if (state == RunDir::State::none && std::filesystem::exists(dir.paths().dir)) {
     throw Error(
         fmt::format("{}: holds no run.json, only the leftovers of a run that never started; "
                     "start it again without --resume",
-                    run.dir.string()));
+                    dir.paths().dir.string()));
   }
-  RunInfo info = read_run_info(run);
-  reconcile(o, info);
-  validate(o);
-  remove_stale_temporaries(run);
-  if (state == RunState::no_epoch) {
+  RunInfo info = read_run_info(dir.paths());
+  settings = resumed_settings(o, info);
+  validate(settings);
+  dir.remove_stale_temporaries();
+  if (state == RunDir::State::no_epoch) {
     spdlog::warn(
         "{}: no epoch was completed before the run stopped; restarting it from epoch 1 with run.json's options",
-        run.dir.string());
-    clear_epochs(run);
+        dir.paths().dir.string());
+    dir.clear_epochs();
   }
   return info;
 }
@@ -651,44 +375,40 @@ std::optional<RunInfo> open_run_directory(TrainOptions& o) {
 // run.json records paths as text (UTF-8): a path that is not cannot be
 // recorded, and would leave a run directory without its run.json.
 void require_utf8_path(const std::filesystem::path& path, const char* option) {
-  try {
-    (void)nlohmann::json(std::filesystem::absolute(path).string()).dump();
-  } catch (const nlohmann::json::type_error&) {
+  if (!is_valid_utf8(std::filesystem::absolute(path).string())) {
     throw UsageError(fmt::format("{}: the path is not valid UTF-8, and run.json records paths as text", option));
   }
 }
 
 }  // namespace
 
-int run_training(const TrainOptions& options) {
-  TrainOptions o = options;  // --resume completes it from run.json
-  validate(o);
+int run_training(const TrainOptions& o) {
+  TrainSettings settings = new_run_settings(o);
+  validate(settings);
+  if (o.out.empty()) throw UsageError("--out: a run directory is required");
   require_utf8_path(o.out, "--out");
-  const RunPaths run{o.out};
-  std::optional<RunLock> lock;
-  if (o.resume && std::filesystem::is_directory(run.dir)) lock.emplace(run);
-  const std::optional<RunInfo> resumed = open_run_directory(o);
-  require_utf8_path(o.data, "--data");
-  set_thread_count(o.threads);
-  spdlog::debug("{} thread(s)", o.threads);
-  TrainingData data = load_training_data(o, resumed ? &*resumed : nullptr);
+  RunDir dir(o.out);
+  if (o.resume && std::filesystem::is_directory(dir.paths().dir)) dir.lock();
+  const std::optional<RunInfo> resumed = open_run_directory(dir, o, settings);
+  require_utf8_path(settings.data, "--data");
+  set_thread_count(settings.threads);
+  spdlog::debug("{} thread(s)", settings.threads);
+  TrainingData data = load_training_data(settings, resumed ? &*resumed : nullptr);
   if (resumed && resumed->data.sha256 != data.digests) {
     throw Error(fmt::format("{}: the dataset files differ from those the run was trained on (SHA-256 in run.json)",
                             data.files.dir.string()));
   }
-  RunInfo info =
-      resumed ? *resumed : make_run_info(o, data.shape, data.files, data.digests, data.split, data.source_count);
-  if (!resumed) info.corruption = data.corruption;
-  if (!lock) {
+  const RunInfo info = resumed ? *resumed : make_run_info(settings, data);
+  if (!dir.locked()) {
     // A new run locks only now, having created nothing before; under the
     // lock the directory must still hold no run (another may have finished).
-    lock.emplace(run);
-    if (run_state(run) != RunState::none) {
-      throw UsageError(fmt::format("--out {}: another apd-train has started a run there", run.dir.string()));
+    dir.lock();
+    if (dir.state() != RunDir::State::none) {
+      throw UsageError(fmt::format("--out {}: another apd-train has started a run there", dir.paths().dir.string()));
     }
   }
-  TrainingRun training(o, info, std::move(data));
-  if (resumed && std::filesystem::exists(run.resume_state())) {
+  TrainingRun training(settings, o.verbosity, info, dir.paths(), std::move(data));
+  if (resumed && std::filesystem::exists(dir.paths().resume_state())) {
     training.restore();
   } else {
     training.start(info);

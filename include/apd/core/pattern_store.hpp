@@ -15,6 +15,7 @@ namespace apd {
 
 class PatternStore {
  public:
+  // One layer per width (none: a store of no layer, holding no instance).
   explicit PatternStore(std::vector<std::size_t> widths);
 
   [[nodiscard]] std::size_t layers() const noexcept { return widths_.size(); }

@@ -56,4 +56,12 @@ inline constexpr NameTable<OutputFormat, 2> kOutputFormatNames{
 void save_diagram(const Diagram& d, const std::filesystem::path& path, OutputFormat format,
                   const WriteOptions& options = {});
 
+// Where and how a tool writes its APDs (--out, --format, --no-instances,
+// --pattern-encoding).
+struct OutputChoice {
+  std::string out;  // FILE, "-" for stdout; "{epoch}" is replaced by the epoch
+  OutputFormat format = OutputFormat::json;
+  WriteOptions write;
+};
+
 }  // namespace apd

@@ -40,6 +40,10 @@ class AtomicFile {
 // For tools that do not handle those signals themselves.
 void remove_temporaries_on_signals();
 
+// Whether `name` (a file name, no directory) is an AtomicFile's temporary
+// file: left behind only by a process killed mid-write, never data.
+[[nodiscard]] bool is_temporary_name(std::string_view name) noexcept;
+
 // Writes `bytes` to `target` atomically.
 void write_file_atomically(const std::filesystem::path& target, std::string_view bytes);
 

@@ -59,12 +59,4 @@ void write_monitor_file(const std::filesystem::path& path, const MonitorFile& m)
 [[nodiscard]] MonitorFile parse_monitor_file(std::string_view bytes, const std::string& name);
 [[nodiscard]] MonitorFile read_monitor_file(const std::filesystem::path& path);
 
-// The scores file of `apd-monitor score --format json`: tables "monitor"
-// (format apd-monitor-scores/1, gamma), "layers", "flags", "detection" and
-// "instances" (report/monitor_stats.hpp). Reading it back takes the layers
-// and the instances; the summary tables are recomputed from them.
-inline constexpr std::string_view kMonitorScoresFormat = "apd-monitor-scores/1";
-[[nodiscard]] MonitorScores parse_monitor_scores(std::string_view bytes, const std::string& name);
-[[nodiscard]] MonitorScores read_monitor_scores(const std::filesystem::path& path);
-
 }  // namespace apd

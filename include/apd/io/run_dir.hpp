@@ -5,7 +5,10 @@
 //   dynamics.bin        per epoch, which training instances were correct (dynamics_file.hpp)
 //   checkpoints/epoch-NNNN.pt   state_dicts (torch.load-able)
 //   checkpoints/resume.pt       what --resume needs (epoch, optimizer state)
-// No LibTorch here: apd-stats reads runs too.
+//   .lock               held by the apd-train writing the run
+// RunDir owns the directory's life cycle (lock, state, clearing, stale
+// temporary files); RunPaths names its files. No LibTorch here: apd-stats
+// reads runs too.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,38 @@ struct RunPaths {
   [[nodiscard]] std::filesystem::path checkpoints() const { return dir / "checkpoints"; }
   [[nodiscard]] std::filesystem::path checkpoint(int epoch) const;
   [[nodiscard]] std::filesystem::path resume_state() const { return checkpoints() / "resume.pt"; }
+  [[nodiscard]] std::filesystem::path lock() const { return dir / ".lock"; }
+};
+
+// A run directory as apd-train writes it.
+class RunDir {
+ public:
+  // What the directory holds: nothing of a run (it may still hold the
+  // leftovers of one that never wrote run.json: an empty checkpoints/,
+  // temporary files, the lock), a run that completed no epoch (no resume.pt
+  // yet), or a run with complete epochs (or anything else: not ours).
+  enum class State { none, no_epoch, epochs };
+
+  explicit RunDir(std::filesystem::path dir) : paths_{std::move(dir)} {}
+  RunDir(const RunDir&) = delete;
+  RunDir& operator=(const RunDir&) = delete;
+  ~RunDir();
+
+  [[nodiscard]] const RunPaths& paths() const noexcept { return paths_; }
+  [[nodiscard]] State state() const;
+  // Creates the directory and holds its lock until destroyed: a second
+  // apd-train on the same run is refused instead of interleaving its files.
+  void lock();
+  [[nodiscard]] bool locked() const noexcept { return lock_fd_ >= 0; }
+  // Removes what a killed writer left: temporary files never renamed into place.
+  void remove_stale_temporaries() const;
+  // Removes every epoch's files (checkpoints, metrics, summary, dynamics),
+  // keeping run.json: the run restarts from epoch 1.
+  void clear_epochs() const;
+
+ private:
+  RunPaths paths_;
+  int lock_fd_ = -1;
 };
 
 // Throws apd::Error when `output` would land in a run directory (or its

@@ -11,7 +11,7 @@
 
 #include "apd/core/dynamics.hpp"
 #include "apd/io/run_dir.hpp"
-#include "apd/report/table.hpp"
+#include "apd/io/table.hpp"
 
 namespace apd {
 

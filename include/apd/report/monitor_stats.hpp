@@ -14,19 +14,14 @@
 #include <nlohmann/json.hpp>
 
 #include "apd/core/monitor.hpp"
-#include "apd/report/table.hpp"
+#include "apd/io/monitor_scores.hpp"
+#include "apd/io/table.hpp"
 
 namespace apd {
 
 // The gammas of the flags table: 0, 1, 2 and the scores' own.
 [[nodiscard]] std::vector<std::uint32_t> flag_gammas(const MonitorScores& m);
 
-// One row per monitored layer: layer, width.
-[[nodiscard]] Table monitor_layers_table(const MonitorScores& m);
-// One row per instance (pandas-ready): set, index, label, predicted,
-// correct, distance_l<layer>..., combined, flagged (at the scores' gamma).
-// Undefined values are empty (null in JSON).
-[[nodiscard]] Table monitor_instances_table(const MonitorScores& m);
 // Per set and gamma: instances, flagged and their share; for labelled sets
 // the misclassified, those flagged, their share (recall) and the precision.
 [[nodiscard]] Table monitor_flags_table(const MonitorScores& m);

@@ -13,7 +13,7 @@
 #include "apd/core/diagram.hpp"
 #include "apd/core/flows.hpp"
 #include "apd/io/run_dir.hpp"
-#include "apd/report/table.hpp"
+#include "apd/io/table.hpp"
 
 namespace apd {
 

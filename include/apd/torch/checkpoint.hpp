@@ -25,6 +25,14 @@ void save_state_dict(const StateDict& dict, const std::filesystem::path& path);
 // Copies the tensors of `dict` into `model`, checking names and shapes.
 void load_into(MlpImpl& model, const StateDict& dict, const std::string& source);
 
+// checkpoints/resume.pt, what apd-train --resume needs: the last complete
+// epoch ("epoch", int64), then one SGD momentum buffer per parameter
+// ("momentum.K", of the parameter's shape), as a state_dict file.
+void save_resume_state(const std::filesystem::path& path, int epoch, const std::vector<torch::Tensor>& momentum);
+// Reads it into `momentum` (whose tensors give the shapes) and returns the
+// epoch; anything else is an apd::Error naming the file.
+[[nodiscard]] int read_resume_state(const std::filesystem::path& path, std::vector<torch::Tensor>& momentum);
+
 // An MLP read off a state_dict of Linear layers in registration order, under
 // any prefix ("0.weight", or "relus.1.weight" after a Flatten at index 0):
 // the shape inferred from the weight shapes and the tensors renamed to ours.

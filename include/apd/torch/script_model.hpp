@@ -25,6 +25,8 @@
 
 #include <torch/torch.h>
 
+#include "apd/torch/model.hpp"
+
 namespace apd {
 
 struct ReluLayer {
@@ -34,30 +36,31 @@ struct ReluLayer {
   std::int64_t width = 0;           // product of `shape`
 };
 
-struct ScriptOutput {
-  torch::Tensor logits;                 // [N, classes]
-  std::vector<torch::Tensor> patterns;  // per ReLU layer: bool [N, width]
-};
-
-class ScriptModel {
+class ScriptModel final : public Model {
  public:
   // Throws apd::Error naming the file: not loadable, no ReLU, a ReLU in a
   // loop or branch (with its source line).
   explicit ScriptModel(const std::filesystem::path& path);
   ScriptModel(const ScriptModel&) = delete;
   ScriptModel& operator=(const ScriptModel&) = delete;
-  ScriptModel(ScriptModel&&) noexcept;
-  ScriptModel& operator=(ScriptModel&&) noexcept;
-  ~ScriptModel();
+  ~ScriptModel() override;
 
   [[nodiscard]] std::size_t relu_count() const noexcept;
   // The ReLU layers' shapes, found by one forward pass of `probe` ([n, ...]);
   // also checks that the logits are [n, classes]. Returns the class count.
   std::int64_t probe(const torch::Tensor& probe);
   [[nodiscard]] const std::vector<ReluLayer>& layers() const noexcept;
-  // Runs `input` [N, ...] and returns the logits and the patterns of
-  // `layers` (1-based indices, ascending).
-  [[nodiscard]] ScriptOutput forward(const torch::Tensor& input, const std::vector<std::size_t>& layers);
+  [[nodiscard]] const std::filesystem::path& file() const noexcept;
+
+  // Model: bind() probes with the data's first two instances.
+  void bind(const InstanceReader& data) override;
+  [[nodiscard]] std::vector<std::size_t> relu_widths() const override;
+  [[nodiscard]] std::int64_t classes() const override;
+  [[nodiscard]] std::string architecture() const override { return "torchscript"; }
+  // The file, its SHA-256, every ReLU layer (index, source, shape, width),
+  // the observed `layers` and the classes.
+  [[nodiscard]] nlohmann::json record(const std::vector<std::size_t>& layers) const override;
+  [[nodiscard]] ModelOutput forward(const torch::Tensor& input, const std::vector<std::size_t>& layers) override;
 
  private:
   struct Impl;

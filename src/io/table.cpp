@@ -1,4 +1,4 @@
-#include "apd/report/table.hpp"
+#include "apd/io/table.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,0 +1,47 @@
+#include "apd/torch/model_choice.hpp"
+
+#include <fmt/format.h>
+
+#include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
+
+namespace apd {
+
+void validate(const ModelChoice& m) {
+  const int sources = int{!m.run.empty()} + int{!m.checkpoint.empty()} + int{!m.model.empty()};
+  if (sources != 1) throw UsageError("give one of --run RUNDIR, --checkpoint FILE or --model FILE.pt");
+  if (!m.checkpoint.empty() && !m.epochs.empty()) throw UsageError("--epoch/--epochs need --run, not --checkpoint");
+  if (m.model.empty()) return;
+  for (const auto& e : m.epochs) {
+    if (e.empty() || e.find_first_not_of("0123456789") != std::string::npos || e == "0") {
+      throw UsageError(fmt::format("--epochs: '{}' is not an epoch number (best and last need --run)", e));
+    }
+  }
+  if (!m.epochs.empty() && m.model.find(kEpochToken) == std::string::npos) {
+    throw UsageError("--model: with --epochs, the model file name needs {epoch} (e.g. ckpt/epoch-{epoch}.pt)");
+  }
+}
+
+namespace {
+
+template <typename T>
+void check_range(const char* option, T value, T max) {
+  if (value <= 0) throw UsageError(fmt::format("{}: {} must be at least 1", option, value));
+  if (value > max) throw UsageError(fmt::format("{}: {} exceeds the maximum of {}", option, value, max));
+}
+
+}  // namespace
+
+void validate(const Compute& c) {
+  if (c.batch_size) check_range("--batch-size", *c.batch_size, kMaxBatchSize);
+  check_range("--threads", c.threads, kMaxThreads);
+}
+
+std::string replace_epoch(std::string text, int epoch) {
+  for (auto at = text.find(kEpochToken); at != std::string::npos; at = text.find(kEpochToken)) {
+    text.replace(at, std::string_view(kEpochToken).size(), std::to_string(epoch));
+  }
+  return text;
+}
+
+}  // namespace apd

@@ -1,0 +1,89 @@
+#include "apd/torch/runner.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "apd/core/error.hpp"
+
+namespace apd {
+
+namespace {
+
+std::vector<std::size_t> widths_of(const Model& model, const std::vector<std::size_t>& layers) {
+  const std::vector<std::size_t> all = model.relu_widths();
+  std::vector<std::size_t> widths;
+  for (const std::size_t l : layers) widths.push_back(all[l - 1]);
+  return widths;
+}
+
+// Appends rows [lo, hi) of the batch's patterns and predictions.
+void keep_rows(const ModelOutput& out, std::size_t n, std::pair<std::size_t, std::size_t> rows, Observed& observed) {
+  const auto [lo, hi] = rows;
+  for (std::size_t k = 0; k < out.patterns.size(); ++k) {
+    const torch::Tensor p = out.patterns[k].reshape({static_cast<std::int64_t>(n), -1}).contiguous();
+    const std::size_t width = static_cast<std::size_t>(p.numel()) / n;
+    const std::span flags(reinterpret_cast<const std::uint8_t*>(p.data_ptr<bool>()), n * width);
+    observed.patterns.append_flags(k, flags.subspan(lo * width, (hi - lo) * width), hi - lo);
+  }
+  const torch::Tensor predicted = out.logits.argmax(1);
+  const auto* q = predicted.data_ptr<std::int64_t>();
+  for (std::size_t i = lo; i < hi; ++i) observed.predicted.push_back(static_cast<std::int32_t>(q[i]));
+}
+
+}  // namespace
+
+Observed run_model(Model& model, std::size_t rows, const BatchSource& batches, const RunPlan& plan,
+                   const LogitsSink& sink) {
+  Observed observed{PatternStore(widths_of(model, plan.layers)), {}};
+  const auto [first, last] = plan.kept.in_batch(0, rows);
+  observed.patterns.reserve(last - first);
+  observed.predicted.reserve(last - first);
+  const auto batch_size = static_cast<std::size_t>(plan.batch_size);
+  torch::InferenceMode guard;
+  for (std::size_t begin = 0; begin < rows; begin += batch_size) {
+    const std::size_t n = std::min(rows - begin, batch_size);
+    const ModelOutput out = model.forward(batches(begin, n), plan.layers);
+    if (out.logits.dim() != 2 || out.logits.size(0) != static_cast<std::int64_t>(n)) {
+      throw Error(
+          fmt::format("forward returned logits of shape {} for {} instances", fmt::join(out.logits.sizes(), "x"), n));
+    }
+    keep_rows(out, n, plan.kept.in_batch(begin, n), observed);
+    if (sink) sink(begin, out.logits);
+  }
+  return observed;
+}
+
+BatchSource read_batches(const InstanceReader& data, std::span<const std::int64_t> indices, std::int64_t batch_size) {
+  std::vector<std::int64_t> sizes{batch_size};
+  sizes.insert(sizes.end(), data.shape().begin(), data.shape().end());
+  // One buffer for every batch, allocated as LibTorch allocates (aligned).
+  auto buffer = torch::empty(sizes, torch::kFloat32);
+  return [&data, indices, buffer](std::size_t begin, std::size_t count) {
+    const auto n = static_cast<std::int64_t>(count);
+    torch::Tensor batch = buffer.slice(0, 0, n);
+    data.read(indices.subspan(begin, count),
+              std::span(batch.data_ptr<float>(), static_cast<std::size_t>(batch.numel())));
+    return batch;
+  };
+}
+
+BatchSource tensor_batches(const torch::Tensor& inputs) {
+  return [inputs](std::size_t begin, std::size_t count) {
+    return inputs.slice(0, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(begin + count));
+  };
+}
+
+torch::Tensor probe_batch(const InstanceReader& data) {
+  const std::size_t n = std::min<std::size_t>(2, data.count());
+  std::vector<std::int64_t> indices(n);
+  for (std::size_t i = 0; i < n; ++i) indices[i] = static_cast<std::int64_t>(i);
+  std::vector<std::int64_t> sizes{static_cast<std::int64_t>(n)};
+  sizes.insert(sizes.end(), data.shape().begin(), data.shape().end());
+  torch::Tensor batch = torch::empty(sizes, torch::kFloat32);
+  data.read(indices, std::span(batch.data_ptr<float>(), static_cast<std::size_t>(batch.numel())));
+  return batch;
+}
+
+}  // namespace apd
