@@ -9,7 +9,7 @@ set -euo pipefail
 train="$1"; stats="$2"; mnist="$3"; python="$4"; dir="$5"
 here="$(cd "$(dirname "$0")" && pwd)"
 rm -rf "$dir"; mkdir -p "$dir"
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 common=(--data "$mnist" --hidden 40,40,40 --lr 0.05 --momentum 0.9 --quiet)
 
 "$train" "${common[@]}" --epochs 5 --corrupt-labels 0.2 --corrupt-seed 7 --out "$dir/run"
@@ -34,12 +34,6 @@ corruption() { "$python" -c "import json,sys; print(json.dumps(json.load(open(sy
 echo "ok: label corruption is reproducible from --corrupt-seed"
 
 # expect CODE REGEX cmd...: exit code and a one-line message.
-expect() {
-  local code="$1" regex="$2"; shift 2
-  set +e; "$@" >"$dir/out" 2>"$dir/err"; local got=$?; set -e
-  [[ $got == "$code" ]] || { cat "$dir/err"; fail "exit $got, wanted $code: $*"; }
-  [[ $(wc -l <"$dir/err") == 1 ]] && grep -Eq "$regex" "$dir/err" || { cat "$dir/err"; fail "message of: $*"; }
-}
 
 # A run trained before dynamics existed: run.json without the key, no file.
 cp -r "$dir/same" "$dir/old"

@@ -3,6 +3,7 @@
 # written, determinism, selections, stdout, GraphML and --no-instances.
 # Usage: extract_test.sh APD_EXTRACT RUN_DIR SCRATCH
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 extract="$1"; run="$2"; dir="$3"
 rm -rf "$dir"; mkdir -p "$dir"; cd "$dir"
 py=/usr/bin/python3

@@ -10,7 +10,7 @@ monitor="$1"; train="$2"; mnist="$3"; fashion="$4"; models="$5"; dir="$6"
 here="$(cd "$(dirname "$0")" && pwd)"
 py=/usr/bin/python3
 rm -rf "$dir"; mkdir -p "$dir"
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$train" --data "$mnist" --out "$dir/run" --epochs 2 --threads 2 --quiet
 
@@ -89,13 +89,6 @@ PY
 echo "ok: a class without patterns: distance null, flagged, and a warning at build"
 
 # Errors: one line naming the file or option, exit 2 for usage and 1 for data.
-expect() {  # code regex command...
-  local code="$1" regex="$2"; shift 2
-  set +e; "$@" >"$dir/out.txt" 2>"$dir/err.txt"; local got=$?; set -e
-  [[ $got == "$code" ]] || fail "$* exited $got, not $code: $(cat "$dir/err.txt")"
-  [[ $(wc -l <"$dir/err.txt") == 1 ]] || fail "$*: not one line: $(cat "$dir/err.txt")"
-  grep -Eq -e "$regex" "$dir/err.txt" || fail "$*: '$(cat "$dir/err.txt")' does not match '$regex'"
-}
 expect 1 "SHA-256 differs from the one .*mlp.json was built for" \
   "$monitor" score --monitor "$dir/mlp.json" --run "$dir/run" --epoch 1 --data "$mnist"
 expect 2 "--layers: layer 5 does not exist; the model has 3 ReLU layer" \

@@ -4,6 +4,7 @@
 # PNG screenshots in the build tree, and prepares the error-test files.
 # Usage: report_test.sh APD_REPORT APD_EXTRACT APD_MONITOR RUN_DIR SCRATCH BROWSER_DIR SCREENSHOT_DIR
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 report="$1"; extract="$2"; monitor="$3"; run="$4"; dir="$5"; browser="$6"; shots="$7"
 rm -rf "$dir"; mkdir -p "$dir" "$shots"
 "$extract" --run "$run" --epochs 1,3,5 --labels 1 --limit 500 --out "$dir/apd-e{epoch}.json" --quiet

@@ -7,6 +7,7 @@
 # before epochs whose dynamics rows were already written.
 # Usage: resume_test.sh APD_TRAIN APD_MAKE_FIXTURE SCRATCH
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 train="$1"; fixture="$2"; dir="$3"
 rm -rf "$dir"; mkdir -p "$dir"
 "$fixture" "$dir/data" 30000

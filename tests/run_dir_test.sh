@@ -5,7 +5,7 @@
 set -euo pipefail
 train="$1"; data="$2"; finished="$3"; dir="$4"
 rm -rf "$dir"; mkdir -p "$dir"
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Killed during epoch 1's files: run.json and a checkpoint, no resume.pt.
 # A fresh run refuses and says to use --resume; --resume restarts from epoch 1

@@ -9,7 +9,7 @@ extract="$1"; mnist="$2"; models="$3"; dir="$4"
 here="$(cd "$(dirname "$0")" && pwd)"
 py=/usr/bin/python3
 rm -rf "$dir"; mkdir -p "$dir"
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 common=(--data "$mnist" --split test --limit 1000 --quiet)
 
 # Patterns and predictions equal PyTorch's, model by model.
@@ -58,12 +58,6 @@ same_apd "$dir/e1.json" "$dir/lenet_scripted.json" "--model {epoch}: epoch 1 dif
 grep -q '"epoch":2' "$dir/e2.json" || fail "--model {epoch}: epoch 2 not recorded"
 echo "ok: --model with {epoch} and --epochs"
 
-expect() {  # code, regex, command...
-  local code="$1" regex="$2"; shift 2
-  set +e; "$@" >"$dir/out" 2>"$dir/err"; local got=$?; set -e
-  [[ $got == "$code" && $(wc -l <"$dir/err") == 1 ]] && grep -Eq -e "$regex" "$dir/err" \
-    || { cat "$dir/err"; fail "expected exit $code and /$regex/ from: $*"; }
-}
 expect 1 "loop.pt: a ReLU call stays inside the loop at make_script_models.py:[0-9]+ of forward" \
   "$extract" --model "$models/loop.pt" "${common[@]}" --out "$dir/x.json"
 expect 1 "no_relu.pt: forward calls no ReLU" "$extract" --model "$models/no_relu.pt" "${common[@]}" --out "$dir/x.json"

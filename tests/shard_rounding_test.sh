@@ -9,6 +9,7 @@
 # one-process file byte for byte.
 # Usage: shard_rounding_test.sh APD_EXTRACT APD_MERGE MAKE_FIXTURE PYTHON SCRATCH
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 extract="$1"; merge="$2"; make_fixture="$3"; python="$4"; dir="$5"
 rm -rf "$dir"; mkdir -p "$dir"
 trap 'rm -rf "$dir"' EXIT

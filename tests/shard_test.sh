@@ -9,7 +9,7 @@
 set -euo pipefail
 train="$1"; extract="$2"; merge="$3"; data="$4"; mnist="$5"; models="$6"; dir="$7"
 rm -rf "$dir"; mkdir -p "$dir"
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$train" --data "$data" --hidden 16,8 --epochs 2 --lr 0.05 --corrupt-labels 0.2 --corrupt-seed 1 --out "$dir/run" --quiet
 
@@ -51,29 +51,28 @@ grep -q '"schema":"apd/2"' "$dir/lenet-3/merged.json" || fail "the LeNet APD sho
 same mlp-b10 3 "${mlp[@]}" --epoch 2 --batch-size 10
 same lenet-b100 3 "${cnn[@]}" --batch-size 100
 
-# expect REGEX cmd...: exit 1, one line naming the problem, nothing written.
-expect() {
+# refused REGEX MERGE FILES...: apd-merge refuses the shards (exit 1, one
+# line) and writes nothing.
+refused() {
   local regex="$1"; shift
-  set +e; "$@" --out "$dir/bad.json" >"$dir/out" 2>"$dir/err"; local code=$?; set -e
-  [[ $code == 1 ]] || { cat "$dir/err"; fail "exit $code, wanted 1: $*"; }
-  [[ $(wc -l <"$dir/err") == 1 ]] && grep -Eq "$regex" "$dir/err" || { cat "$dir/err"; fail "message of: $*"; }
-  [[ ! -e "$dir/bad.json" ]] || fail "$* wrote its output"
+  expect 1 "$regex" "$@" --out "$dir/bad.json"
+  expect_absent "$dir/bad.json"
 }
 s="$dir/mlp-3"
-expect "shard 1 of 3 missing: 2 files given" "$merge" "$s/shard-0.json" "$s/shard-2.json"
-expect "shard-2.json and .*shard-2.json are both shard 2 of 3" "$merge" "$s/shard-0.json" "$s/shard-2.json" "$s/shard-1.json" "$s/shard-2.json"
-expect "shard-0.json: shard 0 of 7 over .* but .* is one of 3" "$merge" "$s/shard-1.json" "$dir/mlp-7/shard-0.json"
+refused "shard 1 of 3 missing: 2 files given" "$merge" "$s/shard-0.json" "$s/shard-2.json"
+refused "shard-2.json and .*shard-2.json are both shard 2 of 3" "$merge" "$s/shard-0.json" "$s/shard-2.json" "$s/shard-1.json" "$s/shard-2.json"
+refused "shard-0.json: shard 0 of 7 over .* but .* is one of 3" "$merge" "$s/shard-1.json" "$dir/mlp-7/shard-0.json"
 "$extract" "${mlp[@]}" --epoch 1 --shard 1/3 --out "$dir/epoch1.json" --quiet
-expect "epoch1.json: its checkpoint differs from .*shard-0.json's" "$merge" "$s/shard-0.json" "$dir/epoch1.json" "$s/shard-2.json"
+refused "epoch1.json: its checkpoint differs from .*shard-0.json's" "$merge" "$s/shard-0.json" "$dir/epoch1.json" "$s/shard-2.json"
 "$extract" "${mlp[@]}" --epoch 2 --labels 1 --shard 1/3 --out "$dir/labels.json" --quiet
-expect "labels.json: .* over .* but .* (is one of|differs)|labels.json: its selection differs" "$merge" "$s/shard-0.json" "$dir/labels.json" "$s/shard-2.json"
+refused "labels.json: .* over .* but .* (is one of|differs)|labels.json: its selection differs" "$merge" "$s/shard-0.json" "$dir/labels.json" "$s/shard-2.json"
 c="$dir/lenet-3"
 "$extract" "${cnn[@]}" --normalize standard --shard 1/3 --out "$dir/norm.json" --quiet
-expect "norm.json: its dataset differs from .*shard-0.json's" "$merge" "$c/shard-0.json" "$dir/norm.json" "$c/shard-2.json"
-expect "shard-1.json: its (checkpoint|model) differs" "$merge" "$c/shard-0.json" "$s/shard-1.json" "$c/shard-2.json"
-expect "whole.json: not a shard" "$merge" "$s/whole.json"
-expect "shard-1.json: its forward_pass differs from .*shard-0.json's" "$merge" "$s/shard-0.json" "$dir/mlp-b10-3/shard-1.json" "$s/shard-2.json"
-expect "lean-1.json: some parts have instance records and some do not" "$merge" "$s/shard-0.json" "$s/lean-1.json" "$s/shard-2.json"
+refused "norm.json: its dataset differs from .*shard-0.json's" "$merge" "$c/shard-0.json" "$dir/norm.json" "$c/shard-2.json"
+refused "shard-1.json: its (checkpoint|model) differs" "$merge" "$c/shard-0.json" "$s/shard-1.json" "$c/shard-2.json"
+refused "whole.json: not a shard" "$merge" "$s/whole.json"
+refused "shard-1.json: its forward_pass differs from .*shard-0.json's" "$merge" "$s/shard-0.json" "$dir/mlp-b10-3/shard-1.json" "$s/shard-2.json"
+refused "lean-1.json: some parts have instance records and some do not" "$merge" "$s/shard-0.json" "$s/lean-1.json" "$s/shard-2.json"
 # A shard whose instances were tampered with so that it overlaps its neighbour.
 /usr/bin/python3 - "$s/shard-1.json" "$dir/overlap.json" <<'PY'
 import json, sys
@@ -81,6 +80,6 @@ d = json.load(open(sys.argv[1]))
 d["instances"][0]["index"] = 0
 json.dump(d, open(sys.argv[2], "w"))
 PY
-expect "shard-0.json and .*overlap.json overlap" "$merge" "$s/shard-0.json" "$dir/overlap.json" "$s/shard-2.json"
+refused "shard-0.json and .*overlap.json overlap" "$merge" "$s/shard-0.json" "$dir/overlap.json" "$s/shard-2.json"
 echo "ok: wrong shard sets are one-line errors naming the files"
 rm -rf "$dir"

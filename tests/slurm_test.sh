@@ -8,6 +8,7 @@
 # Needs root (munged runs as the munge user, slurmd as root), as in CI.
 # Usage: slurm_test.sh APD_EXTRACT APD_MERGE RUN_DIR SCRATCH
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 extract="$1"; merge="$2"; run="$3"; dir="$4"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fail() { echo "FAIL: $*"; for f in "$dir"/log/*; do [[ -f "$f" ]] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }

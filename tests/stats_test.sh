@@ -3,6 +3,7 @@
 # every format, CSV and JSON parsed back, --run, and the files the error
 # tests use. Usage: stats_test.sh APD_STATS APD_EXTRACT RUN_DIR SCRATCH
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 stats="$1"; extract="$2"; run="$3"; dir="$4"
 rm -rf "$dir"; mkdir -p "$dir"; cd "$dir"
 py=/usr/bin/python3

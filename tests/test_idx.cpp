@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
+
 #include "apd/core/error.hpp"
 #include "apd/io/dataset.hpp"
 #include "apd/io/idx.hpp"
@@ -167,22 +169,36 @@ TEST_CASE("corrupted IDX bytes raise apd::Error and never read out of bounds", "
   const auto labels = apd::test::idx_labels({1, 2, 3});
   std::uint32_t state = 99;
   auto next = [&] { return state = state * 1664525U + 1013904223U; };
+  int accepted = 0, refused = 0;
   for (int round = 0; round < 4000; ++round) {
     auto a = images;
     auto b = labels;
     for (int edits = 0; edits < 2; ++edits) {
       a[next() % 16] = static_cast<std::uint8_t>(next() >> 24);  // header bytes
-      b[next() % 8] = static_cast<std::uint8_t>(next() >> 24);
+      if (round % 4 != 0) b[next() % 8] = static_cast<std::uint8_t>(next() >> 24);
     }
     a.resize(next() % (a.size() + 1));
+    if (round % 2 == 1) b.resize(next() % (b.size() + 1));
     try {
       const auto parsed = apd::parse_idx_images(a, "fuzz");
       CHECK(parsed.pixels.size() == parsed.count * parsed.rows * parsed.cols);
     } catch (const apd::Error&) {
     }
+    // The label file's whole format, naively: magic 0x00000801, a big-endian
+    // count, then exactly that many bytes, which are the labels.
+    const bool valid =
+        b.size() >= 8 && b[0] == 0 && b[1] == 0 && b[2] == 8 && b[3] == 1 &&
+        ((std::size_t{b[4]} << 24) | (std::size_t{b[5]} << 16) | (std::size_t{b[6]} << 8) | b[7]) == b.size() - 8;
+    std::optional<std::vector<std::uint8_t>> parsed;
     try {
-      (void)apd::parse_idx_labels(b, "fuzz");
-    } catch (const apd::Error&) {
+      parsed = apd::parse_idx_labels(b, "fuzz");
+    } catch (const apd::Error& e) {
+      CHECK_THAT(e.what(), Catch::StartsWith("fuzz: "));
     }
+    REQUIRE(parsed.has_value() == valid);
+    if (parsed) CHECK(*parsed == std::vector<std::uint8_t>(b.begin() + 8, b.end()));
+    ++(valid ? accepted : refused);
   }
+  CHECK(accepted >= 1000);  // both halves of the oracle were exercised
+  CHECK(refused >= 1000);
 }
