@@ -22,19 +22,9 @@ void validate(const ModelChoice& m) {
   }
 }
 
-namespace {
-
-template <typename T>
-void check_range(const char* option, T value, T max) {
-  if (value <= 0) throw UsageError(fmt::format("{}: {} must be at least 1", option, value));
-  if (value > max) throw UsageError(fmt::format("{}: {} exceeds the maximum of {}", option, value, max));
-}
-
-}  // namespace
-
 void validate(const Compute& c) {
-  if (c.batch_size) check_range("--batch-size", *c.batch_size, kMaxBatchSize);
-  check_range("--threads", c.threads, kMaxThreads);
+  if (c.batch_size) check_count_option("--batch-size", *c.batch_size, kMaxBatchSize);
+  check_count_option("--threads", c.threads, kMaxThreads);
 }
 
 std::string replace_epoch(std::string text, int epoch) {

@@ -80,16 +80,6 @@ TrainSettings resumed_settings(const TrainOptions& o, const RunInfo& info) {
   return s;
 }
 
-namespace {
-
-template <typename T>
-void check_positive(const char* option, T value, T max) {
-  if (value <= 0) throw UsageError(fmt::format("{}: {} must be at least 1", option, value));
-  if (value > max) throw UsageError(fmt::format("{}: {} exceeds the maximum of {}", option, value, max));
-}
-
-}  // namespace
-
 void validate(const TrainSettings& s) {
   if (s.hidden.empty()) throw UsageError("--hidden: at least one hidden layer is needed (e.g. 40,40,40)");
   for (const auto w : s.hidden) {
@@ -100,7 +90,7 @@ void validate(const TrainSettings& s) {
   if (!(s.lr > 0)) throw UsageError(fmt::format("--lr: {} must be > 0", s.lr));
   if (!(s.momentum >= 0 && s.momentum < 1))
     throw UsageError(fmt::format("--momentum: {} is outside [0, 1)", s.momentum));
-  check_positive("--epochs", s.epochs, kMaxEpochs);
+  check_count_option("--epochs", s.epochs, kMaxEpochs);
   if (!(s.val_split > 0 && s.val_split < 1))
     throw UsageError(fmt::format("--val-split: {} is outside (0, 1)", s.val_split));
   validate(Compute{s.batch_size, s.threads});

@@ -6,6 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <fmt/format.h>
+
+#include "apd/core/error.hpp"
+
 namespace apd {
 
 inline constexpr int kMaxThreads = 256;
@@ -26,5 +30,13 @@ inline constexpr std::size_t kMaxShards = 1'000'000;
 inline constexpr std::size_t kMaxClasses = std::size_t{1} << 20;
 inline constexpr std::size_t kMaxMonitorLayers = 4096;
 inline constexpr std::int64_t kMaxMonitorWidth = std::int64_t{1} << 24;
+
+// A count option within 1..max; throws UsageError "OPTION: V must be at
+// least 1" or "OPTION: V exceeds the maximum of MAX".
+template <typename T>
+void check_count_option(const char* option, T value, T max) {
+  if (value <= 0) throw UsageError(fmt::format("{}: {} must be at least 1", option, value));
+  if (value > max) throw UsageError(fmt::format("{}: {} exceeds the maximum of {}", option, value, max));
+}
 
 }  // namespace apd
