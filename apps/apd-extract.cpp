@@ -26,9 +26,9 @@ void add_output_options(CLI::App& app, apd::ExtractOptions& o) {
 
 void add_options(CLI::App& app, Options& options) {
   apd::ExtractOptions& o = options.extract;
-  apd::app::add_model_options(app, o.model, {.series = true, .fallback = ""});
-  app.add_flag("--list-layers", o.list_layers, "Print --model's ReLU layers (index, width, shape, source) and stop");
-  app.add_option("--layers", o.layers, "ReLU layers of --model to build the APD over, e.g. 2,4 (default all)")
+  auto* model = apd::app::add_model_options(app, o.model, {.series = true, .fallback = ""});
+  model->add_flag("--list-layers", o.list_layers, "Print --model's ReLU layers (index, width, shape, source) and stop");
+  model->add_option("--layers", o.layers, "ReLU layers of --model to build the APD over, e.g. 2,4 (default all)")
       ->delimiter(',')
       ->check(apd::app::non_negative());
   apd::app::add_data_options(app, o.data, true);

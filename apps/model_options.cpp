@@ -8,7 +8,7 @@
 
 namespace apd::app {
 
-void add_model_options(CLI::App& app, ModelChoice& m, const ModelOptionStyle& style) {
+CLI::Option_group* add_model_options(CLI::App& app, ModelChoice& m, const ModelOptionStyle& style) {
   auto* g = app.add_option_group("Model", "Which model (one of --run, --checkpoint, --model)" + style.fallback);
   auto* run = g->add_option("--run", m.run, "apd-train run directory (model and preprocessing come from it)");
   auto* one = g->add_option_function<std::string>(
@@ -29,6 +29,7 @@ void add_model_options(CLI::App& app, ModelChoice& m, const ModelOptionStyle& st
                     (style.series ? "; {epoch} with --epochs" : "") + ". Runs its code: load only models you trust")
       ->excludes(run)
       ->excludes(checkpoint);
+  return g;
 }
 
 void add_data_options(CLI::App& app, DataChoice& d, bool preprocessing) {

@@ -20,7 +20,8 @@ struct ModelOptionStyle {
   bool series = false;   // --epochs (several epochs; {epoch} in --model)
   std::string fallback;  // what is used when no model is given (help text)
 };
-void add_model_options(CLI::App& app, ModelChoice& m, const ModelOptionStyle& style);
+// Returns the group, for a tool's own model options (apd-extract's --layers).
+CLI::Option_group* add_model_options(CLI::App& app, ModelChoice& m, const ModelOptionStyle& style);
 
 // `preprocessing`: --input-shape, --normalize, --mean, --std too.
 void add_data_options(CLI::App& app, DataChoice& d, bool preprocessing);

@@ -27,7 +27,9 @@ std::string ints(std::initializer_list<int> vs) {
 // OrderedDict({name: _rebuild_tensor_v2(storage key "0" of `type`, offset, sizes, strides, False, None)}).
 std::string state_dict_pickle(const std::string& name, const std::string& type, int offset,
                               std::initializer_list<int> sizes, std::initializer_list<int> strides) {
-  const std::string pid = "(" + str("storage") + global("torch", type) + str("0") + str("cpu") + int1(6) + "t";
+  // Appended piece by piece: GCC 12 warns falsely (-Wstringop-overflow) on "(" + std::string&&.
+  std::string pid = "(";
+  pid += str("storage") + global("torch", type) + str("0") + str("cpu") + int1(6) + "t";
   const std::string tensor = global("torch._utils", "_rebuild_tensor_v2") + "(" + pid + "Q" + int1(offset) +
                              ints(sizes) + ints(strides) + "\x89" + "N" + "tR";
   return std::string("\x80\x02") + global("collections", "OrderedDict") + ")R(" + str(name) + tensor + "u.";

@@ -37,6 +37,7 @@ void keep_labels(std::vector<std::int64_t>& pool, const std::vector<std::int64_t
   for (const auto l : keep) {
     if (present.count(l) != 0) continue;
     std::vector<std::int64_t> have;
+    have.reserve(present.size());
     for (const auto& [k, v] : present) have.push_back(k);
     throw Error(fmt::format("--labels: label {} does not occur in the {} split (labels present: {})", l, split,
                             fmt::join(have, ",")));
