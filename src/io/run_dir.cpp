@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <regex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -90,15 +89,31 @@ std::filesystem::path RunPaths::checkpoint(int epoch) const {
   return checkpoints() / fmt::format("epoch-{:04d}.pt", epoch);
 }
 
+namespace {
+
+// The epoch of a checkpoint's file name, "epoch-" + 4 to 9 digits + ".pt".
+// (By hand: std::regex cost this file ~30 s of compile under ASan.)
+std::optional<int> checkpoint_epoch(std::string_view name) {
+  constexpr std::string_view kPrefix = "epoch-", kSuffix = ".pt";
+  if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) return std::nullopt;
+  const std::string_view digits = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+  if (digits.size() < 4 || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  int epoch = 0;
+  for (const char c : digits) epoch = epoch * 10 + (c - '0');
+  return epoch;
+}
+
+}  // namespace
+
 std::vector<int> list_checkpoints(const RunPaths& run) {
   std::vector<int> epochs;
   std::error_code ec;
   if (!std::filesystem::is_directory(run.checkpoints(), ec)) return epochs;
-  static const std::regex name(R"(epoch-(\d{4,9})\.pt)");
   for (const auto& entry : std::filesystem::directory_iterator(run.checkpoints())) {
-    std::smatch m;
-    const std::string file = entry.path().filename().string();
-    if (entry.is_regular_file() && std::regex_match(file, m, name)) epochs.push_back(std::stoi(m[1].str()));
+    const auto epoch = checkpoint_epoch(entry.path().filename().string());
+    if (epoch && entry.is_regular_file()) epochs.push_back(*epoch);
   }
   std::sort(epochs.begin(), epochs.end());
   return epochs;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 
 #include "apd/core/error.hpp"
 #include "apd/core/limits.hpp"
@@ -21,7 +22,7 @@ StateDict state_dict(const MlpImpl& model) {
 void save_state_dict(const StateDict& dict, const std::filesystem::path& path) {
   c10::Dict<std::string, at::Tensor> d;
   for (const auto& [name, tensor] : dict) d.insert(name, tensor.contiguous());
-  const std::vector<char> bytes = torch::pickle_save(c10::IValue(d));
+  const std::vector<char> bytes = torch::jit::pickle_save(c10::IValue(d));
   write_file_atomically(path, std::string_view(bytes.data(), bytes.size()));
 }
 

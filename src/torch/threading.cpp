@@ -2,12 +2,12 @@
 
 #include <dlfcn.h>
 
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
 
 namespace apd {
 
 void set_thread_count(int threads) {
-  torch::set_num_threads(threads);
+  at::set_num_threads(threads);
   using SetThreads = void (*)(int);
   // Present only when the libblas.so.3 alternative is OpenBLAS.
   if (void* symbol = dlsym(RTLD_DEFAULT, "openblas_set_num_threads")) {

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/utils.h>
 
 #include "apd/core/dynamics.hpp"
 #include "apd/core/error.hpp"

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "apd/torch/mlp.hpp"
 

@@ -10,7 +10,7 @@
 #include <span>
 #include <vector>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "apd/core/pattern_store.hpp"
 #include "apd/core/selection.hpp"

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "apd/torch/model.hpp"
 

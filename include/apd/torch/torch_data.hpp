@@ -2,7 +2,7 @@
 // normalised; labels [N] int64.
 #pragma once
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "apd/io/dataset.hpp"
 #include "apd/io/idx.hpp"
