@@ -17,7 +17,8 @@ build="$root/build/fuzz"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-  -DAPD_BUILD_FUZZ=ON -DAPD_BUILD_TORCH=OFF -DAPD_BUILD_TESTS=OFF -DAPD_BUILD_BENCH=OFF >/dev/null
+  -DAPD_BUILD_FUZZ=ON -DAPD_BUILD_TORCH=OFF -DAPD_BUILD_TESTS=OFF -DAPD_BUILD_BENCH=OFF \
+  -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=6 >/dev/null
 harnesses=(fuzz_idx fuzz_apd_json fuzz_run_files fuzz_state_dict fuzz_npy fuzz_dynamics fuzz_monitor)
 cmake --build "$build" --target "${harnesses[@]}" >/dev/null
 

@@ -2,8 +2,9 @@
 # The everyday checks: clang-format (the layout in .clang-format) on every
 # C++ file, the size limits (scripts/check_sizes.py: files <= 600 lines,
 # functions <= 60), and clang-tidy (the checks in .clang-tidy) on apd's own sources
-# in src/ and apps/. Debian's clang-format and clang-tidy (14). Needs the
-# release build's compile_commands.json (scripts/test.sh makes it).
+# in src/ and apps/, each file on its own (the compile commands of a
+# file-by-file configuration, configured here and never built: the release
+# preset builds in unity batches). Debian's clang-format and clang-tidy (14).
 # src/torch/ is left to GCC's warnings (the dev preset builds it with -Werror):
 # clang 14 cannot parse Debian's LibTorch 1.13 headers (c10::IValue is an
 # incomplete type in its std::vector instantiations), so clang-tidy would
@@ -12,7 +13,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-build="${APD_LINT_BUILD:-build/release}"
+build="${APD_LINT_BUILD:-build/lint-db}"
 
 mapfile -t files < <(git ls-files '*.cpp' '*.hpp')
 if [[ "${1:-}" == --fix ]]; then
@@ -27,10 +28,7 @@ clang-format --dry-run --Werror "${files[@]}"
 echo "lint: sizes of ${#files[@]} files (at most 600 lines; functions at most 60)"
 /usr/bin/python3 scripts/check_sizes.py "${files[@]}"
 
-if [[ ! -f "$build/compile_commands.json" ]]; then
-  echo "lint: $build/compile_commands.json is missing: configure first (cmake --preset release)" >&2
-  exit 2
-fi
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=OFF >/dev/null
 # clang cannot read GCC's precompiled headers: give clang-tidy the compile
 # commands without them (every source includes the headers it needs itself).
 mkdir -p "$build/lint"

@@ -14,13 +14,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$train" --data "$data" --hidden 16,8 --epochs 2 --lr 0.05 --corrupt-labels 0.2 --corrupt-seed 1 --out "$dir/run" --quiet
 
 # same NAME N [extract options...]: whole vs N merged shards, JSON with and
-# without instances, and GraphML.
+# without instances, and GraphML. The one-process files of NAME are
+# extracted once, for every N.
 same() {
   local name="$1" n="$2"; shift 2
-  local d="$dir/$name-$n"; mkdir -p "$d"
-  "$extract" "$@" --out "$d/whole.json" --quiet
-  "$extract" "$@" --no-instances --out "$d/whole-lean.json" --quiet
-  "$extract" "$@" --format graphml --out "$d/whole.graphml" --quiet
+  local d="$dir/$name-$n" w="$dir/$name-whole"; mkdir -p "$d"
+  if [[ ! -d "$w" ]]; then
+    mkdir -p "$w"
+    "$extract" "$@" --out "$w/whole.json" --quiet
+    "$extract" "$@" --no-instances --out "$w/whole-lean.json" --quiet
+    "$extract" "$@" --format graphml --out "$w/whole.graphml" --quiet
+  fi
   local pids=()
   for ((i = 0; i < n; i++)); do
     { "$extract" "$@" --shard "$i/$n" --out "$d/shard-$i.json" --quiet &&
@@ -34,9 +38,9 @@ same() {
   "$merge" "${shards[@]}" --out "$d/merged.json" --quiet
   "$merge" "${lean[@]}" --out "$d/merged-lean.json" --quiet
   "$merge" "${shards[@]}" --format graphml --out "$d/merged.graphml" --quiet
-  cmp "$d/whole.json" "$d/merged.json" || fail "$name: $n merged shards differ from the whole"
-  cmp "$d/whole-lean.json" "$d/merged-lean.json" || fail "$name: $n merged shards without instances differ"
-  cmp "$d/whole.graphml" "$d/merged.graphml" || fail "$name: $n merged shards as GraphML differ"
+  cmp "$w/whole.json" "$d/merged.json" || fail "$name: $n merged shards differ from the whole"
+  cmp "$w/whole-lean.json" "$d/merged-lean.json" || fail "$name: $n merged shards without instances differ"
+  cmp "$w/whole.graphml" "$d/merged.graphml" || fail "$name: $n merged shards as GraphML differ"
   echo "ok: $name, $n shards merged == one process (JSON, without instances, GraphML)"
 }
 
@@ -70,7 +74,7 @@ c="$dir/lenet-3"
 "$extract" "${cnn[@]}" --normalize standard --shard 1/3 --out "$dir/norm.json" --quiet
 refused "norm.json: its dataset differs from .*shard-0.json's" "$merge" "$c/shard-0.json" "$dir/norm.json" "$c/shard-2.json"
 refused "shard-1.json: its (checkpoint|model) differs" "$merge" "$c/shard-0.json" "$s/shard-1.json" "$c/shard-2.json"
-refused "whole.json: not a shard" "$merge" "$s/whole.json"
+refused "whole.json: not a shard" "$merge" "$dir/mlp-whole/whole.json"
 refused "shard-1.json: its forward_pass differs from .*shard-0.json's" "$merge" "$s/shard-0.json" "$dir/mlp-b10-3/shard-1.json" "$s/shard-2.json"
 refused "lean-1.json: some parts have instance records and some do not" "$merge" "$s/shard-0.json" "$s/lean-1.json" "$s/shard-2.json"
 # A shard whose instances were tampered with so that it overlaps its neighbour.

@@ -103,10 +103,10 @@ TEST_CASE("a top-N flow table keeps the strongest flows and text output abbrevia
   CHECK_THAT(text, Catch::Contains("l1n0[0/2 on] l2n0[1/2 on]"));
   CHECK_THAT(apd::render_markdown(t.flows), Catch::Contains("| file | epoch | flow |"));
   const auto text_json = apd::render_json({t.flows});
-  const auto json = nlohmann::ordered_json::parse(text_json);
-  CHECK(json["flows"][0]["purity"] == 0.75);
-  CHECK(json["flows"][0]["patterns"] == "l1n0[0/2 on] l2n0[1/2 on]");
-  CHECK(json["flows"][0].begin().key() == "file");  // column order kept
+  const auto doc = nlohmann::ordered_json::parse(text_json);
+  CHECK(doc["flows"][0]["purity"] == 0.75);
+  CHECK(doc["flows"][0]["patterns"] == "l1n0[0/2 on] l2n0[1/2 on]");
+  CHECK(doc["flows"][0].begin().key() == "file");  // column order kept
 }
 
 TEST_CASE("flows of an APD without instances say how to get them", "[stats]") {

@@ -9,10 +9,13 @@
 
 #include "apd/core/error.hpp"
 #include "apd/core/huge_pages.hpp"
+#include "hash.hpp"
 
 namespace apd {
 
-namespace {
+// Named rather than anonymous: DiagramMerger::State, which has external
+// linkage, holds these types.
+namespace merge_detail {
 
 // Adds the sorted histogram `add` into the sorted histogram `into`.
 void add_histogram(std::vector<LabelCount>& into, std::span<const LabelCount> add) {
@@ -43,14 +46,6 @@ struct MergedNode {
 // Open addressing (linear probing, power-of-two slots, at most half full)
 // for the merger's two lookups per node and per link: std::unordered_map's
 // node allocation and pointer chase per entry showed in apd-merge's profile.
-std::uint64_t mix(std::uint64_t k) noexcept {  // MurmurHash3's finaliser
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  return k ^ (k >> 33);
-}
-
 // A layer's distinct patterns, numbered in order of first appearance, their
 // words back to back in one pool.
 class PatternTable {
@@ -77,7 +72,7 @@ class PatternTable {
  private:
   [[nodiscard]] std::uint64_t hash(std::span<const std::uint64_t> row) const noexcept {
     std::uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (const std::uint64_t w : row) h = mix(h ^ w);
+    for (const std::uint64_t w : row) h = detail::mix64(h ^ w);
     return h;
   }
   void grow() {
@@ -102,7 +97,7 @@ class LinkTable {
  public:
   std::pair<std::uint64_t, std::uint64_t>& operator[](std::uint64_t key) {
     if (2 * (size_ + 1) > slots_.size()) grow();
-    std::size_t i = mix(key) & (slots_.size() - 1);
+    std::size_t i = detail::mix64(key) & (slots_.size() - 1);
     while (slots_[i].key != kEmpty && slots_[i].key != key) i = (i + 1) & (slots_.size() - 1);
     if (slots_[i].key == kEmpty) {
       slots_[i].key = key;
@@ -138,7 +133,7 @@ class LinkTable {
   std::size_t size_ = 0;
 };
 
-}  // namespace
+}  // namespace merge_detail
 
 struct DiagramMerger::State {
   bool started = false;
@@ -147,11 +142,11 @@ struct DiagramMerger::State {
   std::uint64_t instances = 0, errors = 0;
   // Per column (layers 1..L, then labels): merged nodes in order of first
   // appearance; pattern columns find theirs by their words.
-  std::vector<std::vector<MergedNode>> columns;
-  std::vector<PatternTable> patterns;
+  std::vector<std::vector<merge_detail::MergedNode>> columns;
+  std::vector<merge_detail::PatternTable> patterns;
   std::unordered_map<std::int32_t, std::uint32_t> label_index;
   // Per source column: (source, target) in column-local ids -> (count, errors).
-  std::vector<LinkTable> links;
+  std::vector<merge_detail::LinkTable> links;
   std::vector<std::int64_t> index;
   std::vector<std::int32_t> label, predicted;
   std::vector<std::uint32_t> path;  // column-local ids, N x L
@@ -186,7 +181,7 @@ struct DiagramMerger::State {
 
   std::uint32_t label_node(std::int32_t predicted_label) {
     const auto [it, fresh] = label_index.emplace(predicted_label, static_cast<std::uint32_t>(columns.back().size()));
-    if (fresh) columns.back().push_back(MergedNode{0, 0, 0, predicted_label, {}, {}});
+    if (fresh) columns.back().push_back(merge_detail::MergedNode{0, 0, 0, predicted_label, {}, {}});
     return it->second;
   }
   // Appends every column's nodes to `d`, ordered as build_diagram orders
@@ -216,7 +211,7 @@ struct DiagramMerger::State {
   // Appends node `k` of column `col`, at rank `rank`.
   void add_node(Diagram& d, std::size_t col, std::size_t rank, std::uint32_t k) const {
     const std::size_t L = widths.size();
-    const MergedNode& m = columns[col][k];
+    const merge_detail::MergedNode& m = columns[col][k];
     Node n;
     n.kind = col < L ? NodeKind::pattern : NodeKind::label;
     n.layer = static_cast<std::uint32_t>(col + 1);
@@ -298,11 +293,11 @@ void DiagramMerger::add(const Diagram& part, std::uint64_t position) {
     const Node& n = part.nodes[k];
     const std::size_t col = n.layer - 1;
     merged[k] = n.kind == NodeKind::pattern ? s.pattern_node(col, part.pattern_row(k)) : s.label_node(n.label);
-    MergedNode& m = s.columns[col][merged[k]];
+    merge_detail::MergedNode& m = s.columns[col][merged[k]];
     m.count += n.count;
     m.errors += n.errors;
-    add_histogram(m.true_labels, part.true_labels(k));
-    add_histogram(m.predicted_labels, part.predicted_labels(k));
+    merge_detail::add_histogram(m.true_labels, part.true_labels(k));
+    merge_detail::add_histogram(m.predicted_labels, part.predicted_labels(k));
   }
   for (const Link& l : part.links) {
     const std::size_t col = part.nodes[l.source].layer - 1;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "hash.hpp"
 
 namespace apd {
 
@@ -16,18 +17,9 @@ namespace {
 
 constexpr std::size_t kBitsPerWord = 64;
 
-std::uint64_t mix(std::uint64_t h) noexcept {  // the murmur3 / splitmix finaliser
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
-
 std::uint64_t hash_row(std::span<const std::uint64_t> row) noexcept {
   std::uint64_t h = 0x9e3779b97f4a7c15ULL;
-  for (const std::uint64_t w : row) h = mix(h ^ w) + 0x9e3779b97f4a7c15ULL;
+  for (const std::uint64_t w : row) h = detail::mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
   return h;
 }
 
@@ -50,7 +42,7 @@ Grouping group_by(std::size_t n, Fingerprint&& fingerprint, Same&& same) {
   g.id.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t key = fingerprint(i);
-    std::size_t s = static_cast<std::size_t>(mix(key)) & mask;
+    std::size_t s = static_cast<std::size_t>(detail::mix64(key)) & mask;
     while (slot_id[s] != 0 && !(slot_key[s] == key && same(i, g.first[slot_id[s] - 1]))) s = (s + 1) & mask;
     if (slot_id[s] == 0) {
       const auto fresh = static_cast<std::uint32_t>(g.first.size());

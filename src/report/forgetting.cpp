@@ -47,7 +47,7 @@ std::size_t complete_epochs(const RunPaths& run) {
   return metrics.size();
 }
 
-struct Group {
+struct InstanceGroup {
   const char* name;
   int corrupted;  // -1: every instance
 };
@@ -92,9 +92,9 @@ ForgettingTables forgetting_tables(const RunDynamics& r) {
                       {}}};
   const auto corrupted = [&](std::size_t i) { return r.label[i] != r.train_label[i]; };
 
-  std::vector<Group> groups = {{"all", -1}};
+  std::vector<InstanceGroup> groups = {{"all", -1}};
   if (r.has_corruption) groups.insert(groups.end(), {{"clean", 0}, {"corrupted", 1}});
-  for (const Group& g : groups) {
+  for (const InstanceGroup& g : groups) {
     std::uint64_t n = 0, never = 0, unforgettable = 0, forgotten = 0, events = 0, correct_last = 0;
     for (std::size_t i = 0; i < dyn.size(); ++i) {
       if (g.corrupted >= 0 && corrupted(i) != (g.corrupted == 1)) continue;
