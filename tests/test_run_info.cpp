@@ -10,7 +10,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-apd::RunInfo sample() {
+apd::RunInfo sample_run() {
   apd::RunInfo info;
   info.tool = {"apd-train", "0.1.0", "abc"};
   info.model = {"6-4-3-2", 6, {4, 3}, 2};
@@ -23,8 +23,8 @@ apd::RunInfo sample() {
   return info;
 }
 
-std::string error_after(const std::function<void(nlohmann::json&)>& edit) {
-  nlohmann::json j = apd::to_json(sample());
+std::string run_error_after(const std::function<void(nlohmann::json&)>& edit) {
+  nlohmann::json j = apd::to_json(sample_run());
   edit(j);
   try {
     (void)apd::run_info_from_json(j, "run.json");
@@ -38,48 +38,48 @@ std::string error_after(const std::function<void(nlohmann::json&)>& edit) {
 
 TEST_CASE("run.json written and read back gives the same run", "[run_info]") {
   const apd::test::TempDir dir("run-info");
-  apd::write_run_info(apd::RunPaths{dir.path()}, sample());
+  apd::write_run_info(apd::RunPaths{dir.path()}, sample_run());
   const apd::RunInfo back = apd::read_run_info(apd::RunPaths{dir.path()});
-  CHECK(apd::to_json(back) == apd::to_json(sample()));
+  CHECK(apd::to_json(back) == apd::to_json(sample_run()));
   CHECK(back.model.hidden == std::vector<std::int64_t>{4, 3});
   CHECK(back.data.normalize == apd::Normalization::standard);
   CHECK(back.train_indices() == std::vector<std::int64_t>{0, 2, 3, 4, 6, 7});
 }
 
 TEST_CASE("a broken run.json is refused naming the file and the key", "[run_info]") {
-  CHECK(error_after([](nlohmann::json&) {}) == "accepted");
-  CHECK(error_after([](nlohmann::json& j) { j["hyperparameters"].erase("lr"); }) ==
+  CHECK(run_error_after([](nlohmann::json&) {}) == "accepted");
+  CHECK(run_error_after([](nlohmann::json& j) { j["hyperparameters"].erase("lr"); }) ==
         "run.json: key \"hyperparameters.lr\": missing");
-  CHECK(error_after([](nlohmann::json& j) { j["split"] = 3; }) == "run.json: key \"split.seed\": missing");
-  CHECK(error_after([](nlohmann::json& j) { j["threads"] = "two"; }) ==
+  CHECK(run_error_after([](nlohmann::json& j) { j["split"] = 3; }) == "run.json: key \"split.seed\": missing");
+  CHECK(run_error_after([](nlohmann::json& j) { j["threads"] = "two"; }) ==
         "run.json: key \"threads\": expected an integer, got string");
-  CHECK(error_after([](nlohmann::json& j) { j["threads"] = 1e300; }) ==
+  CHECK(run_error_after([](nlohmann::json& j) { j["threads"] = 1e300; }) ==
         "run.json: key \"threads\": expected an integer, got number");
-  CHECK(error_after([](nlohmann::json& j) { j["hyperparameters"]["epochs"] = 9999999999; }) ==
+  CHECK(run_error_after([](nlohmann::json& j) { j["hyperparameters"]["epochs"] = 9999999999; }) ==
         "run.json: key \"hyperparameters.epochs\": expected a smaller integer, got number");
-  CHECK(error_after([](nlohmann::json& j) {
+  CHECK(run_error_after([](nlohmann::json& j) {
           j["model"]["hidden"] = {4, "x"};
         }) == "run.json: key \"model.hidden[1]\": expected an integer, got string");
   CHECK(
-      error_after([](nlohmann::json& j) { j["data"]["normalize"] = "zscore"; }) ==
+      run_error_after([](nlohmann::json& j) { j["data"]["normalize"] = "zscore"; }) ==
       "run.json: key \"data.normalize\": unknown normalization 'zscore' (expected unit, standard, symmetric or none)");
-  CHECK(error_after([](nlohmann::json& j) { j["schema"] = "apd/1"; }) ==
+  CHECK(run_error_after([](nlohmann::json& j) { j["schema"] = "apd/1"; }) ==
         "run.json: not an apd run file (expected \"schema\": \"apd-run/1\")");
 }
 
 TEST_CASE("split indices from run.json must lie in the source", "[run_info]") {
-  CHECK(error_after([](nlohmann::json& j) {
+  CHECK(run_error_after([](nlohmann::json& j) {
           j["split"]["val_indices"] = {1, 8};
         }) == "run.json: key \"split.val_indices[1]\": 8 is outside 0..7");
-  CHECK(error_after([](nlohmann::json& j) {
+  CHECK(run_error_after([](nlohmann::json& j) {
           j["split"]["val_indices"] = {-1, 5};
         }) == "run.json: key \"split.val_indices[0]\": -1 is outside 0..7");
-  CHECK(error_after([](nlohmann::json& j) {
+  CHECK(run_error_after([](nlohmann::json& j) {
           j["split"]["val_indices"] = {5, 1};
         }) == "run.json: key \"split.val_indices[1]\": indices must ascend");
-  CHECK(error_after([](nlohmann::json& j) { j["split"]["val_indices"] = {1}; }) ==
+  CHECK(run_error_after([](nlohmann::json& j) { j["split"]["val_indices"] = {1}; }) ==
         "run.json: key \"split.val_indices\": 1 indices, split.val_count says 2");
-  CHECK(error_after([](nlohmann::json& j) { j["split"]["train_count"] = 5; }) ==
+  CHECK(run_error_after([](nlohmann::json& j) { j["split"]["train_count"] = 5; }) ==
         "run.json: key \"split\": train_count 5 + val_count 2 != source_count 8");
 }
 

@@ -18,12 +18,12 @@ namespace apd {
 
 namespace {
 
-constexpr char kMagic[8] = {'A', 'P', 'D', 'D', 'Y', 'N', '1', '\n'};
+constexpr char kDynamicsMagic[8] = {'A', 'P', 'D', 'D', 'Y', 'N', '1', '\n'};
 // More training instances than any dataset a run reads (IDX counts are 32-bit).
 constexpr std::uint64_t kMaxInstances = std::numeric_limits<std::uint32_t>::max();
 
 std::string header_bytes(std::size_t instances) {
-  std::string h(kMagic, sizeof kMagic);
+  std::string h(kDynamicsMagic, sizeof kDynamicsMagic);
   for (int b = 0; b < 8; ++b) h.push_back(static_cast<char>((std::uint64_t{instances} >> (8 * b)) & 0xFFU));
   return h;
 }
@@ -96,7 +96,7 @@ void DynamicsWriter::append(std::span<const std::uint8_t> row) {
 }
 
 CorrectnessHistory parse_dynamics(std::span<const std::uint8_t> bytes, const std::string& name) {
-  if (bytes.size() < kDynamicsHeaderBytes || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
+  if (bytes.size() < kDynamicsHeaderBytes || std::memcmp(bytes.data(), kDynamicsMagic, sizeof kDynamicsMagic) != 0) {
     throw Error(fmt::format("{}: not an apd dynamics file (expected the header \"APDDYN1\")", name));
   }
   std::uint64_t instances = 0;
