@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (fuzz_test/, clang 14 with
 # -fsanitize=fuzzer,address,undefined) and runs them:
-#   scripts/fuzz.sh --smoke        replay every regression input, then APD_FUZZ_SECONDS (60; CI: 30) per harness
+#   scripts/fuzz.sh --smoke        replay every regression input, then APD_FUZZ_SECONDS (60; CI: 20) per harness
 #   scripts/fuzz.sh --runs N       a campaign of N executions per harness
 # Seed corpora are generated from real files (MNIST, the docs' APD example,
 # checkpoints written by Python's torch.save, arrays written by numpy.save, a synthetic run with its
