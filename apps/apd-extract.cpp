@@ -33,6 +33,7 @@ void add_options(CLI::App& app, Options& options) {
       ->check(apd::app::non_negative());
   apd::app::add_data_options(app, o.data, true);
   apd::app::add_selection_options(app, o.selection, true);
+  apd::app::add_view_options(app, o.views);
   add_output_options(app, o);
   apd::app::add_compute_options(app, o.compute);
   apd::app::add_verbosity_flags(app, options.verbosity);

@@ -87,6 +87,25 @@ void add_selection_options(CLI::App& app, Selection& s, bool shard) {
       "I/N: only the I-th (0-based) of N contiguous slices of the selection, for apd-merge");
 }
 
+void add_view_options(CLI::App& app, ViewChoice& v) {
+  auto* g = app.add_option_group("Views", "Which part of each layer's pattern is seen (docs/views.md)");
+  g->add_option_function<std::vector<std::string>>(
+       "--view",
+       [&v](const std::vector<std::string>& texts) {
+         try {
+           for (const auto& t : texts) v.views.push_back(parse_view(t));
+         } catch (const UsageError& e) {
+           throw CLI::ValidationError(e.what());
+         }
+       },
+       "L=KIND[:ARG], repeatable: layer L seen through full, pool:K (OR over KxK windows), channel[:S] (channel "
+       "active share > S), top:K (the K neurons active closest to half the time) or neurons:I,J,... (0-based)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->expected(1);
+  g->add_option("--view-from", v.from,
+                "An APD or monitor file whose recorded views (and top:K's chosen neurons) are used again");
+}
+
 void add_compute_options(CLI::App& app, Compute& c) {
   auto* g = app.add_option_group("Compute", "How the forward passes run");
   g->add_option_function<std::int64_t>(

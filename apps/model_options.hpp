@@ -1,9 +1,9 @@
 // The options of every tool that runs a model, registered once, each kind in
 // its own group of --help: which model (--run/--epoch/--checkpoint/--model),
 // which data (--data/--targets/--split and the preprocessing), which
-// instances (--labels/--limit/--select/--seed/--shard) and how to compute
-// (--batch-size/--threads). apd-extract and apd-monitor use them; so does
-// any later tool that reads a dataset through a model.
+// instances (--labels/--limit/--select/--seed/--shard), which views of the
+// patterns (--view/--view-from) and how to compute (--batch-size/--threads). apd-extract and apd-monitor use them; so
+// does any later tool that reads a dataset through a model.
 #pragma once
 
 #include <string>
@@ -12,6 +12,7 @@
 
 #include "apd/core/selection.hpp"
 #include "apd/io/instances.hpp"
+#include "apd/io/view_choice.hpp"
 #include "apd/torch/model_choice.hpp"
 
 namespace apd::app {
@@ -30,5 +31,8 @@ void add_data_options(CLI::App& app, DataChoice& d, bool preprocessing);
 void add_selection_options(CLI::App& app, Selection& s, bool shard);
 
 void add_compute_options(CLI::App& app, Compute& c);
+
+// --view L=KIND[:ARG] (repeatable) and --view-from FILE.
+void add_view_options(CLI::App& app, ViewChoice& v);
 
 }  // namespace apd::app

@@ -130,7 +130,7 @@ Monitor build_monitor(const PatternStore& store, std::span<const std::size_t> la
       auto& into = rows[static_cast<std::size_t>(predicted[i])];
       into.insert(into.end(), r.begin(), r.end());
     }
-    MonitorLayer layer{layers[k], store.width(k), std::vector<HammingIndex>(classes)};
+    MonitorLayer layer{layers[k], store.width(k), std::vector<HammingIndex>(classes), std::nullopt};
     parallel_for(classes, threads,
                  [&](std::size_t c) { layer.classes[c] = HammingIndex(layer.width, distinct_sorted(rows[c], words)); });
     m.layers.push_back(std::move(layer));

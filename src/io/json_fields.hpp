@@ -26,6 +26,8 @@ class JsonFields {
  public:
   explicit JsonFields(std::string name) : name_(std::move(name)) {}
 
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
   [[noreturn]] void fail(const std::string& where, const std::string& what) const {
     throw Error(fmt::format("{}: {}: {}", name_, where, what));
   }

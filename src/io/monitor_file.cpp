@@ -32,7 +32,9 @@ nlohmann::json preprocessing_json(const MonitorPreprocessing& p) {
 
 void write_layer(ChunkBuffer& out, const MonitorLayer& layer) {
   std::string& t = out.text();
-  t += fmt::format("    {{\"layer\": {}, \"width\": {}, \"patterns\": [", layer.layer, layer.width);
+  t += fmt::format("    {{\"layer\": {}, \"width\": {}, ", layer.layer, layer.width);
+  if (layer.view) t += "\"view\": " + view_record(*layer.view).dump() + ", ";
+  t += "\"patterns\": [";
   const std::size_t digits = pattern_hex_digits(layer.width);
   for (std::size_t c = 0; c < layer.classes.size(); ++c) {
     t += c == 0 ? "\n      [" : ",\n      [";
@@ -164,6 +166,16 @@ class Reader : public JsonFields {
     return HammingIndex(width, std::move(rows));
   }
 
+  // A layer's view ("view", absent for the full pattern), as core/views.hpp reads it.
+  std::optional<LayerView> view(dom::object o, std::size_t layer, const std::string& where) const {
+    dom::element e;
+    if (o["view"].get(e) != simdjson::SUCCESS) return std::nullopt;
+    LayerView v = view_from_record(raw(e, where + ".view"), fmt::format("{}: {}.view", name(), where));
+    if (v.spec.layer != layer)
+      fail(where + ".view.layer", fmt::format("{} is not the layer's ({})", v.spec.layer, layer));
+    return v;
+  }
+
   MonitorLayer layer(dom::element e, const MonitorModel& model, std::size_t k) const {
     const std::string where = fmt::format("layers[{}]", k);
     const dom::object o = object(e, where);
@@ -171,9 +183,15 @@ class Reader : public JsonFields {
     l.layer = count(field(o, "layer", where), where + ".layer", model.relu_widths.size());
     if (l.layer == 0) fail(where + ".layer", "ReLU layers are numbered from 1");
     l.width = count(field(o, "width", where), where + ".width", static_cast<std::uint64_t>(kMaxMonitorWidth));
-    if (l.width != model.relu_widths[l.layer - 1]) {
-      fail(where + ".width",
-           fmt::format("{} differs from the model's layer {} ({})", l.width, l.layer, model.relu_widths[l.layer - 1]));
+    l.view = view(o, l.layer, where);
+    const std::size_t full = model.relu_widths[l.layer - 1];
+    if (l.view && l.view->full_width != full) {
+      fail(where + ".view.full_width",
+           fmt::format("{} differs from the model's layer {} ({})", l.view->full_width, l.layer, full));
+    }
+    if (const std::size_t expected = l.view ? l.view->width : full; l.width != expected) {
+      fail(where + ".width", fmt::format("{} differs from the {} of layer {} ({})", l.width,
+                                         l.view ? "view" : "model's width", l.layer, expected));
     }
     std::size_t c = 0;
     for (const dom::element p : array(field(o, "patterns", where), where + ".patterns")) {

@@ -63,6 +63,7 @@ void validate(const ExtractOptions& o) {
   validate(o.data);
   validate(o.selection);
   validate(o.compute);
+  validate(o.views);
   validate_output(o);
 }
 
@@ -72,10 +73,13 @@ void print_layers(const ModelJob& job) {
   const auto& script = dynamic_cast<const ScriptModel&>(*job.model);
   const auto& layers = script.layers();
   fmt::print("{}: {} ReLU layer(s), {} classes\n", job.file.string(), layers.size(), script.classes());
-  fmt::print("{:>5}  {:>9}  {:<14}  {}\n", "layer", "width", "shape", "source");
+  fmt::print("{:>5}  {:>9}  {:<14}  {:<44}  {}\n", "layer", "width", "shape", "views (--view L=...)", "source");
   for (const auto& l : layers) {
-    fmt::print("{:>5}  {:>9}  {:<14}  {}\n", l.index, l.width, fmt::format("{}", fmt::join(l.shape, "x")),
-               l.source.empty() ? "-" : l.source);
+    const std::string views = l.shape.size() == 3 ? fmt::format("full pool:1..{} channel[:S] top:K neurons:I,...",
+                                                                std::max(l.shape[1], l.shape[2]))
+                                                  : "full top:K neurons:I,...";
+    fmt::print("{:>5}  {:>9}  {:<14}  {:<44}  {}\n", l.index, l.width, fmt::format("{}", fmt::join(l.shape, "x")),
+               views, l.source.empty() ? "-" : l.source);
   }
 }
 
@@ -131,7 +135,7 @@ struct Provenance {
   std::int64_t batch_size;
   int threads;
 
-  [[nodiscard]] nlohmann::json metadata(const ModelJob& job) const {
+  [[nodiscard]] nlohmann::json metadata(const ModelJob& job, const std::optional<std::vector<LayerView>>& views) const {
     nlohmann::json m{{"tool", {{"name", "apd-extract"}, {"version", version()}, {"git_sha", git_sha()}}},
                      {"model", job.model->record(layers)},
                      {"checkpoint", job.file.string()},
@@ -144,6 +148,7 @@ struct Provenance {
     if (auto corrupted = corruption_record(run, split, chosen.window.own()); !corrupted.is_null()) {
       m["label_corruption"] = std::move(corrupted);
     }
+    if (views) m["views"] = views_record(*views);
     return m;
   }
 };
@@ -154,6 +159,17 @@ void write_apd(const Diagram& d, const std::string& out, const OutputChoice& o) 
     spdlog::info("{}: {} instances, {} errors, unique patterns per layer {}", out, d.instances, d.errors,
                  fmt::join(d.unique_patterns(), "/"));
   }
+}
+
+// The views of every observed layer when --view or --view-from asks for
+// them (top:K's neurons still to choose), else nothing.
+std::optional<std::vector<LayerView>> planned_views(const ViewChoice& choice, const Model& model,
+                                                    const std::vector<std::size_t>& layers, bool shard) {
+  if (!choice.any()) return std::nullopt;
+  std::optional<RecordedViews> recorded;
+  if (!choice.from.empty()) recorded = read_recorded_views(choice.from);
+  return plan_views(choice, recorded ? &*recorded : nullptr, layers, {model.architecture(), model.relu_shapes()},
+                    shard);
 }
 
 // The data of a run is its own: --normalize may only repeat its normalisation.
@@ -189,14 +205,22 @@ int run_extraction(const ExtractOptions& o) {
   const std::int64_t batch = o.compute.batch_size_for(series.kind);
   const Chosen chosen = choose_instances(o.selection, data, batch, first.classes(), true);
   spdlog::debug("selected {} instances in {:.2f} s", chosen.window.own().size(), clock.lap());
+  const auto planned = planned_views(o.views, first, layers, o.selection.shard.has_value());
   const Provenance provenance{series, data, chosen, layers, o.data.split, batch, o.compute.threads};
   for (const ModelJob& job : series.jobs) {
     const auto& forward = chosen.window.forward;
-    const Observed seen = run_model(*job.model, forward.size(), read_batches(data.reader, forward, batch),
-                                    {layers, batch, chosen.window.kept});
+    Observed seen = run_model(*job.model, forward.size(), read_batches(data.reader, forward, batch),
+                              {layers, batch, chosen.window.kept});
     spdlog::debug("{}: forward pass in {:.2f} s", job.out, clock.lap());
-    const Diagram d =
-        build_diagram(seen.patterns, chosen.truth, seen.predicted, chosen.window.own(), provenance.metadata(job));
+    // Views: after the runner, before the diagram; each epoch chooses its own top:K neurons.
+    std::optional<std::vector<LayerView>> views = planned;
+    if (views) {
+      choose_open_views(*views, seen.patterns);
+      seen.patterns = apply_views(seen.patterns, *views);
+      spdlog::debug("{}: views applied in {:.2f} s", job.out, clock.lap());
+    }
+    const Diagram d = build_diagram(seen.patterns, chosen.truth, seen.predicted, chosen.window.own(),
+                                    provenance.metadata(job, views));
     write_apd(d, job.out, o.output);
     spdlog::debug("{}: APD of {} nodes and {} links written in {:.2f} s", job.out, d.nodes.size(), d.links.size(),
                   clock.lap());

@@ -23,6 +23,12 @@ void MlpModel::bind(const InstanceReader& data) {
   dict_.clear();
 }
 
+std::vector<std::vector<std::int64_t>> Model::relu_shapes() const {
+  std::vector<std::vector<std::int64_t>> shapes;
+  for (const std::size_t w : relu_widths()) shapes.push_back({static_cast<std::int64_t>(w)});
+  return shapes;
+}
+
 std::vector<std::size_t> MlpModel::relu_widths() const {
   const auto& hidden = (*model_)->shape().hidden;
   return {hidden.begin(), hidden.end()};

@@ -263,6 +263,12 @@ void ScriptModel::bind(const InstanceReader& data) {
   if (impl_->classes == 0) probe(probe_batch(data));
 }
 
+std::vector<std::vector<std::int64_t>> ScriptModel::relu_shapes() const {
+  std::vector<std::vector<std::int64_t>> shapes;
+  for (const auto& l : layers()) shapes.push_back(l.shape);
+  return shapes;
+}
+
 std::vector<std::size_t> ScriptModel::relu_widths() const {
   std::vector<std::size_t> widths;
   for (const auto& l : impl_->layers) widths.push_back(static_cast<std::size_t>(l.width));

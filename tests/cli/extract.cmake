@@ -12,6 +12,11 @@ if(APD_BUILD_TORCH)
             ${APD_SCRATCH}/script-extract)
   set_tests_properties(extract.script_models_end_to_end PROPERTIES
     FIXTURES_REQUIRED script_models LABELS mnist TIMEOUT 600)
+  add_test(NAME extract.views_against_numpy_merge_and_refusals
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/views_test.sh ${EXTRACT} ${MERGE} ${APD_SCRIPT_DIR} ${RUN}
+            ${APD_SCRATCH}/views)
+  set_tests_properties(extract.views_against_numpy_merge_and_refusals PROPERTIES
+    FIXTURES_REQUIRED "script_models;synthetic_run" TIMEOUT 600)
   add_test(NAME extract.figure2_determinism_selection_formats
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/extract_test.sh ${EXTRACT} ${RUN} ${APD_SCRATCH}/extract)
   set_tests_properties(extract.figure2_determinism_selection_formats PROPERTIES FIXTURES_REQUIRED synthetic_run)

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "apd/core/pattern_store.hpp"
+#include "apd/core/views.hpp"
 
 namespace apd {
 
@@ -57,9 +58,10 @@ class HammingIndex {
 inline constexpr std::uint32_t kNoDistance = std::numeric_limits<std::uint32_t>::max();
 
 struct MonitorLayer {
-  std::size_t layer = 0;  // 1-based ReLU layer of the model
-  std::size_t width = 0;
+  std::size_t layer = 0;              // 1-based ReLU layer of the model
+  std::size_t width = 0;              // of its patterns: the view's when it has one
   std::vector<HammingIndex> classes;  // P_{l,c}, one per class
+  std::optional<LayerView> view;      // the view its patterns are seen through (core/views.hpp); none: full
 };
 
 struct Monitor {

@@ -11,6 +11,7 @@
 #include "apd/core/selection.hpp"
 #include "apd/io/apd_json.hpp"
 #include "apd/io/instances.hpp"
+#include "apd/io/view_choice.hpp"
 #include "apd/torch/model_choice.hpp"
 
 namespace apd {
@@ -21,6 +22,7 @@ struct ExtractOptions {
   Selection selection;
   OutputChoice output;
   Compute compute;
+  ViewChoice views;                 // --view, --view-from
   std::vector<std::size_t> layers;  // --layers: ReLU layers of --model, 1-based (default all)
   bool list_layers = false;         // --list-layers: print the model's ReLU layers, write nothing
 };

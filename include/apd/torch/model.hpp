@@ -41,6 +41,9 @@ class Model {
   // Valid after bind(): every ReLU layer's width, in call order, and the classes.
   [[nodiscard]] virtual std::vector<std::size_t> relu_widths() const = 0;
   [[nodiscard]] virtual std::int64_t classes() const = 0;
+  // Every ReLU layer's output shape per instance (C, H, W for a conv layer);
+  // by default one dimension, its width. What views (core/views.hpp) check.
+  [[nodiscard]] virtual std::vector<std::vector<std::int64_t>> relu_shapes() const;
   // "784-40-40-40-10" for the MLP, "torchscript" otherwise.
   [[nodiscard]] virtual std::string architecture() const = 0;
   // The model's record in an APD's metadata, observing `layers`.

@@ -55,6 +55,7 @@ class ScriptModel final : public Model {
   // Model: bind() probes with the data's first two instances.
   void bind(const InstanceReader& data) override;
   [[nodiscard]] std::vector<std::size_t> relu_widths() const override;
+  [[nodiscard]] std::vector<std::vector<std::int64_t>> relu_shapes() const override;
   [[nodiscard]] std::int64_t classes() const override;
   [[nodiscard]] std::string architecture() const override { return "torchscript"; }
   // The file, its SHA-256, every ReLU layer (index, source, shape, width),
