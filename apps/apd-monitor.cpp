@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   b->add_flag("--all-instances", build.all_instances, "Keep misclassified instances' patterns too");
   b->add_option("--out", build.out, "The monitor file to write (JSON, apd-monitor/1)")->required();
+  apd::app::add_view_options(*b, build.views);
   apd::app::add_compute_options(*b, build.compute);
 
   auto* s = app.add_subcommand("score",

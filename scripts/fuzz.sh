@@ -39,6 +39,17 @@ import re, sys
 doc = open("docs/apd-json.md").read()
 open(sys.argv[1], "w").write(re.search(r"```json\n([\s\S]*?)```", doc).group(1))
 PY
+# The same example with recorded views (graph.views: top:2 and pool over a 1x2x2 layer).
+/usr/bin/python3 - "$seeds/fuzz_apd_json/docs-example.json" "$seeds/fuzz_apd_json/docs-views.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+w = d["graph"]["widths"]
+d["graph"]["views"] = [{"layer": 1, "view": "1=top:2", "kind": "top", "arg": 2, "shape": [w[0]], "full_width": w[0],
+                        "width": 2, "neurons": [0, 1], "from": None},
+                       {"layer": 2, "view": "2=pool:2", "kind": "pool", "arg": 2, "shape": [1, 2, 2],
+                        "full_width": 4, "width": 1, "from": "a.json"}]
+json.dump(d, open(sys.argv[2], "w"))
+PY
 # The same example as shard 0 of 1 (apd-merge's shard record).
 /usr/bin/python3 - "$seeds/fuzz_apd_json/docs-example.json" "$seeds/fuzz_apd_json/docs-shard.json" <<'PY'
 import json, sys
@@ -76,6 +87,15 @@ monitor = {"format": "apd-monitor/1", "tool": {"name": "apd-monitor"},
            "layers": [{"layer": 1, "width": 10, "patterns": [["0040", "c040"], ["ff00"], []]},
                       {"layer": 2, "width": 70, "patterns": [["000000000000000004"], ["ff00000000000000fc"], []]}]}
 open(os.path.join(out, "hand-made.json"), "wb").write(b"\x00" + json.dumps(monitor).encode())
+# The same through views: layer 1 as neurons 0, 4, 9 (3 bits), layer 2 (70 = 7x5x2) pooled 2x2 (21 bits).
+monitor["layers"] = [
+    {"layer": 1, "width": 3, "view": {"layer": 1, "view": "1=neurons:0,4,9", "kind": "neurons", "arg": None,
+                                      "shape": [10], "full_width": 10, "width": 3, "neurons": [0, 4, 9], "from": None},
+     "patterns": [["20", "e0"], ["80"], []]},
+    {"layer": 2, "width": 21, "view": {"layer": 2, "view": "2=pool:2", "kind": "pool", "arg": 2, "shape": [7, 5, 2],
+                                       "full_width": 70, "width": 21, "from": "a.json"},
+     "patterns": [["000008"], ["fff800"], []]}]
+open(os.path.join(out, "hand-made-views.json"), "wb").write(b"\x00" + json.dumps(monitor).encode())
 scores = {"monitor": [{"format": "apd-monitor-scores/1", "gamma": 1}], "layers": [{"layer": 1, "width": 10}],
           "instances": [{"set": "in", "index": 0, "label": 1, "predicted": 1, "distance_l1": 0},
                         {"set": "in", "index": 1, "label": 2, "predicted": 1, "distance_l1": 3},

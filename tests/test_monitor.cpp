@@ -239,8 +239,8 @@ apd::MonitorScores hand_made_scores() {
   apd::MonitorScores m;
   m.layers = {2};
   m.widths = {10};
-  m.in = {"in", {0, 1, 2, 3}, {1, 1, 2, 2}, {1, 0, 2, 0}, {{0, 0, 2, 5}}};
-  m.ood = apd::ScoredSet{"ood", {0, 1}, {}, {1, 2}, {{3, apd::kNoDistance}}};
+  m.in = {"in", {0, 1, 2, 3}, {1, 1, 2, 2}, {1, 0, 2, 0}, {{0, 0, 2, 5}}, {}};
+  m.ood = apd::ScoredSet{"ood", {0, 1}, {}, {1, 2}, {{3, apd::kNoDistance}}, {}};
   return m;
 }
 
@@ -311,4 +311,54 @@ TEST_CASE("A scores file reads back into the scores it was written from") {
   CHECK(back.ood->truth.empty());
   CHECK_THROWS_WITH(apd::parse_monitor_scores(replaced(json, "\"distance_l2\": 5", "\"distance_l2\": 11"), "s.json"),
                     Catch::Contains("s.json: instances[3].distance_l2: 11 exceeds 10"));
+}
+
+TEST_CASE("The logit baselines: msp, max logit and energy, as detectors beside the patterns") {
+  const std::vector<float> z{1.0F, 2.0F, 3.0F};
+  const double sum = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  const apd::LogitScores s = apd::logit_scores(z);
+  CHECK(s.msp == Approx(std::exp(3.0) / sum).epsilon(1e-15));
+  CHECK(s.max_logit == 3.0);
+  CHECK(s.energy == Approx(-std::log(sum)).epsilon(1e-15));
+  // Large logits do not overflow: the maximum is subtracted first.
+  const apd::LogitScores big = apd::logit_scores(std::vector<float>{1000.0F, 1000.0F});
+  CHECK(big.msp == 0.5);
+  CHECK(big.energy == Approx(-1000.0 - std::log(2.0)));
+
+  // In: msp 0.9, 0.5, 0.8, 0.4 (the second and fourth wrong); ood: 0.6, 0.3.
+  apd::MonitorScores m = hand_made_scores();
+  const auto with_msp = [](double p) { return apd::LogitScores{p, 10 * p, -p}; };
+  for (const double p : {0.9, 0.5, 0.8, 0.4}) m.in.logits.push_back(with_msp(p));
+  for (const double p : {0.6, 0.3}) m.ood->logits.push_back(with_msp(p));
+  const apd::Table t = apd::monitor_detection_table(m);
+  REQUIRE(t.rows.size() == 10);  // per task: layer 2, combined, msp, max_logit, energy
+  std::vector<std::string> scores;
+  for (std::size_t r = 0; r < t.rows.size(); ++r) scores.push_back(std::get<std::string>(cell(t, r, "score")));
+  CHECK(scores == std::vector<std::string>{"layer 2", "combined", "msp", "max_logit", "energy", "layer 2", "combined",
+                                           "msp", "max_logit", "energy"});
+  // Misclassified {0.5, 0.4} have the lowest msp: AUROC 1, no false positive needed.
+  CHECK(decimal(cell(t, 2, "auroc")) == 1.0);
+  CHECK(decimal(cell(t, 3, "auroc")) == 1.0);
+  CHECK(decimal(cell(t, 4, "auroc")) == 1.0);
+  CHECK(decimal(cell(t, 2, "fpr_at_95_tpr")) == 0.0);
+  // OOD {0.6, 0.3} vs in {0.9, 0.5, 0.8, 0.4}: pairs below: 0.6 beats 2, 0.3 beats 4 -> 6 of 8.
+  CHECK(decimal(cell(t, 7, "auroc")) == 0.75);
+  CHECK(decimal(cell(t, 9, "auroc")) == 0.75);
+
+  // The scores file carries them and reads back exactly.
+  const apd::Table instances = apd::monitor_instances_table(m);
+  CHECK(instances.columns.back() == "energy");
+  const std::string json =
+      apd::render_json({{"monitor",
+                         {"format", "gamma"},
+                         {{apd::Cell{std::string("apd-monitor-scores/1")}, apd::Cell{std::uint64_t{0}}}}},
+                        apd::monitor_layers_table(m),
+                        instances});
+  const apd::MonitorScores back = apd::parse_monitor_scores(json, "s.json");
+  REQUIRE(back.in.logits.size() == 4);
+  CHECK(back.in.logits[1].msp == 0.5);
+  CHECK(back.ood->logits[1].max_logit == 3.0);
+  CHECK(apd::render_json({apd::monitor_detection_table(back)}) == apd::render_json({t}));
+  CHECK_THROWS_WITH(apd::parse_monitor_scores(replaced(json, "\"msp\": 0.9", "\"msq\": 0.9"), "s.json"),
+                    Catch::Contains("s.json: instances"));
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
+#include <limits>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -184,6 +186,15 @@ double combined_distance(const MonitorScores& m, const ScoredSet& s, std::size_t
     sum += static_cast<double>(s.distance[k][i]) / static_cast<double>(m.widths[k]);
   }
   return sum;
+}
+
+LogitScores logit_scores(std::span<const float> logits) noexcept {
+  double top = -std::numeric_limits<double>::infinity();
+  for (const float z : logits) top = std::max(top, static_cast<double>(z));
+  double sum = 0;
+  for (const float z : logits) sum += std::exp(static_cast<double>(z) - top);
+  const double lse = top + std::log(sum);
+  return {1.0 / sum, top, -lse};
 }
 
 }  // namespace apd

@@ -189,9 +189,12 @@ class Reader : public JsonFields {
       fail(where + ".view.full_width",
            fmt::format("{} differs from the model's layer {} ({})", l.view->full_width, l.layer, full));
     }
-    if (const std::size_t expected = l.view ? l.view->width : full; l.width != expected) {
-      fail(where + ".width", fmt::format("{} differs from the {} of layer {} ({})", l.width,
-                                         l.view ? "view" : "model's width", l.layer, expected));
+    if (!l.view && l.width != full) {
+      fail(where + ".width", fmt::format("{} differs from the model's layer {} ({})", l.width, l.layer, full));
+    }
+    if (l.view && l.width != l.view->width) {
+      fail(where + ".width",
+           fmt::format("{} differs from the width of its view {} ({})", l.width, l.view->spec.text(), l.view->width));
     }
     std::size_t c = 0;
     for (const dom::element p : array(field(o, "patterns", where), where + ".patterns")) {

@@ -1,6 +1,8 @@
 #include "apd/io/monitor_scores.hpp"
 
+#include <array>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -44,9 +46,17 @@ std::vector<Cell> instance_row(const MonitorScores& m, const ScoredSet& s, std::
   const double c = combined_distance(m, s, i);
   add_cell(row, !std::isinf(c), Decimal{c, 4});
   row.emplace_back(flagged(s, i, m.gamma));
+  if (!m.in.logits.empty()) {
+    const LogitScores& z = s.logits[i];
+    row.insert(row.end(), {Cell{Decimal{z.msp, 4}}, Cell{Decimal{z.max_logit, 4}}, Cell{Decimal{z.energy, 4}}});
+  }
   return row;
 }
 
+}  // namespace
+
+namespace {
+constexpr std::array<const char*, 3> kLogitColumns{"msp", "max_logit", "energy"};
 }  // namespace
 
 std::string distance_column(std::size_t layer) { return fmt::format("distance_l{}", layer); }
@@ -63,6 +73,7 @@ Table monitor_instances_table(const MonitorScores& m) {
   Table t{"instances", {"set", "index", "label", "predicted", "correct"}, {}};
   for (const std::size_t l : m.layers) t.columns.push_back(distance_column(l));
   t.columns.insert(t.columns.end(), {"combined", "flagged"});
+  if (!m.in.logits.empty()) t.columns.insert(t.columns.end(), kLogitColumns.begin(), kLogitColumns.end());
   for (const ScoredSet* s : {&m.in, m.ood ? &*m.ood : nullptr}) {
     if (s == nullptr) continue;
     for (std::size_t i = 0; i < s->size(); ++i) t.rows.push_back(instance_row(m, *s, i));
@@ -114,6 +125,14 @@ class ScoresReader {
       read_instance(row, fmt::format("instances[{}]", n++), columns, m);
     }
     if (m.in.size() == 0) r_.fail("instances", "holds no in-distribution instance");
+    for (ScoredSet* s : {&m.in, m.ood ? &*m.ood : nullptr}) {
+      if (s && !s->logits.empty() && s->logits.size() != s->size()) {
+        r_.fail("instances", "some rows have msp, max_logit and energy and some do not");
+      }
+    }
+    if (m.ood && m.ood->logits.empty() != m.in.logits.empty()) {
+      r_.fail("instances", "some rows have msp, max_logit and energy and some do not");
+    }
     return m;
   }
 
@@ -139,7 +158,7 @@ class ScoresReader {
     const std::string set = r_.string(r_.field(o, "set", where), where + ".set");
     if (set != "in" && set != "ood") r_.fail(where + ".set", fmt::format("'{}' is not in or ood", set));
     if (set == "ood" && !m.ood) {
-      m.ood = ScoredSet{"ood", {}, {}, {}, std::vector<std::vector<std::uint32_t>>(m.layers.size())};
+      m.ood = ScoredSet{"ood", {}, {}, {}, std::vector<std::vector<std::uint32_t>>(m.layers.size()), {}};
     }
     ScoredSet& s = set == "in" ? m.in : *m.ood;
     std::int64_t index = 0;
@@ -154,6 +173,20 @@ class ScoresReader {
       s.distance[k].push_back(
           d.is_null() ? kNoDistance : static_cast<std::uint32_t>(r_.count(d, where + "." + columns[k], m.widths[k])));
     }
+    read_logit_scores(o, where, s);
+  }
+
+  // msp, max_logit, energy: all three or none (files that predate them).
+  void read_logit_scores(dom::object o, const std::string& where, ScoredSet& s) const {
+    dom::element e;
+    if (o["msp"].get(e) != simdjson::SUCCESS) return;
+    std::array<double, 3> v{};
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      const dom::element c = r_.field(o, kLogitColumns[k], where);
+      v[k] = c.is_null() ? std::numeric_limits<double>::quiet_NaN()
+                         : r_.number(c, fmt::format("{}.{}", where, kLogitColumns[k]));
+    }
+    s.logits.push_back({v[0], v[1], v[2]});
   }
 
   std::int32_t label(dom::element e, const std::string& where) const {

@@ -21,9 +21,9 @@ void validate(const ViewChoice& choice) {
   }
 }
 
-namespace {
+namespace {}  // namespace
 
-RecordedViews apd_views(const Diagram& d, const std::string& file) {
+RecordedViews recorded_views(const Diagram& d, const std::string& file) {
   RecordedViews r{file, provenance(d, file).architecture, {}};
   const auto views = d.graph.find("views");
   if (views == d.graph.end() || !views->is_array()) {
@@ -34,6 +34,8 @@ RecordedViews apd_views(const Diagram& d, const std::string& file) {
   }
   return r;
 }
+
+namespace {
 
 RecordedViews monitor_views(const MonitorFile& m, const std::string& file) {
   RecordedViews r{file, m.model.architecture, {}};
@@ -92,7 +94,7 @@ RecordedViews read_recorded_views(const std::filesystem::path& path) {
   try {
     monitor = parse_monitor_file(text, file);
   } catch (const Error&) {
-    if (text.find("\"apd-monitor/") == std::string::npos) return apd_views(parse_apd_json(text, file), file);
+    if (text.find("\"apd-monitor/") == std::string::npos) return recorded_views(parse_apd_json(text, file), file);
     throw;
   }
   return monitor_views(monitor, file);
@@ -137,6 +139,14 @@ std::vector<LayerView> plan_views(const ViewChoice& choice, const RecordedViews*
     plan.push_back(std::move(v));
   }
   return plan;
+}
+
+std::optional<std::vector<LayerView>> planned_views(const ViewChoice& choice, std::span<const std::size_t> layers,
+                                                    const ViewedModel& model, bool shard) {
+  if (!choice.any()) return std::nullopt;
+  std::optional<RecordedViews> recorded;
+  if (!choice.from.empty()) recorded = read_recorded_views(choice.from);
+  return plan_views(choice, recorded ? &*recorded : nullptr, layers, model, shard);
 }
 
 void choose_open_views(std::vector<LayerView>& views, const PatternStore& full) {

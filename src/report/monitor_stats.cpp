@@ -97,19 +97,56 @@ Table monitor_flags_table(const MonitorScores& m) {
   return t;
 }
 
+namespace {
+
+// The logit baselines, each as a suspicion score (higher = more suspicious).
+struct Baseline {
+  const char* name;
+  double (*suspicion)(const LogitScores&);
+};
+constexpr Baseline kBaselines[] = {{"msp", [](const LogitScores& z) { return -z.msp; }},
+                                   {"max_logit", [](const LogitScores& z) { return -z.max_logit; }},
+                                   {"energy", [](const LogitScores& z) { return z.energy; }}};
+
+template <typename IsPositive>
+void add_baseline_groups(std::vector<ScoredGroup>& groups, const ScoredSet& s, const Baseline& b,
+                         IsPositive&& positive) {
+  for (std::size_t i = 0; i < s.size(); ++i) groups.push_back({b.suspicion(s.logits[i]), 1, positive(i) ? 1U : 0U});
+}
+
+bool has_baselines(const MonitorScores& m) { return !m.in.logits.empty() && (!m.ood || !m.ood->logits.empty()); }
+
+}  // namespace
+
 Table monitor_detection_table(const MonitorScores& m) {
   Table t{"detection", {"task", "score", "auroc", "fpr_at_95_tpr", "positives", "negatives"}, {}};
+  const auto wrong = [&](std::size_t i) { return m.in.truth[i] != m.in.predicted[i]; };
+  const auto never = [](std::size_t) { return false; };
+  const auto always = [](std::size_t) { return true; };
   for (const auto layer : scores_of(m)) {
     std::vector<ScoredGroup> groups;
-    add_groups(groups, m, m.in, layer, [&](std::size_t i) { return m.in.truth[i] != m.in.predicted[i]; });
+    add_groups(groups, m, m.in, layer, wrong);
     add_detection_row(t, "misclassification", score_name(m, layer), std::move(groups));
+  }
+  for (const Baseline& b : kBaselines) {
+    if (!has_baselines(m)) break;
+    std::vector<ScoredGroup> groups;
+    add_baseline_groups(groups, m.in, b, wrong);
+    add_detection_row(t, "misclassification", b.name, std::move(groups));
   }
   if (!m.ood) return t;
   for (const auto layer : scores_of(m)) {
     std::vector<ScoredGroup> groups;
-    add_groups(groups, m, m.in, layer, [](std::size_t) { return false; });
-    add_groups(groups, m, *m.ood, layer, [](std::size_t) { return true; });
+    add_groups(groups, m, m.in, layer, never);
+    add_groups(groups, m, *m.ood, layer, always);
     add_detection_row(t, "ood", score_name(m, layer), std::move(groups));
+  }
+  for (const Baseline& b : kBaselines) {
+    if (!has_baselines(m)) break;
+    std::vector<ScoredGroup> groups;
+    add_baseline_groups(groups, m.in, b, never);
+    add_baseline_groups(groups, *m.ood, b, always);
+    add_detection_row(t, "ood", b.name, std::move(groups));
   }
   return t;
 }

@@ -161,17 +161,6 @@ void write_apd(const Diagram& d, const std::string& out, const OutputChoice& o) 
   }
 }
 
-// The views of every observed layer when --view or --view-from asks for
-// them (top:K's neurons still to choose), else nothing.
-std::optional<std::vector<LayerView>> planned_views(const ViewChoice& choice, const Model& model,
-                                                    const std::vector<std::size_t>& layers, bool shard) {
-  if (!choice.any()) return std::nullopt;
-  std::optional<RecordedViews> recorded;
-  if (!choice.from.empty()) recorded = read_recorded_views(choice.from);
-  return plan_views(choice, recorded ? &*recorded : nullptr, layers, {model.architecture(), model.relu_shapes()},
-                    shard);
-}
-
 // The data of a run is its own: --normalize may only repeat its normalisation.
 void check_normalization(const ModelSeries& series, const DataChoice& d) {
   if (!series.run || !d.normalize || *d.normalize == series.run->info.data.normalize) return;
@@ -205,7 +194,8 @@ int run_extraction(const ExtractOptions& o) {
   const std::int64_t batch = o.compute.batch_size_for(series.kind);
   const Chosen chosen = choose_instances(o.selection, data, batch, first.classes(), true);
   spdlog::debug("selected {} instances in {:.2f} s", chosen.window.own().size(), clock.lap());
-  const auto planned = planned_views(o.views, first, layers, o.selection.shard.has_value());
+  const auto planned =
+      planned_views(o.views, layers, {first.architecture(), first.relu_shapes()}, o.selection.shard.has_value());
   const Provenance provenance{series, data, chosen, layers, o.data.split, batch, o.compute.threads};
   for (const ModelJob& job : series.jobs) {
     const auto& forward = chosen.window.forward;

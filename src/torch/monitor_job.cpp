@@ -57,6 +57,7 @@ int run_monitor_build(const MonitorBuildOptions& o) {
   validate(o.model);
   validate_preprocessing(o.model, o.data);
   validate(o.selection);
+  validate(o.views);
   if (o.out.empty()) throw UsageError("--out: the monitor file to write is required");
   refuse_output_in_running_run(o.out);
   set_thread_count(o.compute.threads);
@@ -64,14 +65,21 @@ int run_monitor_build(const MonitorBuildOptions& o) {
   Observer observer(o.model, o.compute);
   observer.probe(o.data);
   const auto layers = monitored_layers(o.layers, observer.model());
-  const Observation seen = observer.observe(o.data, o.selection, true, layers);
+  Observation seen = observer.observe(o.data, o.selection, true, layers);
   spdlog::debug("forward pass of {} instances in {:.2f} s", seen.indices.size(), clock.lap());
+  // Views: top:K chooses its neurons from the training instances the monitor is built from.
+  auto views = planned_views(o.views, layers, observer.viewed_model(), false);
+  if (views) {
+    choose_open_views(*views, seen.patterns);
+    seen.patterns = apply_views(seen.patterns, *views);
+  }
   MonitorFile file;
   file.model = observer.model();
   file.preprocessing = observer.preprocessing();
   file.tool = tool_record();
   file.monitor = build_monitor(seen.patterns, layers, seen.truth, seen.predicted, file.model.classes, o.all_instances,
                                static_cast<std::size_t>(o.compute.threads));
+  for (std::size_t k = 0; views && k < views->size(); ++k) file.monitor.layers[k].view = (*views)[k];
   std::uint64_t correct = 0;
   for (std::size_t i = 0; i < seen.truth.size(); ++i) correct += seen.truth[i] == seen.predicted[i] ? 1 : 0;
   file.training = seen.record;
@@ -141,8 +149,25 @@ void check_same_model(const MonitorModel& mine, const MonitorModel& theirs, cons
   }
 }
 
+// The observed full patterns seen through the monitor's views (its layers without one stay full).
+PatternStore seen_through(const Monitor& monitor, PatternStore full) {
+  std::vector<LayerView> views;
+  bool any = false;
+  for (std::size_t k = 0; k < monitor.layers.size(); ++k) {
+    const MonitorLayer& l = monitor.layers[k];
+    any = any || l.view.has_value();
+    ViewSpec spec;
+    spec.layer = l.layer;
+    views.push_back(l.view ? *l.view
+                           : resolve_view(spec, std::vector<std::int64_t>{static_cast<std::int64_t>(l.width)}));
+  }
+  return any ? apply_views(full, views) : full;
+}
+
 ScoredSet score_set(const std::string& name, Observation seen, const Monitor& monitor, int threads) {
-  ScoredSet s{name, std::move(seen.indices), std::move(seen.truth), std::move(seen.predicted), {}};
+  seen.patterns = seen_through(monitor, std::move(seen.patterns));
+  ScoredSet s{name, std::move(seen.indices), std::move(seen.truth), std::move(seen.predicted),
+              {},   std::move(seen.logits)};
   s.distance = monitor_distances(monitor, seen.patterns, s.predicted, static_cast<std::size_t>(threads));
   return s;
 }

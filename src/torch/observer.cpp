@@ -125,11 +125,22 @@ struct Observer::Impl {
     Chosen chosen = choose_instances(s, data, batch, net().classes(), labelled);
     const std::vector<std::size_t> observed(layers.begin(), layers.end());
     const auto& indices = chosen.window.forward;
-    Observed seen = run_model(net(), indices.size(), read_batches(data.reader, indices, batch), {observed, batch, {}});
+    std::vector<LogitScores> scores;
+    scores.reserve(indices.size());
+    const LogitsSink sink = [&scores](std::size_t, const torch::Tensor& logits) {
+      const torch::Tensor z = logits.to(torch::kFloat32).contiguous();
+      const auto classes = static_cast<std::size_t>(z.size(1));
+      const float* p = z.data_ptr<float>();
+      for (std::int64_t i = 0; i < z.size(0); ++i) {
+        scores.push_back(logit_scores({p + static_cast<std::size_t>(i) * classes, classes}));
+      }
+    };
+    Observed seen =
+        run_model(net(), indices.size(), read_batches(data.reader, indices, batch), {observed, batch, {}}, sink);
     chosen.record["data"] = data.reader.data_path().string();
     chosen.record["instances"] = indices.size();
-    return {std::move(seen.patterns), indices, std::move(chosen.truth), std::move(seen.predicted),
-            std::move(chosen.record)};
+    return {std::move(seen.patterns),  indices,           std::move(chosen.truth),
+            std::move(seen.predicted), std::move(scores), std::move(chosen.record)};
   }
 };
 
@@ -150,6 +161,7 @@ void Observer::probe(const DataChoice& data) {
 
 const MonitorModel& Observer::model() const { return impl_->model; }
 const MonitorPreprocessing& Observer::preprocessing() const { return impl_->preprocessing; }
+ViewedModel Observer::viewed_model() const { return {impl_->model.architecture, impl_->net().relu_shapes()}; }
 
 Observation Observer::observe(const DataChoice& data, const Selection& selection, bool labelled,
                               std::span<const std::size_t> layers) {

@@ -4,7 +4,7 @@ if(APD_BUILD_TORCH)
   # paper's MLP and LeNet-5 (TorchScript); then its command line's errors.
   add_test(NAME mnist.monitor_build_and_score_agree_with_pytorch
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/monitor_test.sh ${MONITOR} ${TRAIN} ${MNIST}
-            /usr/share/datasets/fashion-mnist ${APD_SCRIPT_DIR} ${APD_SCRATCH}/monitor)
+            /usr/share/datasets/fashion-mnist ${APD_SCRIPT_DIR} ${APD_SCRATCH}/monitor ${EXTRACT})
   set_tests_properties(mnist.monitor_build_and_score_agree_with_pytorch PROPERTIES
     FIXTURES_REQUIRED script_models LABELS mnist TIMEOUT 600)
   set(MON ${APD_SCRATCH}/monitor-never-written.json)

@@ -19,6 +19,8 @@ import sys
 import numpy as np
 import torch
 
+import views_ref
+
 mode, monitor_path, scores_path = sys.argv[1:4]
 monitor = json.load(open(monitor_path))
 scores = json.load(open(scores_path))
@@ -35,7 +37,7 @@ def read_idx(path, offset):
 
 
 def mlp_reference(state, images):
-    """Per hidden layer the patterns (uint8 [N, width]) and the predictions."""
+    """Per hidden layer the patterns (uint8 [N, width]), the predictions and the logits."""
     x = torch.from_numpy(images.astype(np.float32) / 255.0)
     linears = sorted({k.split(".")[0] for k in state}, key=int)
     out = []
@@ -45,7 +47,7 @@ def mlp_reference(state, images):
             if k + 1 < len(linears):
                 x = torch.relu(x)
                 out.append((x > 0).numpy().astype(np.uint8))
-    return out, x.argmax(1).numpy()
+    return out, x.argmax(1).numpy(), x.numpy()
 
 
 if mode == "mlp":
@@ -60,12 +62,13 @@ if mode == "mlp":
     test_x = read_idx(os.path.join(mnist, "t10k-images-idx3-ubyte"), 16).reshape(-1, 784)[:limit]
     test_y = read_idx(os.path.join(mnist, "t10k-labels-idx1-ubyte"), 8).astype(np.int64)[:limit]
     ood_x = read_idx(os.path.join(ood_dir, "t10k-images-idx3-ubyte"), 16).reshape(-1, 784)[:limit]
-    build_p, build_q = mlp_reference(state, train_x[train_idx])
+    build_p, build_q, _ = mlp_reference(state, train_x[train_idx])
     build = ([build_p[l - 1] for l in layers], build_q, train_y[train_idx])
-    test_p, test_q = mlp_reference(state, test_x)
+    test_p, test_q, test_logits = mlp_reference(state, test_x)
     scored = ([test_p[l - 1] for l in layers], test_q, test_y)
-    ood_p, ood_q = mlp_reference(state, ood_x)
+    ood_p, ood_q, ood_logits = mlp_reference(state, ood_x)
     ood = ([ood_p[l - 1] for l in layers], ood_q)
+    logits = {"in": test_logits, "ood": ood_logits}
 else:
     patterns, predicted, targets = (np.load(p) for p in sys.argv[4:7])
     all_widths = [int(w) for w in sys.argv[7].split(",")]
@@ -75,6 +78,29 @@ else:
     build = ([p[:build_count] for p in per_layer], predicted[:build_count], targets[:build_count])
     scored = (per_layer, predicted, targets)
     ood = None
+    # PyTorch's logits of the scored .npy images, preprocessed as the monitor records.
+    pre = monitor["preprocessing"]
+    assert pre["normalize"] == "unit", pre
+    images = np.load(monitor["training"]["data"]).astype(np.float32) / 255.0
+    mean, std = (pre["mean"] or [0.0])[0], (pre["std"] or [1.0])[0]
+    x = (torch.from_numpy(images).reshape([-1] + pre["input_shape"]) - mean) / std
+    with torch.no_grad():
+        logits = {"in": torch.jit.load(monitor["model"]["file"])(x).numpy()}
+
+# The monitor's views, recomputed on the full patterns: top:K from the build instances.
+for k, layer in enumerate(monitor["layers"]):
+    view = layer.get("view")
+    if view is None:
+        continue
+    if view["kind"] == "top" and view["from"] is None:
+        assert view["neurons"] == views_ref.top(build[0][k].astype(bool), view["arg"]), view
+    build[0][k] = views_ref.apply(view, build[0][k]).astype(np.uint8)
+    scored[0][k] = views_ref.apply(view, scored[0][k]).astype(np.uint8)
+    if ood is not None:
+        ood[0][k] = views_ref.apply(view, ood[0][k]).astype(np.uint8)
+    assert layer["width"] == view["width"] == build[0][k].shape[1], layer
+if any("view" in l for l in monitor["layers"]):
+    print(f"ok: views {[l['view']['view'] for l in monitor['layers'] if 'view' in l]} equal numpy's")
 
 classes = monitor["model"]["classes"]
 
@@ -144,6 +170,23 @@ for name, (ref, dist) in sets.items():
 print(f"ok: distances, combined scores and flags of {sum(len(r) for r in rows.values())} instances")
 
 
+def baselines(z):
+    """msp, max logit and energy of each row of logits, in float64."""
+    z = z.astype(np.float64)
+    top = z.max(axis=1)
+    total = np.exp(z - top[:, None]).sum(axis=1)
+    return {"msp": 1.0 / total, "max_logit": top, "energy": -(top + np.log(total))}
+
+
+base = {name: baselines(z) for name, z in logits.items() if name in rows and rows[name]}
+for name, b in base.items():
+    for key, values in b.items():
+        got = np.array([r[key] for r in rows[name]])
+        assert np.allclose(got, values, rtol=1e-6, atol=1e-6), (name, key, np.abs(got - values).max())
+print(f"ok: msp, max logit and energy of every instance equal PyTorch's logits'")
+suspicion = {"msp": lambda v: -v, "max_logit": lambda v: -v, "energy": lambda v: v}
+
+
 def score_of(dist, i, k):
     if k is None:
         if any(d[i] is None for d in dist):
@@ -186,6 +229,13 @@ for k in score_keys:
     pos = [score_of(in_dist, i, k) for i in wrong]
     expected.append(("misclassification", name, auroc(neg, pos) if pos and neg else None,
                      fpr95(neg, pos) if pos and neg else None))
+# The baselines from the file's own values (checked above against PyTorch's).
+file_base = {name: {key: np.array([r[key] for r in rows[name]]) for key in suspicion} for name in base}
+for key, f in suspicion.items():
+    v = f(file_base["in"][key]).tolist()
+    neg, pos = [v[i] for i in right], [v[i] for i in wrong]
+    expected.append(("misclassification", key, auroc(neg, pos) if pos and neg else None,
+                     fpr95(neg, pos) if pos and neg else None))
 if "ood" in sets:
     ood_dist = sets["ood"][1]
     for k in score_keys:
@@ -193,6 +243,9 @@ if "ood" in sets:
         neg = [score_of(in_dist, i, k) for i in range(len(in_ref[1]))]
         pos = [score_of(ood_dist, i, k) for i in range(len(sets["ood"][0][1]))]
         expected.append(("ood", name, auroc(neg, pos), fpr95(neg, pos)))
+    for key, f in suspicion.items():
+        neg, pos = f(file_base["in"][key]).tolist(), f(file_base["ood"][key]).tolist()
+        expected.append(("ood", key, auroc(neg, pos), fpr95(neg, pos)))
 got = [(r["task"], r["score"], r["auroc"], r["fpr_at_95_tpr"]) for r in scores["detection"]]
 assert len(got) == len(expected), (got, expected)
 for g, e in zip(got, expected):

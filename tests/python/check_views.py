@@ -14,6 +14,8 @@ from collections import Counter
 
 import numpy as np
 
+import views_ref
+
 apd_path, patterns_path, predicted_path, shapes_arg = sys.argv[1:5]
 neurons_from = json.load(open(sys.argv[5])) if len(sys.argv) > 5 else None
 shapes = [[int(d) for d in s.split("x")] for s in shapes_arg.split(",")]
@@ -31,48 +33,18 @@ def full_bits(layer):
     return reference[indices, offsets[layer - 1]:offsets[layer]]
 
 
-def pool(bits, shape, k):
-    c, h, w = shape
-    ho, wo = -(-h // k), -(-w // k)
-    padded = np.zeros((len(bits), c, ho * k, wo * k), dtype=bool)
-    padded[:, :, :h, :w] = bits.reshape(-1, c, h, w)
-    return padded.reshape(-1, c, ho, k, wo, k).any(axis=(3, 5)).reshape(len(bits), -1)
-
-
-def channel(bits, shape, share):
-    c, h, w = shape
-    active = bits.reshape(-1, c, h * w).sum(axis=2)
-    return active / float(h * w) > share
-
-
-def top(bits, k):
-    active = bits.sum(axis=0).astype(np.int64)
-    distance = np.abs(2 * active - len(bits))
-    order = np.lexsort((np.arange(bits.shape[1]), distance))  # by distance, then index
-    return sorted(order[:k].tolist())
-
-
 def view_bits(view):
     layer, kind, arg = view["layer"], view["kind"], view["arg"]
     bits, shape = full_bits(layer), shapes[layer - 1]
     assert view["shape"] == shape and view["full_width"] == widths[layer - 1], view
-    if kind == "full":
-        return bits
-    if kind == "pool":
-        return pool(bits, shape, arg)
-    if kind == "channel":
-        return channel(bits, shape, arg)
     if kind == "top":
         if neurons_from is None:
             assert view["from"] is None, view
-            assert view["neurons"] == top(bits, arg), (view["neurons"], top(bits, arg))
+            assert view["neurons"] == views_ref.top(bits, arg), (view["neurons"], views_ref.top(bits, arg))
         else:
             theirs = [v for v in neurons_from["graph"]["views"] if v["layer"] == layer][0]
             assert view["neurons"] == theirs["neurons"] and view["from"] is not None, (view, theirs)
-        return bits[:, view["neurons"]]
-    if kind == "neurons":
-        return bits[:, view["neurons"]]
-    raise AssertionError(kind)
+    return views_ref.apply(view, bits)
 
 
 def text(row):

@@ -97,12 +97,26 @@ namespace apd {
 
 // Scored instances of one set: in-distribution ("in", with labels) or
 // out-of-distribution ("ood", without).
+// The baselines every pattern monitor is measured against, from an
+// instance's logits z: the maximum softmax probability max_c softmax(z)_c
+// (Hendrycks and Gimpel, 2017), the maximum logit max_c z_c, and the energy
+// -logsumexp_c z_c (Liu et al., 2020; temperature 1). As detectors a low
+// msp, a low max logit and a high energy are suspicious.
+struct LogitScores {
+  double msp = 0;
+  double max_logit = 0;
+  double energy = 0;
+};
+// Computed in double precision, the maximum subtracted before exponentiating.
+[[nodiscard]] LogitScores logit_scores(std::span<const float> logits) noexcept;
+
 struct ScoredSet {
   std::string name;
   std::vector<std::int64_t> index;  // in the set's file
   std::vector<std::int32_t> truth;  // empty for an out-of-distribution set
   std::vector<std::int32_t> predicted;
   std::vector<std::vector<std::uint32_t>> distance;  // [monitored layer][instance]; kNoDistance: undefined
+  std::vector<LogitScores> logits;                   // per instance; empty in scores files that predate them
 
   [[nodiscard]] std::size_t size() const noexcept { return predicted.size(); }
   [[nodiscard]] bool labelled() const noexcept { return !truth.empty() || predicted.empty(); }

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apd/core/diagram.hpp"
 #include "apd/core/pattern_store.hpp"
 #include "apd/core/views.hpp"
 
@@ -38,6 +39,8 @@ struct RecordedViews {
 // Throws apd::Error naming the file: unreadable, neither an APD nor a
 // monitor, or recording no views.
 [[nodiscard]] RecordedViews read_recorded_views(const std::filesystem::path& path);
+// The views an APD records (graph.views), checked; `file` names it in errors.
+[[nodiscard]] RecordedViews recorded_views(const Diagram& d, const std::string& file);
 
 // The model a view plan is for: its architecture and every ReLU layer's shape.
 struct ViewedModel {
@@ -55,6 +58,12 @@ struct ViewedModel {
 [[nodiscard]] std::vector<LayerView> plan_views(const ViewChoice& choice, const RecordedViews* recorded,
                                                 std::span<const std::size_t> layers, const ViewedModel& model,
                                                 bool shard);
+
+// plan_views with the --view-from file read, when --view or --view-from
+// asks for views; nothing otherwise.
+[[nodiscard]] std::optional<std::vector<LayerView>> planned_views(const ViewChoice& choice,
+                                                                  std::span<const std::size_t> layers,
+                                                                  const ViewedModel& model, bool shard);
 
 // Chooses the neurons of every top:K view that has none yet, from the full
 // patterns (store layer k is views[k]'s layer).

@@ -17,6 +17,7 @@
 #include "apd/core/selection.hpp"
 #include "apd/io/instances.hpp"
 #include "apd/io/table.hpp"
+#include "apd/io/view_choice.hpp"
 #include "apd/torch/model_choice.hpp"
 
 namespace apd {
@@ -27,6 +28,7 @@ struct MonitorBuildOptions {
   Selection selection;
   std::vector<std::size_t> layers;  // 1-based ReLU layers; default the last one
   bool all_instances = false;       // keep misclassified instances' patterns too
+  ViewChoice views;                 // --view, --view-from: the patterns kept (and later scored) are these views
   std::filesystem::path out;
   Compute compute;
 };

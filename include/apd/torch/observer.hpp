@@ -16,6 +16,7 @@
 #include "apd/core/selection.hpp"
 #include "apd/io/instances.hpp"
 #include "apd/io/monitor_file.hpp"
+#include "apd/io/view_choice.hpp"
 #include "apd/torch/model_choice.hpp"
 
 namespace apd {
@@ -25,7 +26,8 @@ struct Observation {
   std::vector<std::int64_t> indices;  // of the instances in their file, ascending
   std::vector<std::int32_t> truth;    // their labels; empty when read without labels
   std::vector<std::int32_t> predicted;
-  nlohmann::json record;  // data file, split and selection, instance count
+  std::vector<LogitScores> logits;  // msp, max logit and energy of each instance's logits
+  nlohmann::json record;            // data file, split and selection, instance count
 };
 
 class Observer {
@@ -44,6 +46,8 @@ class Observer {
   // Valid after probe(): the model's identity and its preprocessing.
   [[nodiscard]] const MonitorModel& model() const;
   [[nodiscard]] const MonitorPreprocessing& preprocessing() const;
+  // Valid after probe(): the architecture and every ReLU layer's shape, for views.
+  [[nodiscard]] ViewedModel viewed_model() const;
 
   // Patterns of `layers` (1-based ReLU layers, ascending) and predictions
   // for the instances of `data` that `selection` keeps; `labelled` false
