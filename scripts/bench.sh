@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, measured side by side in one run on this machine (it is shared
 # and noisy: compare ratios within a run, not figures across runs). Prints
-# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|model|shards|monitor|stats|paper|all]
+# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|model|shards|monitor|views|stats|paper|all]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -303,4 +303,9 @@ for _ in range(30):
 runs.sort()
 print(f"  start-up (apd-stats --version, median of 30): {runs[15] * 1000:.1f} ms (target well under 100 ms)")
 PY
+fi
+
+if [[ "$what" == views || "$what" == all ]]; then
+  echo
+  bash "$root/scripts/bench-views.sh" "$bin" "$scratch"
 fi

@@ -70,7 +70,13 @@ TEST_CASE("views equal their definition bit by bit, edge windows included", "[vi
   check_against_naive("1=pool:5", {3, 12, 7}, 1);  // 12 = 2 x 5 + 2, 7 = 5 + 2
   check_against_naive("1=pool:1", {2, 3, 3}, 2);
   check_against_naive("1=pool:9", {2, 9, 4}, 3);
+  check_against_naive("1=pool:3", {2, 5, 64}, 8);  // rows of exactly one word
+  check_against_naive("1=pool:4", {2, 6, 70}, 9);  // rows wider than a word: bit by bit
+  check_against_naive("1=pool:64", {1, 3, 64}, 10);
+  check_against_naive("1=pool:7", {3, 9, 23}, 11);  // rows straddling words
   check_against_naive("1=channel", {4, 5, 5}, 4);
+  check_against_naive("1=channel:0.5", {3, 9, 23}, 12);
+  check_against_naive("1=channel:0.02", {2, 1, 200}, 13);
   check_against_naive("1=channel:0.3", {5, 10, 10}, 5);
   check_against_naive("1=neurons:0,7,99", {100}, 6);
   check_against_naive("1=top:10", {130}, 7);

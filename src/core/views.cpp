@@ -120,8 +120,49 @@ void for_each_bit(std::span<const std::uint64_t> row, F&& f) {
 
 void set_bit(std::span<std::uint64_t> out, std::size_t i) { out[i / 64] |= std::uint64_t{1} << (i % 64); }
 
+// The n <= 64 bits of `row` from bit `begin` on, bit `begin` lowest.
+std::uint64_t bits_at(std::span<const std::uint64_t> row, std::size_t begin, std::size_t n) noexcept {
+  const std::size_t w = begin / 64, s = begin % 64;
+  std::uint64_t v = row[w] >> s;
+  if (s != 0 && s + n > 64) v |= row[w + 1] << (64 - s);
+  return n == 64 ? v : v & ((std::uint64_t{1} << n) - 1);
+}
+
+// Set bits of `row` in [begin, end).
+std::size_t count_range(std::span<const std::uint64_t> row, std::size_t begin, std::size_t end) noexcept {
+  std::size_t n = 0;
+  for (; begin < end && begin % 64 != 0; begin = std::min(end, (begin / 64 + 1) * 64)) {
+    n += static_cast<std::size_t>(std::popcount(bits_at(row, begin, std::min(end, (begin / 64 + 1) * 64) - begin)));
+  }
+  for (; begin + 64 <= end; begin += 64) n += static_cast<std::size_t>(std::popcount(row[begin / 64]));
+  if (begin < end) n += static_cast<std::size_t>(std::popcount(bits_at(row, begin, end - begin)));
+  return n;
+}
+
+// Rows of at most 64 positions: the rows of a window ORed as words, then
+// each K-bit group of the result tested at once.
+void apply_pool_rows(const LayerView& v, std::span<const std::uint64_t> full, std::span<std::uint64_t> out) {
+  const auto c = static_cast<std::size_t>(v.shape[0]), h = static_cast<std::size_t>(v.shape[1]),
+             w = static_cast<std::size_t>(v.shape[2]);
+  const std::size_t k = v.spec.k, ho = ceil_div(v.shape[1], k), wo = ceil_div(v.shape[2], k);
+  const std::uint64_t group = k >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << k) - 1;
+  for (std::size_t ch = 0; ch < c; ++ch) {
+    for (std::size_t i = 0; i < ho; ++i) {
+      std::uint64_t any = 0;
+      for (std::size_t y = i * k; y < std::min(h, i * k + k); ++y) any |= bits_at(full, (ch * h + y) * w, w);
+      for (std::size_t j = 0; j < wo && any != 0; ++j) {
+        if ((any >> (j * k)) & group) set_bit(out, (ch * ho + i) * wo + j);
+      }
+    }
+  }
+}
+
 void apply_pool(const LayerView& v, std::span<const std::uint64_t> full, std::span<std::uint64_t> out) {
   const auto h = static_cast<std::size_t>(v.shape[1]), w = static_cast<std::size_t>(v.shape[2]);
+  if (w <= 64) {
+    apply_pool_rows(v, full, out);
+    return;
+  }
   const std::size_t k = v.spec.k, ho = ceil_div(v.shape[1], k), wo = ceil_div(v.shape[2], k);
   for_each_bit(full, [&](std::size_t i) {
     const std::size_t c = i / (h * w), r = i % (h * w);
@@ -129,22 +170,19 @@ void apply_pool(const LayerView& v, std::span<const std::uint64_t> full, std::sp
   });
 }
 
-void apply_channel(const LayerView& v, std::span<const std::uint64_t> full, std::span<std::uint64_t> out,
-                   std::vector<std::size_t>& counts) {
+void apply_channel(const LayerView& v, std::span<const std::uint64_t> full, std::span<std::uint64_t> out) {
   const auto hw = static_cast<std::size_t>(v.shape[1] * v.shape[2]);
-  counts.assign(v.width, 0);
-  for_each_bit(full, [&](std::size_t i) { ++counts[i / hw]; });
   for (std::size_t c = 0; c < v.width; ++c) {
-    if (static_cast<double>(counts[c]) / static_cast<double>(hw) > v.spec.share) set_bit(out, c);
+    const std::size_t on = count_range(full, c * hw, (c + 1) * hw);
+    if (static_cast<double>(on) / static_cast<double>(hw) > v.spec.share) set_bit(out, c);
   }
 }
 
-void apply_one(const LayerView& v, std::span<const std::uint64_t> full, std::span<std::uint64_t> out,
-               std::vector<std::size_t>& scratch) {
+void apply_one(const LayerView& v, std::span<const std::uint64_t> full, std::span<std::uint64_t> out) {
   switch (v.spec.kind) {
     case ViewKind::full: std::copy(full.begin(), full.end(), out.begin()); return;
     case ViewKind::pool: apply_pool(v, full, out); return;
-    case ViewKind::channel: apply_channel(v, full, out, scratch); return;
+    case ViewKind::channel: apply_channel(v, full, out); return;
     case ViewKind::top:
     case ViewKind::neurons:
       for (std::size_t k = 0; k < v.neurons.size(); ++k) {
@@ -258,8 +296,7 @@ void choose_top(LayerView& view, const PatternStore& store, std::size_t layer) {
 }
 
 void apply_view(const LayerView& view, std::span<const std::uint64_t> full, std::span<std::uint64_t> out) {
-  std::vector<std::size_t> scratch;
-  apply_one(view, full, out, scratch);
+  apply_one(view, full, out);
 }
 
 PatternStore apply_views(const PatternStore& full, std::span<const LayerView> views) {
@@ -268,12 +305,11 @@ PatternStore apply_views(const PatternStore& full, std::span<const LayerView> vi
   PatternStore out(widths);
   const std::size_t n = full.size();
   out.reserve(n);
-  std::vector<std::size_t> scratch;
   for (std::size_t l = 0; l < views.size(); ++l) {
     std::vector<std::uint64_t> row(out.words(l));
     for (std::size_t i = 0; i < n; ++i) {
       std::fill(row.begin(), row.end(), 0);
-      apply_one(views[l], full.row(l, i), row, scratch);
+      apply_one(views[l], full.row(l, i), row);
       out.append_row(l, row);
     }
   }
