@@ -37,7 +37,8 @@ import json, sys; d = json.load(open(sys.argv[1])); print(d['graph']['errors'])"
     local args=()
     if [[ $set != full ]]; then IFS=, read -ra vs <<<"$set"; for v in "${vs[@]}"; do args+=(--view "$v"); done; fi
     "$bin/apps/apd-extract" "${common[@]}" --split test "${args[@]}" --out "$scratch/v.json"
-    printf "  %-34s %s\n" "$set (chosen on test)" "$(flows_and_aurocs "$scratch/v.json")"
+    local label="$set"; [[ $set == *top* ]] && label="$set (chosen on test)"
+    printf "  %-34s %s\n" "$label" "$(flows_and_aurocs "$scratch/v.json")"
     if [[ $set == *top* ]]; then
       # The neurons chosen on the 60,000 training images, then the test images seen through them.
       "$bin/apps/apd-extract" "${common[@]}" --split train "${args[@]}" --no-instances --out "$scratch/train-view.json"
@@ -106,7 +107,7 @@ monitor_rows lenet5 4 --view 4=top:16
 view_cost lenet5 1,2,3,4 1=pool:4 2=channel 3=top:8 4=top:8
 
 echo "== PyTorch's MNIST example CNN (3 epochs): flows of ReLU layers 2 (64x24x24) and 3 (128)"
-views_table cnn 2,3 full 2=channel,3=top:16 2=channel,3=top:8 2=top:16,3=top:16 2=top:8,3=top:8 2=pool:12,3=top:8
+views_table cnn 2,3 full 2=channel,3=top:16 2=channel,3=top:8 2=top:16,3=top:16 2=top:8,3=top:8 2=top:4,3=top:4
 echo "== CNN monitors vs the logit baselines"
 monitor_rows cnn 1 --view 1=pool:4
 monitor_rows cnn 3

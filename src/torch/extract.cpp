@@ -73,12 +73,12 @@ void print_layers(const ModelJob& job) {
   const auto& script = dynamic_cast<const ScriptModel&>(*job.model);
   const auto& layers = script.layers();
   fmt::print("{}: {} ReLU layer(s), {} classes\n", job.file.string(), layers.size(), script.classes());
-  fmt::print("{:>5}  {:>9}  {:<14}  {:<44}  {}\n", "layer", "width", "shape", "views (--view L=...)", "source");
+  fmt::print("{:>5}  {:>9}  {:<14}  {:<48}  {}\n", "layer", "width", "shape", "views (--view L=...)", "source");
   for (const auto& l : layers) {
     const std::string views = l.shape.size() == 3 ? fmt::format("full pool:1..{} channel[:S] top:K neurons:I,...",
                                                                 std::max(l.shape[1], l.shape[2]))
                                                   : "full top:K neurons:I,...";
-    fmt::print("{:>5}  {:>9}  {:<14}  {:<44}  {}\n", l.index, l.width, fmt::format("{}", fmt::join(l.shape, "x")),
+    fmt::print("{:>5}  {:>9}  {:<14}  {:<48}  {}\n", l.index, l.width, fmt::format("{}", fmt::join(l.shape, "x")),
                views, l.source.empty() ? "-" : l.source);
   }
 }
