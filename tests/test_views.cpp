@@ -98,7 +98,7 @@ TEST_CASE("top:K takes the neurons active closest to half the time, lower index 
   }
 }
 
-TEST_CASE("--view texts read back and name what is wrong", "[views]") {
+TEST_CASE("View texts (--view) read back and name what is wrong", "[views]") {
   for (const char* text : {"3=full", "1=pool:4", "2=channel", "2=channel:0.25", "4=top:8", "4=neurons:1,5,9"}) {
     CHECK(apd::parse_view(text).text() == text);
   }
