@@ -27,6 +27,7 @@ struct Options {
 
 int run(const Options& o) {
   apd::refuse_output_in_running_run(o.out);
+  apd::refuse_output_over_inputs(o.out, o.files);
   apd::Stopwatch clock;
   const apd::Diagram d = apd::merge_shard_files(o.files);
   spdlog::debug("merged {} shards in {:.2f} s", o.files.size(), clock.lap());

@@ -38,6 +38,13 @@ int run(const Options& o) {
     throw apd::UsageError("give --run RUNDIR, --apd FILE..., --monitor SCORES.json, or several of them");
   }
   apd::refuse_output_in_running_run(o.out);
+  std::vector<std::filesystem::path> inputs = o.report.apds;
+  inputs.push_back(o.report.monitor);
+  if (!o.report.run.empty()) {
+    const auto run = apd::RunPaths{o.report.run}.files();
+    inputs.insert(inputs.end(), run.begin(), run.end());
+  }
+  apd::refuse_output_over_inputs(o.out, inputs);
   apd::Stopwatch clock;
   std::vector<std::string> warnings;
   nlohmann::json data = apd::report_data(o.report, warnings);

@@ -198,6 +198,9 @@ int run_apd_tables(const Options& o) {
 
 int run(const Options& o) {
   apd::refuse_output_in_running_run(o.out);
+  std::vector<std::filesystem::path> inputs(o.files.begin(), o.files.end());
+  if (!o.run.empty()) inputs = apd::RunPaths{o.run}.files();
+  apd::refuse_output_over_inputs(o.out, inputs);
   if (o.run.empty() == o.files.empty()) throw apd::UsageError("give APD files, or --run RUNDIR (not both)");
   return o.run.empty() ? run_apd_tables(o) : run_tables(o);
 }

@@ -25,6 +25,25 @@ void add_version_flag(CLI::App& app, const std::string& program) {
   app.set_version_flag("--version", version_line(program), "Print the version and git commit, then exit");
 }
 
+namespace {
+
+// The name of the first option (in any group or subcommand) given a value
+// that is not valid UTF-8: every path and string ends up in a JSON file or
+// an HTML page, so it is refused before any work rather than after it.
+std::optional<std::string> non_utf8_option(const CLI::App& app) {
+  for (const CLI::Option* option : app.get_options()) {
+    for (const std::string& value : option->results()) {
+      if (!is_valid_utf8(value)) return option->get_name();
+    }
+  }
+  for (const CLI::App* sub : const_cast<CLI::App&>(app).get_subcommands([](CLI::App*) { return true; })) {
+    if (auto name = non_utf8_option(*sub)) return name;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<int> parse(CLI::App& app, const std::string& program, int argc, char** argv) {
   try {
     app.parse(argc, argv);
@@ -36,6 +55,11 @@ std::optional<int> parse(CLI::App& app, const std::string& program, int argc, ch
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+    return 2;
+  }
+  if (const auto option = non_utf8_option(app)) {
+    fmt::print(stderr, "{}: error: {}: not valid UTF-8 text (paths and names go into JSON and HTML)\n", program,
+               *option);
     return 2;
   }
   return std::nullopt;

@@ -47,7 +47,7 @@ echo "ok: a run without dynamics says so"
 # A damaged dynamics.bin: missing, short, not ours.
 cp -r "$dir/run" "$dir/damaged"
 rm "$dir/damaged/dynamics.bin"
-expect 1 "dynamics.bin: cannot open it" "$stats" --run "$dir/damaged" --table forgetting
+expect 1 "dynamics.bin: cannot open" "$stats" --run "$dir/damaged" --table forgetting
 head -c 20000 "$dir/run/dynamics.bin" >"$dir/damaged/dynamics.bin"
 expect 1 "dynamics.bin: holds 2 complete epochs, the run completed 5" "$stats" --run "$dir/damaged" --table forgetting
 printf 'not dynamics at all' >"$dir/damaged/dynamics.bin"

@@ -38,6 +38,15 @@ echo "ok: a second writer is refused while the lock is held"
 stats="$(dirname "$train")/apd-stats"
 set +e; flock "$dir/locked/.lock" "$stats" --run "$dir/locked" --out "$dir/locked/epochs.txt" 2>"$dir/err"; code=$?; set -e
 [[ $code == 1 ]] && grep -q "inside the run directory .*, which an apd-train is writing now" "$dir/err" || { cat "$dir/err"; fail "apd-stats wrote into a running run"; }
+# Every spelling of a path into the live run: ./, .., a symlinked directory.
+ln -s "$dir/locked/checkpoints" "$dir/into-run"
+for out in "$dir/locked/checkpoints/./epoch-0001.pt" "$dir/locked/checkpoints/../epochs.txt" \
+           "$dir/into-run/epoch-0001.pt" "$dir/into-run/../summary.json"; do
+  cp "$dir/locked/checkpoints/epoch-0001.pt" "$dir/epoch-0001.before"
+  set +e; flock "$dir/locked/.lock" "$stats" --run "$finished" --out "$out" 2>"$dir/err"; code=$?; set -e
+  [[ $code == 1 ]] && grep -q "which an apd-train is writing now" "$dir/err" || { cat "$dir/err"; fail "apd-stats wrote $out into a running run"; }
+  cmp "$dir/locked/checkpoints/epoch-0001.pt" "$dir/epoch-0001.before" || fail "$out: a checkpoint of the live run changed"
+done
 "$stats" --run "$dir/locked" --out "$dir/locked/epochs.txt" || fail "apd-stats refused a run nobody trains"
 echo "ok: other tools refuse outputs inside a run being trained, and write there otherwise"
 
@@ -52,7 +61,7 @@ echo "ok: a resume.pt that is not a resume state is refused by name"
 
 # A path run.json cannot record.
 set +e; "$train" --data "$data" --out "$dir/$(printf 'bad\xff')" --quiet 2>"$dir/err"; code=$?; set -e
-[[ $code == 2 ]] && grep -q "the path is not valid UTF-8" "$dir/err" || { cat "$dir/err"; fail "non-UTF-8 --out"; }
+[[ $code == 2 ]] && grep -q -e "--out: not valid UTF-8 text" "$dir/err" || { cat "$dir/err"; fail "non-UTF-8 --out"; }
 [[ ! -e "$dir/$(printf 'bad\xff')" ]] || fail "a directory was created"
 echo "ok: a non-UTF-8 path is refused before anything is written"
 rm -rf "$dir"

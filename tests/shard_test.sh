@@ -85,5 +85,21 @@ d["instances"][0]["index"] = 0
 json.dump(d, open(sys.argv[2], "w"))
 PY
 refused "shard-0.json and .*overlap.json overlap" "$merge" "$s/shard-0.json" "$dir/overlap.json" "$s/shard-2.json"
+# A shard whose label_corruption record was dropped, or has another seed.
+/usr/bin/python3 - "$s/shard-1.json" "$dir/clean.json" "$dir/reseeded.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["graph"].pop("label_corruption")
+json.dump(d, open(sys.argv[2], "w"))
+d["graph"]["label_corruption"] = dict(c, seed=c["seed"] + 1)
+json.dump(d, open(sys.argv[3], "w"))
+PY
+refused "clean.json: its label_corruption \(none\) differs from .*shard-0.json's" "$merge" "$s/shard-0.json" "$dir/clean.json" "$s/shard-2.json"
+refused "reseeded.json: its label_corruption .* differs from .*shard-0.json's" "$merge" "$s/shard-0.json" "$dir/reseeded.json" "$s/shard-2.json"
+# The output may not be one of the inputs, however it is spelled.
+cp "$s/shard-2.json" "$dir/shard-2.copy"
+expect 2 "--out .*shard-2.json: it is the input .*shard-2.json" \
+  "$merge" "$s/shard-0.json" "$s/shard-1.json" "$s/shard-2.json" --out "$s/./shard-2.json"
+cmp "$s/shard-2.json" "$dir/shard-2.copy" || fail "apd-merge overwrote its input"
 echo "ok: wrong shard sets are one-line errors naming the files"
 rm -rf "$dir"

@@ -100,7 +100,7 @@ TEST_CASE("arrays apd cannot read are one-line errors naming the file", "[npy]")
   CHECK_THROWS_WITH(apd::read_npy_targets(npy("t_float.npy")),
                     Contains("t_float.npy: dtype '<f4': targets must be integers"));
   CHECK_THROWS_WITH(apd::read_npy_targets(npy("nope.npy")), Contains("nope.npy: cannot open"));
-  CHECK_THROWS_WITH(apd::read_npy_targets(APD_NPY_DIR), Contains(": not a regular file"));
+  CHECK_THROWS_WITH(apd::read_npy_targets(APD_NPY_DIR), Contains(": is a directory, not a file"));
   const apd::NpyInstances nan(npy("nan.npy"));
   CHECK_THROWS_WITH(read_all(nan), Contains("nan.npy: instance 3 holds a non-finite value (nan) at element 4"));
 }

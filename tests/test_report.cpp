@@ -59,6 +59,25 @@ TEST_CASE("the page embeds the library and the data, and escapes what it shows",
   CHECK(html.substr(data_at, data_end - data_at).find("</") == std::string::npos);
 }
 
+TEST_CASE("no string in the data can blank the page: '<' is \\u003c in the inline JSON", "[report]") {
+  // "<!--<script>" would put the HTML parser in the script-data escaped
+  // states, where the page's own closing tag no longer ends the data.
+  const std::string payload = "x<!--<script>y</script><SCRIPT></Script >-->";
+  nlohmann::json data = {{"title", payload},
+                         {"tool", {{"name", payload}, {"version", "0"}, {"git_sha", "x"}}},
+                         {"apds", nlohmann::json::array({{{"file", payload}}})},
+                         {"zmax", {{"all", 1}, {"wrong", 1}}},
+                         {"max_nodes", 500},
+                         {"warnings", {payload}}};
+  const auto html =
+      apd::render_report(data, {"/* plotly */", apd::embedded_assets().script, apd::embedded_assets().style});
+  const auto data_at = html.find("id=\"apd-data\">") + 14;
+  const auto data_end = html.find("</script>", data_at);
+  const std::string inline_json = html.substr(data_at, data_end - data_at);
+  CHECK(inline_json.find('<') == std::string::npos);
+  CHECK(nlohmann::json::parse(inline_json) == data);  // what JSON.parse reads back
+}
+
 TEST_CASE("the library embeds Plotly.js, the drawing script and the style sheet", "[report]") {
   const apd::ReportAssets assets = apd::embedded_assets();
   CHECK(assets.plotly_js.size() > 1'000'000);

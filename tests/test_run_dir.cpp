@@ -71,3 +71,15 @@ TEST_CASE("cleaning removes temporary files only, and clearing keeps run.json", 
   CHECK_FALSE(std::filesystem::exists(run.paths().metrics()));
   CHECK_FALSE(std::filesystem::exists(run.paths().checkpoints()));
 }
+
+TEST_CASE("metrics.jsonl epochs are read whole: out of 1..kMaxEpochs is an error, not a wrapped number", "[run_dir]") {
+  const auto line = [](const std::string& epoch) {
+    return "{\"epoch\": " + epoch +
+           ", \"train_loss\": 1, \"train_acc\": 0.5, \"val_loss\": 1, \"val_acc\": 0.5, \"seconds\": 1}\n";
+  };
+  CHECK(apd::parse_metrics(line("7"), "m.jsonl").front().epoch == 7);
+  for (const char* bad : {"99999999999", "0", "-3", "18446744073709551615"}) {
+    CHECK_THROWS_WITH(apd::parse_metrics(line(bad), "m.jsonl"),
+                      Catch::Contains("\"epoch\" " + std::string(bad) + " is not an epoch"));
+  }
+}

@@ -12,6 +12,7 @@
 
 #include "apd/core/error.hpp"
 #include "apd/io/apd_json.hpp"
+#include "apd/io/atomic_file.hpp"
 #include "apd_document.hpp"
 
 namespace apd {
@@ -36,9 +37,7 @@ class MemorySource final : public detail::ByteSource {
 
 class FileSource final : public detail::ByteSource {
  public:
-  explicit FileSource(const std::filesystem::path& path) : path_(path), file_(std::fopen(path.c_str(), "rb")) {
-    if (!file_) throw Error(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
-  }
+  explicit FileSource(const std::filesystem::path& path) : path_(path), file_(open_regular_stream(path)) {}
   std::size_t read(char* out, std::size_t size) override {
     const std::size_t n = std::fread(out, 1, size, file_.get());
     if (n == 0 && std::ferror(file_.get()) != 0) {

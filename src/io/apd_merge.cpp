@@ -140,9 +140,15 @@ void ShardMerge::check_complete() const {
     if (!seen_[k]) missing.push_back(k);
   }
   if (!missing.empty()) {
+    // One line whatever the count: the first few, then how many in all.
+    constexpr std::size_t kShown = 8;
+    const std::string list =
+        missing.size() <= kShown
+            ? fmt::format("{}", fmt::join(missing, ", "))
+            : fmt::format("{}, ... ({} in all)", fmt::join(missing.begin(), missing.begin() + kShown, ", "),
+                          missing.size());
     throw Error(fmt::format("shard{} {} of {} missing: {} file{} given, the extraction has {} shards",
-                            missing.size() > 1 ? "s" : "", fmt::join(missing, ", "), count_, added_,
-                            added_ > 1 ? "s" : "", count_));
+                            missing.size() > 1 ? "s" : "", list, count_, added_, added_ > 1 ? "s" : "", count_));
   }
   // Slices of an ascending selection: each shard's instances come after the previous shard's.
   const Seen* before = nullptr;
@@ -158,7 +164,25 @@ void ShardMerge::check_complete() const {
 
 // The shards' label_corruption records, concatenated in shard order (null if none).
 nlohmann::json ShardMerge::merged_corruption() const {
-  if (!seen_.front()->corruption.is_object()) return nullptr;
+  // Every shard holds the same record but for its own instances: all or
+  // none have one, with the same probability and seed.
+  const auto parameters = [](nlohmann::json c) {
+    if (c.is_object()) {
+      c.erase("indices");
+      c.erase("train_labels");
+    }
+    return c;
+  };
+  const Seen& first = *seen_.front();
+  for (const auto& s : seen_) {
+    if (parameters(s->corruption) != parameters(first.corruption)) {
+      throw Error(
+          fmt::format("{}: its label_corruption ({}) differs from {}'s ({}): not a shard of the same extraction",
+                      s->file, s->corruption.is_null() ? "none" : parameters(s->corruption).dump(), first.file,
+                      first.corruption.is_null() ? "none" : parameters(first.corruption).dump()));
+    }
+  }
+  if (!first.corruption.is_object()) return nullptr;
   nlohmann::json merged = seen_.front()->corruption;
   merged["indices"] = nlohmann::json::array();
   merged["train_labels"] = nlohmann::json::array();

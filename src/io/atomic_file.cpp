@@ -9,9 +9,9 @@
 #include <cerrno>
 #include <climits>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -58,12 +58,35 @@ extern "C" void remove_temporaries_and_reraise(int sig) {
   ::raise(sig);
 }
 
-// ".NAME.PID.tmp" beside the target; a long NAME is shortened (and hashed)
-// so that the temporary name stays within the 255-byte file-name limit.
+// ".NAME.PID.RANDOM.tmp" beside the target (RANDOM: 64 bits from the
+// system's entropy source, so another user cannot guess it); a long NAME is
+// shortened (and hashed) so that the name stays within the 255-byte limit.
 std::filesystem::path temporary_name(const std::filesystem::path& target) {
   std::string name = target.filename().string();
   if (name.size() > 200) name = fmt::format("{}~{:016x}", name.substr(0, 180), std::hash<std::string>{}(name));
-  return target.parent_path() / fmt::format(".{}.{}.tmp", name, static_cast<long>(::getpid()));
+  std::random_device entropy;
+  const std::uint64_t r = (std::uint64_t{entropy()} << 32) ^ entropy();
+  return target.parent_path() / fmt::format(".{}.{}.{:016x}.tmp", name, static_cast<long>(::getpid()), r);
+}
+
+// Creates a new temporary file for `target`, exclusively: never through a
+// symlink or into a file (or FIFO) that is already there; the mode is
+// 0666 less the umask, as fopen gives. Sets `temp`; nullptr on failure.
+std::FILE* create_temporary(const std::filesystem::path& target, std::filesystem::path& temp) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    temp = temporary_name(target);
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      std::FILE* file = ::fdopen(fd, "wb");
+      if (file == nullptr) {
+        ::close(fd);
+        ::unlink(temp.c_str());
+      }
+      return file;
+    }
+    if (errno != EEXIST) return nullptr;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -85,14 +108,10 @@ AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)
     direct_ = true;  // a device or FIFO: write to it, never rename over it
     file_ = std::fopen(target_.c_str(), "wb");
   } else {
-    temp_ = temporary_name(target_);
-    slot_ = register_temporary(temp_);
-    file_ = std::fopen(temp_.c_str(), "wb");
+    file_ = create_temporary(target_, temp_);
+    if (file_ != nullptr) slot_ = register_temporary(temp_);
   }
-  if (file_ == nullptr) {
-    unregister_temporary(slot_);
-    throw Error(fmt::format("{}: cannot create file: {}", target_.string(), errno_text()));
-  }
+  if (file_ == nullptr) throw Error(fmt::format("{}: cannot create file: {}", target_.string(), errno_text()));
 }
 
 AtomicFile::~AtomicFile() {
@@ -133,15 +152,51 @@ void write_file_atomically(const std::filesystem::path& target, std::string_view
   file.commit();
 }
 
+int open_regular_file(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  // O_NONBLOCK: opening a FIFO without a writer would wait for one.
+  const int fd = ::open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw Error(fmt::format("{}: cannot open: {}", name, errno_text()));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    if (S_ISDIR(st.st_mode)) throw Error(fmt::format("{}: is a directory, not a file", name));
+    throw Error(fmt::format("{}: not a regular file", name));
+  }
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    ::close(fd);
+    throw Error(fmt::format("{}: cannot open: {}", name, errno_text()));
+  }
+  return fd;
+}
+
+std::FILE* open_regular_stream(const std::filesystem::path& path) {
+  const int fd = open_regular_file(path);
+  std::FILE* file = ::fdopen(fd, "rb");
+  if (file == nullptr) {
+    ::close(fd);
+    throw Error(fmt::format("{}: cannot open: {}", path.string(), errno_text()));
+  }
+  return file;
+}
+
 std::string read_text_file(const std::filesystem::path& path) {
-  // An ifstream opens a directory and reads it as empty: say what it is.
-  if (std::filesystem::is_directory(path)) throw Error(fmt::format("{}: is a directory, not a file", path.string()));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("{}: cannot open: {}", path.string(), errno_text()));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw Error(fmt::format("{}: read failed", path.string()));
-  return std::move(buffer).str();
+  const int fd = open_regular_file(path);
+  std::string text;
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      throw Error(fmt::format("{}: read failed: {}", path.string(), errno_text()));
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
 }
 
 }  // namespace apd

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "apd/io/atomic_file.hpp"
 
 namespace apd {
 
@@ -26,8 +27,7 @@ struct DigestFree {
 }  // namespace
 
 std::string sha256_file(const std::filesystem::path& path) {
-  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw Error(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
+  const std::unique_ptr<std::FILE, FileCloser> file(open_regular_stream(path));
   const std::unique_ptr<EVP_MD_CTX, DigestFree> ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
     throw Error(fmt::format("{}: cannot start SHA-256 (OpenSSL)", path.string()));

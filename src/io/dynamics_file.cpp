@@ -118,8 +118,7 @@ CorrectnessHistory parse_dynamics(std::span<const std::uint8_t> bytes, const std
 }
 
 CorrectnessHistory read_dynamics(const std::filesystem::path& path, std::size_t instances, std::size_t epochs) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw system_error(path, "open it");
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(open_regular_stream(path), &std::fclose);
   // Never more than the file holds, whatever run.json and metrics.jsonl claim.
   std::error_code ec;
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
@@ -127,9 +126,8 @@ CorrectnessHistory read_dynamics(const std::filesystem::path& path, std::size_t 
   const std::size_t wanted = static_cast<std::size_t>(std::min<std::uintmax_t>(
       size, kDynamicsHeaderBytes + std::uintmax_t{epochs} * CorrectnessHistory::row_bytes(instances)));
   std::vector<std::uint8_t> bytes(wanted);
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(wanted));
-  bytes.resize(static_cast<std::size_t>(in.gcount()));
-  if (in.bad()) throw system_error(path, "read it");
+  bytes.resize(std::fread(bytes.data(), 1, wanted, in.get()));
+  if (std::ferror(in.get()) != 0) throw system_error(path, "read it");
   CorrectnessHistory history = parse_dynamics(bytes, path.string());
   if (history.instances() != instances) {
     throw file_error(path,

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "apd/io/atomic_file.hpp"
 
 namespace apd {
 
@@ -165,14 +166,8 @@ std::vector<std::uint8_t> maybe_gunzip(std::span<const std::uint8_t> raw, const 
 
 std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path) {
   const std::string name = path.string();
-  if (std::filesystem::is_directory(path)) throw Error(fmt::format("{}: is a directory, not an IDX file", name));
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error(fmt::format("{}: cannot open", name));
-  const auto size = static_cast<std::streamoff>(in.tellg());
-  if (size < 0) throw Error(fmt::format("{}: cannot determine the file size", name));
-  std::vector<std::uint8_t> raw(static_cast<std::size_t>(size));
-  in.seekg(0);
-  if (!in.read(reinterpret_cast<char*>(raw.data()), size)) throw Error(fmt::format("{}: read failed", name));
+  const std::string text = read_text_file(path);
+  std::vector<std::uint8_t> raw(text.begin(), text.end());
   if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
   return maybe_gunzip(raw, name);
 }
@@ -187,8 +182,7 @@ std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& path) {
 
 IdxImageFile::IdxImageFile(const std::filesystem::path& path) : path_(path) {
   const std::string name = path.string();
-  fd_ = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throw Error(fmt::format("{}: cannot open", name));
+  fd_ = open_regular_file(path);
   std::array<std::uint8_t, 16> head{};
   const ssize_t got = ::pread(fd_, head.data(), head.size(), 0);
   if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) {

@@ -15,6 +15,7 @@
 #include <fmt/ranges.h>
 
 #include "apd/core/error.hpp"
+#include "apd/io/atomic_file.hpp"
 
 namespace apd {
 
@@ -279,13 +280,11 @@ namespace {
 
 // The file opened for reading, with its size; refuses what is not a regular file.
 int open_regular(const std::filesystem::path& path, std::uint64_t& size) {
-  const std::string name = path.string();
-  const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(fmt::format("{}: cannot open ({})", name, std::strerror(errno)));
+  const int fd = open_regular_file(path);
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
     ::close(fd);
-    throw Error(fmt::format("{}: not a regular file", name));
+    throw Error(fmt::format("{}: cannot read its size", path.string()));
   }
   size = static_cast<std::uint64_t>(st.st_size);
   return fd;

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
 #include "apd/io/atomic_file.hpp"
 
 namespace apd {
@@ -70,10 +72,16 @@ void RunDir::clear_epochs() const {
 
 void refuse_output_in_running_run(const std::filesystem::path& output) {
   if (output == "-") return;
-  std::filesystem::path dir = std::filesystem::absolute(output).parent_path();
-  for (int level = 0; level < 2 && !dir.empty(); ++level, dir = dir.parent_path()) {
+  // The directory the output really lands in: ".", ".." and symlinked
+  // directories resolved, so that no spelling of a path into a live run
+  // gets past; then every directory above it.
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(output);
+  std::filesystem::path dir = std::filesystem::weakly_canonical(absolute.parent_path(), ec);
+  if (ec) dir = absolute.parent_path().lexically_normal();
+  for (std::filesystem::path last; !dir.empty() && dir != last; last = dir, dir = dir.parent_path()) {
     const RunPaths run{dir};
-    if (!std::filesystem::exists(run.run_json()) || !std::filesystem::exists(run.lock())) continue;
+    if (!std::filesystem::exists(run.run_json(), ec) || !std::filesystem::exists(run.lock(), ec)) continue;
     const int fd = ::open(run.lock().c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
     const bool busy = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
@@ -81,6 +89,17 @@ void refuse_output_in_running_run(const std::filesystem::path& output) {
     if (busy) {
       throw Error(fmt::format("{}: inside the run directory {}, which an apd-train is writing now; write it elsewhere",
                               output.string(), dir.string()));
+    }
+  }
+}
+
+void refuse_output_over_inputs(const std::filesystem::path& output, std::span<const std::filesystem::path> inputs) {
+  if (output == "-") return;
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    if (!input.empty() && std::filesystem::equivalent(output, input, ec) && !ec) {
+      throw UsageError(
+          fmt::format("--out {}: it is the input {}; write the output elsewhere", output.string(), input.string()));
     }
   }
 }
@@ -144,7 +163,14 @@ EpochMetrics metrics_from_json(const nlohmann::json& j, const std::string& where
   const auto epoch = j.find("epoch");
   if (epoch == j.end() || !epoch->is_number_integer())
     throw Error(fmt::format("{}: missing or non-integer \"epoch\"", where));
-  m.epoch = epoch->get<int>();
+  // Read whole, never truncated: apd-train's epochs are 1..kMaxEpochs.
+  const std::int64_t e = epoch->is_number_unsigned() && epoch->get<std::uint64_t>() > std::uint64_t{INT64_MAX}
+                             ? std::int64_t{-1}
+                             : epoch->get<std::int64_t>();
+  if (e < 1 || e > kMaxEpochs) {
+    throw Error(fmt::format("{}: \"epoch\" {} is not an epoch (1 to {})", where, epoch->dump(), kMaxEpochs));
+  }
+  m.epoch = static_cast<int>(e);
   m.train_loss = number("train_loss");
   m.train_acc = number("train_acc");
   m.val_loss = number("val_loss");

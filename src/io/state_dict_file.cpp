@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "apd/io/atomic_file.hpp"
 
 namespace apd {
 
@@ -138,8 +139,10 @@ StoredStateDict read_state_dict_file(const std::filesystem::path& path) {
   const std::uint64_t size = std::filesystem::file_size(path, ec);
   zip_error_t error;
   zip_error_init(&error);
-  const Archive archive =
-      open_archive(zip_source_file_create(name.c_str(), 0, -1 /* to the end */, &error), error, name, size);
+  std::FILE* file = open_regular_stream(path);  // the source owns it from here on
+  zip_source_t* source = zip_source_filep_create(file, 0, -1 /* to the end */, &error);
+  if (source == nullptr) std::fclose(file);
+  const Archive archive = open_archive(source, error, name, size);
   return read_archive(archive, name);
 }
 

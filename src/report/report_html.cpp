@@ -154,11 +154,21 @@ std::string render_monitor_section(const nlohmann::json& m) {
   return out + "<h3>Distances</h3>\n<div id=\"monitor-histograms\"></div>\n";
 }
 
-// The data as inline JSON; "</" is escaped so no string can close the script element.
+// The data as inline JSON with every "<" written as \u003c (it can only
+// stand inside a JSON string, where JSON.parse reads it back): no string can
+// close the script element ("</script") or put the HTML parser into the
+// script-data escaped states ("<!--", "<script") that swallow the page.
 std::string render_data(const nlohmann::json& data) {
-  std::string json = data.dump();
-  for (std::size_t at = json.find("</"); at != std::string::npos; at = json.find("</", at + 2))
-    json.replace(at, 2, "<\\/");
+  const std::string dumped = data.dump();
+  std::string json;
+  json.reserve(dumped.size());
+  for (const char c : dumped) {
+    if (c == '<') {
+      json += "\\u003c";
+    } else {
+      json += c;
+    }
+  }
   return "<script type=\"application/json\" id=\"apd-data\">" + json + "</script>\n";
 }
 

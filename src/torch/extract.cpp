@@ -182,6 +182,11 @@ int run_extraction(const ExtractOptions& o) {
   }
   load_models(series);
   const JobData data = open_job_data(o.data, series.run ? &*series.run : nullptr);
+  if (!o.list_layers) {
+    std::vector<std::filesystem::path> inputs{data.reader.data_path(), data.reader.targets_path()};
+    for (const ModelJob& job : series.jobs) inputs.push_back(job.file);
+    for (const ModelJob& job : series.jobs) refuse_output_over_inputs(job.out, inputs);
+  }
   spdlog::debug("opened {} ({} instances of {} values), checked, in {:.2f} s", data.reader.data_path().string(),
                 data.reader.count(), data.reader.instance_size(), clock.lap());
   bind_models(series, data.reader);

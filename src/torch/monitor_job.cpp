@@ -60,6 +60,9 @@ int run_monitor_build(const MonitorBuildOptions& o) {
   validate(o.views);
   if (o.out.empty()) throw UsageError("--out: the monitor file to write is required");
   refuse_output_in_running_run(o.out);
+  const std::vector<std::filesystem::path> inputs{o.model.checkpoint, o.model.model,
+                                                  o.data.data.value_or(std::filesystem::path{}), o.data.targets};
+  refuse_output_over_inputs(o.out, inputs);
   set_thread_count(o.compute.threads);
   Stopwatch clock;
   Observer observer(o.model, o.compute);
@@ -192,7 +195,12 @@ int run_monitor_score(const MonitorScoreOptions& o) {
   if (o.format != TableFormat::json && o.format != TableFormat::csv) {
     throw UsageError("--format: the scores are written as json or csv");
   }
-  if (!o.out.empty()) refuse_output_in_running_run(o.out);
+  if (!o.out.empty()) {
+    refuse_output_in_running_run(o.out);
+    const std::vector<std::filesystem::path> inputs{o.monitor, o.data.data.value_or(std::filesystem::path{}),
+                                                    o.data.targets, o.ood.value_or(std::filesystem::path{})};
+    refuse_output_over_inputs(o.out, inputs);
+  }
   set_thread_count(o.compute.threads);
   Stopwatch clock;
   const MonitorFile file = read_monitor_file(o.monitor);

@@ -8,6 +8,8 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
+#include <unistd.h>
+
 #include <map>
 #include <optional>
 #include <utility>
@@ -16,6 +18,7 @@
 #include <fmt/ranges.h>
 
 #include "apd/core/error.hpp"
+#include "apd/io/atomic_file.hpp"
 #include "apd/io/digest.hpp"
 #include "apd/torch/runner.hpp"
 
@@ -124,7 +127,8 @@ const jit::Node* control_holding_relu(const jit::Block* top) {
 
 jit::Module load_module(const std::filesystem::path& path) {
   const std::string name = path.string();
-  if (!std::filesystem::is_regular_file(path)) throw Error(fmt::format("{}: no such file", name));
+  if (!std::filesystem::exists(path)) throw Error(fmt::format("{}: no such file", name));
+  ::close(open_regular_file(path));  // not a FIFO (jit::load would wait on it) or a directory
   jit::Module module;
   try {
     module = jit::load(name);

@@ -20,6 +20,11 @@ if(APD_BUILD_TORCH)
             $<TARGET_FILE:apd_make_fixture> ${APD_PYTHON} ${APD_SCRATCH}/shard-rounding)
   # 1,000,000 instances: float batching, not memory safety (scripts/asan.sh skips the label).
   set_tests_properties(shards.rows_batched_as_in_one_process PROPERTIES LABELS large)
+  add_test(NAME hostile.fifo_device_inputs_planted_temporaries_output_over_input
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/hostile_files_test.sh $<TARGET_FILE_DIR:apd-extract> ${APD_SCRIPT_DIR}
+            ${RUN} ${APD_SCRATCH}/hostile)
+  set_tests_properties(hostile.fifo_device_inputs_planted_temporaries_output_over_input PROPERTIES
+    FIXTURES_REQUIRED "script_models;synthetic_run" TIMEOUT 600)
   # A real one-node Slurm (slurm-wlm, munge) started and stopped by the test.
   add_test(NAME slurm.array_job_then_merge_equals_one_process
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/slurm_test.sh ${EXTRACT} ${MERGE} ${RUN} ${APD_SCRATCH}/slurm)

@@ -47,7 +47,15 @@ void remove_temporaries_on_signals();
 // Writes `bytes` to `target` atomically.
 void write_file_atomically(const std::filesystem::path& target, std::string_view bytes);
 
-// Reads a whole file; throws apd::Error naming the file on failure.
+// Opens `path` for reading only if it is a regular file: a FIFO, device or
+// socket is refused without blocking ("PATH: not a regular file"), a
+// directory too. Returns a blocking O_CLOEXEC descriptor; throws apd::Error.
+// Every reader of a file a user names opens it through these two.
+[[nodiscard]] int open_regular_file(const std::filesystem::path& path);
+// The same as a stdio stream ("rb"), owned by the caller.
+[[nodiscard]] std::FILE* open_regular_stream(const std::filesystem::path& path);
+
+// Reads a whole regular file; throws apd::Error naming the file on failure.
 [[nodiscard]] std::string read_text_file(const std::filesystem::path& path);
 
 }  // namespace apd

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,10 @@ struct RunPaths {
   [[nodiscard]] std::filesystem::path checkpoint(int epoch) const;
   [[nodiscard]] std::filesystem::path resume_state() const { return checkpoints() / "resume.pt"; }
   [[nodiscard]] std::filesystem::path lock() const { return dir / ".lock"; }
+  // The files tools read from a finished run (no checkpoints): what no output may overwrite.
+  [[nodiscard]] std::vector<std::filesystem::path> files() const {
+    return {run_json(), metrics(), summary(), dynamics()};
+  }
 };
 
 // A run directory as apd-train writes it.
@@ -71,6 +76,10 @@ class RunDir {
 // checkpoints/) that an apd-train is writing now, as its lock (RUN/.lock)
 // shows: its files would interleave with the training's.
 void refuse_output_in_running_run(const std::filesystem::path& output);
+// Throws UsageError "--out OUTPUT: it is the input INPUT; write the output
+// elsewhere" when `output` is the same file (device and inode) as one of
+// `inputs`, however either is spelled (./, .., symlinks, hard links).
+void refuse_output_over_inputs(const std::filesystem::path& output, std::span<const std::filesystem::path> inputs);
 
 // Epochs that have a checkpoint file, ascending.
 [[nodiscard]] std::vector<int> list_checkpoints(const RunPaths& run);
