@@ -3,11 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "apd/core/error.hpp"
 #include "apd/io/npy.hpp"
+#include "test_support.hpp"
 
 using Catch::Contains;
 
@@ -132,4 +134,17 @@ TEST_CASE("hand-written headers: what numpy accepts and what it refuses", "[npy]
   const std::vector<std::uint8_t> zip{'P', 'K', 3, 4, 0, 0, 0, 0, 0, 0, 0, 0};
   CHECK_THROWS_WITH(apd::parse_npy_header(zip, zip.size(), "x.npy"), Contains("x.npy: not a readable .npy array: "
                                                                               "no .npy magic"));
+}
+
+TEST_CASE("targets whose header declares another count are refused before their data is read", "[npy]") {
+  const apd::test::TempDir dir("npy-targets");
+  // A billion int8 targets in a sparse file (1 GB long, no disk used): read
+  // and widened to int64 before the count check, they would take 9 GB.
+  const auto bytes = npy_bytes("{'descr': '|i1', 'fortran_order': False, 'shape': (1000000000,), }", 0);
+  const auto path = dir.path() / "y.npy";
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  std::filesystem::resize_file(path, bytes.size() + 1'000'000'000);
+  CHECK_THROWS_WITH(apd::read_npy_targets(path, 200, "X.npy"),
+                    Contains("y.npy: holds 1000000000 targets but X.npy holds 200 instances"));
 }

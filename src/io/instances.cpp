@@ -95,7 +95,7 @@ void InstanceReader::open_npy(const DataChoice& d) {
   normalization_ = d.normalize.value_or(h.kind == NpyKind::floating ? Normalization::none : Normalization::unit);
   if (!d.targets.empty()) {
     targets_path_ = d.targets;
-    targets_ = read_npy_targets(targets_path_);
+    targets_ = read_npy_targets(targets_path_, count(), data_.string());
   }
 }
 

@@ -354,7 +354,8 @@ void NpyInstances::read(std::span<const std::int64_t> indices, std::span<float> 
   }
 }
 
-std::vector<std::int64_t> read_npy_targets(const std::filesystem::path& path) {
+std::vector<std::int64_t> read_npy_targets(const std::filesystem::path& path, std::optional<std::uint64_t> expected,
+                                           const std::string& data_name) {
   const std::string name = path.string();
   std::uint64_t size = 0;
   const struct Fd {
@@ -365,6 +366,9 @@ std::vector<std::int64_t> read_npy_targets(const std::filesystem::path& path) {
   if (h.shape.size() != 1) {
     throw Error(
         fmt::format("{}: targets have shape {}; one integer per instance ([N]) is needed", name, h.shape_text()));
+  }
+  if (expected && static_cast<std::uint64_t>(h.shape[0]) != *expected) {
+    throw Error(fmt::format("{}: holds {} targets but {} holds {} instances", name, h.shape[0], data_name, *expected));
   }
   std::vector<std::uint8_t> raw(h.data_bytes());
   pread_all(file.fd, raw.data(), raw.size(), h.data_offset, name);

@@ -322,9 +322,29 @@ std::int64_t ScriptModel::probe(const torch::Tensor& probe) {
 ModelOutput ScriptModel::forward(const torch::Tensor& input, const std::vector<std::size_t>& layers) {
   impl_->observe(layers);
   auto outputs = impl_->run(input);
-  ModelOutput out{outputs[0].toTensor(), {}};
+  // Every batch is checked as the probe was: a model's code may return
+  // other shapes or types for other inputs.
+  const std::int64_t n = input.size(0);
+  const auto& z = outputs[0];
+  if (!z.isTensor() || z.toTensor().dim() != 2 || z.toTensor().size(0) != n || z.toTensor().size(1) != impl_->classes ||
+      !z.toTensor().is_floating_point()) {
+    throw Error(
+        fmt::format("{}: forward returned {} for a batch of {} instances; the probe gave float logits of shape [N, {}]",
+                    impl_->name,
+                    z.isTensor() ? fmt::format("{} of shape {}", c10::toString(z.toTensor().scalar_type()),
+                                               fmt::join(z.toTensor().sizes(), "x"))
+                                 : std::string(z.tagKind()),
+                    n, impl_->classes));
+  }
+  ModelOutput out{z.toTensor(), {}};
   for (std::size_t k = 0; k < layers.size(); ++k) {
-    out.patterns.push_back(outputs[k + 1].toTensor().flatten(1).contiguous());
+    const torch::Tensor p = outputs[k + 1].toTensor();
+    const ReluLayer& layer = impl_->layers[layers[k] - 1];
+    if (p.dim() < 1 || p.size(0) != n || p.numel() != n * layer.width) {
+      throw Error(fmt::format("{}: ReLU layer {} gave shape {} for a batch of {}; the probe gave {} per instance",
+                              impl_->name, layers[k], fmt::join(p.sizes(), "x"), n, fmt::join(layer.shape, "x")));
+    }
+    out.patterns.push_back(p.flatten(1).contiguous());
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -74,6 +75,10 @@ class NpyInstances {
 };
 
 // A whole .npy file of integer targets, shape [N].
-[[nodiscard]] std::vector<std::int64_t> read_npy_targets(const std::filesystem::path& path);
+// With `expected`, a file whose header declares another count is refused
+// before its data is read ("holds N targets but DATA holds M instances").
+[[nodiscard]] std::vector<std::int64_t> read_npy_targets(const std::filesystem::path& path,
+                                                         std::optional<std::uint64_t> expected = std::nullopt,
+                                                         const std::string& data_name = "");
 
 }  // namespace apd
