@@ -179,9 +179,11 @@ std::string summary_text(const MonitorScores& m) {
   return render_text(monitor_flags_table(m)) + "\n" + render_text(monitor_detection_table(m));
 }
 
-void write_scores(const MonitorScoreOptions& o, const MonitorScores& m, const MonitorFile& file) {
+// The scores record the model that was run (its file as opened, its SHA-256
+// as computed now), not the path the monitor file claims.
+void write_scores(const MonitorScoreOptions& o, const MonitorScores& m, const MonitorModel& ran) {
   if (o.out.empty()) return;
-  write_monitor_scores(o.out, m, {o.monitor.string(), file.model.file, file.model.sha256},
+  write_monitor_scores(o.out, m, {o.monitor.string(), ran.file, ran.sha256},
                        {monitor_flags_table(m), monitor_detection_table(m)}, o.format);
 }
 
@@ -225,7 +227,7 @@ int run_monitor_score(const MonitorScoreOptions& o) {
         score_set("ood", observer.observe(ood_data(o, in), all, false, scores.layers), file.monitor, o.compute.threads);
     spdlog::debug("scored {} out-of-distribution instances in {:.2f} s", scores.ood->size(), clock.lap());
   }
-  write_scores(o, scores, file);
+  write_scores(o, scores, observer.model());
   if (o.out != "-") fmt::print("{}", summary_text(scores));
   return 0;
 }
