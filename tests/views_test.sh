@@ -17,10 +17,12 @@ data=(--data "$models/images.npy" --targets "$models/targets.npy" --input-shape 
 
 for name in lenet_scripted lenet_traced; do
   m=(--model "$models/$name.pt" "${data[@]}")
+  # The traced model's graph differs, its patterns must not: the first set of views on it too.
   # pool with edge windows (24 = 4 x 5 + 4, 8 = 2 x 3 + 2), channel shares, top:K, kept neurons.
   "$extract" "${m[@]}" --view 1=pool:5 --view 2=channel:0.25 --view 3=top:16 --view 4=neurons:83,0,40 \
     --out "$dir/$name-a.json" --quiet
   "$py" "$here/python/check_views.py" "$dir/$name-a.json" "$models/$name.patterns.npy" "$models/$name.predicted.npy" $shapes
+  [[ $name == lenet_traced ]] && continue
   # channel at S = 0, pool:3, top:K on 40 instances (ties on the active counts).
   "$extract" "${m[@]}" --limit 40 --view 1=channel --view 2=pool:3 --view 3=top:8 --view 4=top:50 \
     --out "$dir/$name-b.json" --quiet
@@ -51,7 +53,9 @@ assert len(g["views"][0]["neurons"]) == 4 and g["model"]["hidden"] == [16, 8], g
 PY
 echo "ok: the paper's MLP seen through top:4 and neurons:0,1"
 
-# Refusals: exit 2 for options, 1 for files; nothing written.
+# Refusals: exit 2 for options, 1 for files; nothing written. (Every
+# malformed --view text is a unit test, tests/test_views.cpp; here one, and
+# what needs the model.)
 lenet=(--model "$models/lenet_scripted.pt" "${data[@]}")
 refused() {
   local code="$1" regex="$2"; shift 2
@@ -60,16 +64,11 @@ refused() {
 }
 refused 2 "--view 3=pool:2: layer 3 is not C x H x W \(its shape is 120\)" "$extract" "${lenet[@]}" --view 3=pool:2
 refused 2 "--view 4=channel: layer 4 is not C x H x W" "$extract" "${lenet[@]}" --view 4=channel
-refused 2 "--view '1=pool:0': pool needs :K, a whole number >= 1" "$extract" "${lenet[@]}" --view 1=pool:0
 refused 2 "--view 1=pool:25: K = 25 exceeds the layer's 24 x 24 positions" "$extract" "${lenet[@]}" --view 1=pool:25
 refused 2 "--view 3=top:121: K = 121 exceeds layer 3's 120 neurons" "$extract" "${lenet[@]}" --view 3=top:121
 refused 2 "--view 3=neurons:5,120: neuron 120 does not exist: layer 3 has neurons 0..119" \
   "$extract" "${lenet[@]}" --view 3=neurons:120,5
-refused 2 "--view '3=neurons:1,1': neuron 1 is given twice" "$extract" "${lenet[@]}" --view 3=neurons:1,1
-refused 2 "--view '2=channel:1': channel takes :S, a share in \[0, 1\)" "$extract" "${lenet[@]}" --view 2=channel:1
 refused 2 "--view '3=mean:2': 'mean' is not a view" "$extract" "${lenet[@]}" --view 3=mean:2
-refused 2 "--view '0=full': '0' is not a ReLU layer" "$extract" "${lenet[@]}" --view 0=full
-refused 2 "--view 'top:8': expected L=KIND\[:ARG\]" "$extract" "${lenet[@]}" --view top:8
 refused 2 "--view: layer 3 has two views" "$extract" "${lenet[@]}" --view 3=top:8 --view 3=full
 refused 2 "--view 1=pool:2: layer 1 is not observed \(layers 3,4\)" "$extract" "${lenet[@]}" --layers 3,4 --view 1=pool:2
 refused 2 "--view 1=pool:2: layer 1 is not C x H x W \(its shape is 16\)" "$extract" --run "$run" --view 1=pool:2
