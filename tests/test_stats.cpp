@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "hand_made.hpp"
 
 #include "apd/core/error.hpp"
@@ -154,4 +157,18 @@ TEST_CASE("error flags give the hand-computed AUROCs the table and the report bo
   CHECK(*flags.small_strength == Approx(9.5 / 15));
   REQUIRE(flags.low_purity.has_value());
   CHECK(*flags.low_purity == Approx(0.5));
+}
+
+TEST_CASE("AUROC and FPR rank a NaN score above every other, and end", "[stats]") {
+  // A NaN once made equal scores never group: the loop did not end (found by fuzz_monitor).
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<apd::ScoredGroup> groups{{0.1, 1, 0}, {nan, 1, 1}, {0.5, 1, 0}, {nan, 1, 0}, {0.2, 1, 1}};
+  const auto with_inf = [&] {
+    auto g = groups;
+    for (auto& x : g) x.score = std::isnan(x.score) ? std::numeric_limits<double>::infinity() : x.score;
+    return g;
+  }();
+  CHECK(apd::auroc(groups) == apd::auroc(with_inf));
+  CHECK(apd::fpr_at_95_tpr(groups) == apd::fpr_at_95_tpr(with_inf));
+  CHECK(apd::auroc(groups).value() == Approx(3.5 / 6));  // pos {inf, 0.2} vs neg {0.1, 0.5, inf}: 2.5 + 1 of 6
 }

@@ -26,9 +26,19 @@ Counts counts_of(const std::vector<ScoredGroup>& groups) {
   return {positives, total - positives};
 }
 
+// An undefined score (NaN: e.g. the msp of NaN logits) ranks above every
+// defined one, as an undefined distance does; NaN would also break the
+// sort's ordering and the grouping of equal scores.
+void rank_undefined_highest(std::vector<ScoredGroup>& groups) {
+  for (auto& g : groups) {
+    if (std::isnan(g.score)) g.score = std::numeric_limits<double>::infinity();
+  }
+}
+
 }  // namespace
 
 std::optional<double> auroc(std::vector<ScoredGroup> groups) {
+  rank_undefined_highest(groups);
   std::sort(groups.begin(), groups.end(), [](const ScoredGroup& a, const ScoredGroup& b) { return a.score < b.score; });
   const auto [positives, negatives] = counts_of(groups);
   if (positives == 0 || negatives == 0) return std::nullopt;
@@ -53,6 +63,7 @@ std::optional<double> auroc(std::vector<ScoredGroup> groups) {
 }
 
 std::optional<double> fpr_at_95_tpr(std::vector<ScoredGroup> groups) {
+  rank_undefined_highest(groups);
   std::sort(groups.begin(), groups.end(), [](const ScoredGroup& a, const ScoredGroup& b) { return a.score > b.score; });
   const auto [positives, negatives] = counts_of(groups);
   if (positives == 0 || negatives == 0) return std::nullopt;

@@ -20,7 +20,7 @@ namespace apd {
 // AUROC of `score` (higher = more suspicious) as a detector of the positives,
 // from per-group (score, instances, positives); ties count one half
 // (the Mann-Whitney statistic with average ranks). Empty without positives
-// or without negatives.
+// or without negatives. A NaN score ranks above every other (as +infinity).
 struct ScoredGroup {
   double score = 0;
   std::uint64_t instances = 0;
