@@ -58,8 +58,8 @@ Observed run_model(Model& model, std::size_t rows, const BatchSource& batches, c
 BatchSource read_batches(const InstanceReader& data, std::span<const std::int64_t> indices, std::int64_t batch_size) {
   // No batch holds more rows than there are: two wide instances never
   // allocate a default batch of 1024.
-  std::vector<std::int64_t> sizes{std::max<std::int64_t>(1, std::min<std::int64_t>(
-                                      batch_size, static_cast<std::int64_t>(indices.size())))};
+  std::vector<std::int64_t> sizes{
+      std::max<std::int64_t>(1, std::min<std::int64_t>(batch_size, static_cast<std::int64_t>(indices.size())))};
   sizes.insert(sizes.end(), data.shape().begin(), data.shape().end());
   // One buffer for every batch, allocated as LibTorch allocates (aligned).
   auto buffer = torch::empty(sizes, torch::kFloat32);
