@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
 #include "apd_document.hpp"
 #include "apd_json_records.hpp"
 #include "json_window.hpp"
@@ -128,7 +129,8 @@ void reserve_from_graph(ApdDocument& doc, const nlohmann::json& graph, std::uint
   const std::uint64_t instances = number(graph.value("instances", nlohmann::json()));
   const auto widths = graph.value("widths", nlohmann::json::array());
   const auto unique = graph.value("unique_patterns", nlohmann::json::array());
-  if (!widths.is_array() || !unique.is_array() || widths.size() != unique.size() || widths.size() > 4096) return;
+  if (!widths.is_array() || !unique.is_array() || widths.size() != unique.size() || widths.size() > kMaxApdLayers)
+    return;
   std::uint64_t nodes = 64, words = 0;  // + label nodes
   for (std::size_t l = 0; l < widths.size(); ++l) {
     const std::uint64_t u = std::min<std::uint64_t>(number(unique[l]), bytes),

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
 #include "apd_document.hpp"
 
 namespace apd::detail {
@@ -66,6 +67,9 @@ class Validator {
     if (widths == d_.graph.end()) fail("graph", "missing field \"widths\"");
     if (!widths->is_array()) fail("graph.widths", fmt::format("expected an array, got {}", widths->type_name()));
     if (widths->empty()) fail("graph.widths", "at least one hidden layer is needed");
+    if (widths->size() > kMaxApdLayers) {
+      fail("graph.widths", fmt::format("{} layers; an APD holds at most {}", widths->size(), kMaxApdLayers));
+    }
     for (std::size_t l = 0; l < widths->size(); ++l) {
       const nlohmann::json& w = (*widths)[l];
       if (!w.is_number_unsigned() || w.get<std::uint64_t>() == 0 || w.get<std::uint64_t>() > kMaxWidth) {

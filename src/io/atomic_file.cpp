@@ -181,22 +181,67 @@ std::FILE* open_regular_stream(const std::filesystem::path& path) {
   return file;
 }
 
-std::string read_text_file(const std::filesystem::path& path) {
-  const int fd = open_regular_file(path);
+namespace {
+
+// Closes a descriptor on every path out of a reader.
+struct Descriptor {
+  int fd;
+  ~Descriptor() { ::close(fd); }
+};
+
+// Up to `size` bytes from `fd` (fewer only at the end); throws naming `path`.
+std::size_t read_some(int fd, char* out, std::size_t size, const std::filesystem::path& path) {
+  for (;;) {
+    const ssize_t n = ::read(fd, out, size);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno != EINTR) throw Error(fmt::format("{}: read failed: {}", path.string(), errno_text()));
+  }
+}
+
+std::string human_bytes(std::uint64_t bytes) {
+  return bytes >= (1u << 20) ? fmt::format("{} MB", bytes >> 20) : fmt::format("{} bytes", bytes);
+}
+
+}  // namespace
+
+std::string read_text_file(const std::filesystem::path& path, std::size_t max_bytes, std::string_view file_kind) {
+  const Descriptor file{open_regular_file(path)};
+  auto too_large = [&](std::uint64_t bytes) {
+    return Error(fmt::format("{}: {}, more than the {} a {} may hold", path.string(), human_bytes(bytes),
+                             human_bytes(max_bytes), file_kind));
+  };
+  struct stat st {};
+  if (::fstat(file.fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) > max_bytes) throw too_large(st.st_size);
   std::string text;
   char buffer[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      throw Error(fmt::format("{}: read failed: {}", path.string(), errno_text()));
-    }
-    text.append(buffer, static_cast<std::size_t>(n));
+  while (const std::size_t n = read_some(file.fd, buffer, sizeof buffer, path)) {
+    if (text.size() + n > max_bytes) throw too_large(text.size() + n);  // it grew while read
+    text.append(buffer, n);
   }
-  ::close(fd);
   return text;
+}
+
+void for_each_line(const std::filesystem::path& path, std::size_t max_line,
+                   const std::function<void(std::string_view, std::size_t)>& line) {
+  const Descriptor file{open_regular_file(path)};
+  std::string pending;  // the line read so far
+  std::size_t number = 1;
+  char buffer[1 << 16];
+  while (const std::size_t n = read_some(file.fd, buffer, sizeof buffer, path)) {
+    std::string_view chunk(buffer, n);
+    for (std::size_t end = chunk.find('\n'); end != std::string_view::npos; end = chunk.find('\n')) {
+      if (pending.size() + end > max_line) break;
+      pending.append(chunk.substr(0, end));
+      line(pending, number++);
+      pending.clear();
+      chunk.remove_prefix(end + 1);
+    }
+    if (pending.size() + std::min(chunk.size(), chunk.find('\n')) > max_line) {
+      throw Error(fmt::format("{}:{}: a line longer than {}", path.string(), number, human_bytes(max_line)));
+    }
+    pending.append(chunk);
+  }
+  if (!pending.empty()) line(pending, number);
 }
 
 }  // namespace apd

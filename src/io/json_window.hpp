@@ -17,6 +17,7 @@
 
 #include "apd/core/error.hpp"
 #include "apd/core/huge_pages.hpp"
+#include "apd/core/limits.hpp"
 #include "apd_document.hpp"
 
 namespace apd::detail {
@@ -82,6 +83,9 @@ class Window {
         --depth, ++pos_;
       } else if (depth == 0 && (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t')) {
         return;
+      } else if (c < 0x20 || c >= 0x7f) {
+        // No JSON text has a control byte or a non-ASCII byte outside a string.
+        syntax_error(fmt::format("unexpected byte 0x{:02x}", c), c);
       } else {
         ++pos_;
       }
@@ -97,6 +101,8 @@ class Window {
     std::array<bool, 256> plain{};
     plain.fill(true);
     for (const unsigned char c : {'"', '{', '[', '}', ']', ',', ' ', '\n', '\r', '\t'}) plain[c] = false;
+    for (int c = 0; c < 0x20; ++c) plain[c] = false;
+    for (int c = 0x7f; c < 0x100; ++c) plain[c] = false;
     return plain;
   }();
 
@@ -128,6 +134,13 @@ class Window {
       pos_ -= keep;
       end_ -= keep;
       if (mark_ != kNone) mark_ -= keep;
+    }
+    // One value (a record, the graph) is held whole: never one beyond the cap.
+    if (mark_ != kNone && end_ - mark_ >= kMaxJsonValueBytes) {
+      throw Error(
+          fmt::format("{}: the JSON value at byte {} is longer than {} MB, the most one record or the "
+                      "metadata may take",
+                      name_, base_ + mark_, kMaxJsonValueBytes >> 20));
     }
     // Reads in chunks of up to 4 MiB, no larger than the whole input.
     const std::size_t chunk = std::clamp<std::uint64_t>(source_.size() + 1, 4096, kReadBytes);

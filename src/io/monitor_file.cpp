@@ -250,7 +250,7 @@ MonitorFile parse_monitor_file(std::string_view bytes, const std::string& name) 
 }
 
 MonitorFile read_monitor_file(const std::filesystem::path& path) {
-  return parse_monitor_file(read_text_file(path), path.string());
+  return parse_monitor_file(read_text_file(path, kMaxMonitorFileBytes, "monitor file"), path.string());
 }
 
 }  // namespace apd

@@ -205,7 +205,7 @@ MonitorScores parse_monitor_scores(std::string_view bytes, const std::string& na
 }
 
 MonitorScores read_monitor_scores(const std::filesystem::path& path) {
-  return parse_monitor_scores(read_text_file(path), path.string());
+  return parse_monitor_scores(read_text_file(path, kMaxScoresFileBytes, "scores file"), path.string());
 }
 
 }  // namespace apd

@@ -212,23 +212,34 @@ nlohmann::json parse_json(std::string_view text, const std::string& name) {
   }
 }
 
+namespace {
+
+// Appends one metrics.jsonl line (blank lines are skipped); epochs must rise.
+void add_metrics_line(std::string_view line, const std::string& where, std::vector<EpochMetrics>& out) {
+  if (line.empty()) return;
+  out.push_back(metrics_from_json(parse_json(line, where), where));
+  if (out.size() > 1 && out.back().epoch <= out[out.size() - 2].epoch) {
+    throw Error(
+        fmt::format("{}: epoch {} does not follow epoch {}", where, out.back().epoch, out[out.size() - 2].epoch));
+  }
+}
+
+}  // namespace
+
 std::vector<EpochMetrics> read_metrics(const std::filesystem::path& file) {
-  return parse_metrics(read_text_file(file), file.string());
+  // One line at a time: memory is the epochs read, whatever the file holds.
+  std::vector<EpochMetrics> out;
+  for_each_line(file, kMaxJsonLineBytes, [&](std::string_view line, std::size_t n) {
+    if (!line.empty()) add_metrics_line(line, fmt::format("{}:{}", file.string(), n), out);
+  });
+  return out;
 }
 
 std::vector<EpochMetrics> parse_metrics(const std::string& text, const std::string& name) {
   std::istringstream in(text);
   std::vector<EpochMetrics> out;
   std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.empty()) continue;
-    const std::string where = fmt::format("{}:{}", name, n);
-    out.push_back(metrics_from_json(parse_json(line, where), where));
-    if (out.size() > 1 && out.back().epoch <= out[out.size() - 2].epoch) {
-      throw Error(
-          fmt::format("{}: epoch {} does not follow epoch {}", where, out.back().epoch, out[out.size() - 2].epoch));
-    }
-  }
+  for (int n = 1; std::getline(in, line); ++n) add_metrics_line(line, fmt::format("{}:{}", name, n), out);
   return out;
 }
 

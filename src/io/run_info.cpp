@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
 #include "apd/io/atomic_file.hpp"
 
 namespace apd {
@@ -222,7 +223,8 @@ RunInfo read_run_info(const RunPaths& run) {
   if (!std::filesystem::exists(path)) {
     throw Error(fmt::format("{}: not a run directory (no run.json; runs are made by apd-train)", run.dir.string()));
   }
-  return run_info_from_json(parse_json(read_text_file(path), path.string()), path.string());
+  return run_info_from_json(parse_json(read_text_file(path, kMaxRunInfoBytes, "run.json"), path.string()),
+                            path.string());
 }
 
 nlohmann::json to_json(const RunInfo& info) {

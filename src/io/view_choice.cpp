@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
 #include "apd/io/apd_json.hpp"
 #include "apd/io/atomic_file.hpp"
 #include "apd/io/monitor_file.hpp"
@@ -88,16 +89,18 @@ LayerView agree(const LayerView& mine, const LayerView& theirs, const std::strin
 
 RecordedViews read_recorded_views(const std::filesystem::path& path) {
   const std::string file = path.string();
-  const std::string text = read_text_file(path);
-  // A monitor names its format at the top level; anything else is read as an APD.
-  MonitorFile monitor;
+  // An APD is read streaming (it may be gigabytes); a monitor, which names
+  // its format at the top level, whole. A file that is neither: the APD error.
   try {
-    monitor = parse_monitor_file(text, file);
+    return recorded_views(read_apd_file(path), file);
   } catch (const Error&) {
-    if (text.find("\"apd-monitor/") == std::string::npos) return recorded_views(parse_apd_json(text, file), file);
-    throw;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec || size > kMaxMonitorFileBytes) throw;
+    const std::string text = read_text_file(path, kMaxMonitorFileBytes, "monitor file");
+    if (text.find("\"apd-monitor/") == std::string::npos) throw;
+    return monitor_views(parse_monitor_file(text, file), file);
   }
-  return monitor_views(monitor, file);
 }
 
 std::vector<LayerView> plan_views(const ViewChoice& choice, const RecordedViews* recorded,

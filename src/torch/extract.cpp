@@ -196,7 +196,7 @@ int run_extraction(const ExtractOptions& o) {
   }
   const Model& first = *series.jobs.front().model;
   const std::vector<std::size_t> layers = chosen_layers(o.layers, first.relu_widths().size());
-  const std::int64_t batch = o.compute.batch_size_for(series.kind);
+  const std::int64_t batch = fitted_batch(first, data.reader, o.compute.batch_size_for(series.kind));
   const Chosen chosen = choose_instances(o.selection, data, batch, first.classes(), true);
   spdlog::debug("selected {} instances in {:.2f} s", chosen.window.own().size(), clock.lap());
   const auto planned =

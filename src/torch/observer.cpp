@@ -121,7 +121,7 @@ struct Observer::Impl {
     if (labelled && data.reader.targets().empty()) {
       throw UsageError(fmt::format("--data {}: needs --targets y.npy (the labels)", data.reader.data_path().string()));
     }
-    const std::int64_t batch = compute.batch_size_for(series.kind);
+    const std::int64_t batch = fitted_batch(net(), data.reader, compute.batch_size_for(series.kind));
     Chosen chosen = choose_instances(s, data, batch, net().classes(), labelled);
     const std::vector<std::size_t> observed(layers.begin(), layers.end());
     const auto& indices = chosen.window.forward;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include "apd/core/error.hpp"
 
@@ -76,6 +77,22 @@ BatchSource tensor_batches(const torch::Tensor& inputs) {
   return [inputs](std::size_t begin, std::size_t count) {
     return inputs.slice(0, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(begin + count));
   };
+}
+
+std::int64_t fitted_batch_size(const Model& model, const InstanceReader& data, std::int64_t requested) {
+  std::int64_t values = 2 * static_cast<std::int64_t>(data.instance_size());
+  for (const std::size_t w : model.relu_widths()) values += 3 * static_cast<std::int64_t>(w);
+  const std::int64_t bytes = std::max<std::int64_t>(1, values * static_cast<std::int64_t>(sizeof(float)));
+  return std::clamp<std::int64_t>(kMaxBatchBytes / bytes, 1, requested);
+}
+
+std::int64_t fitted_batch(const Model& model, const InstanceReader& data, std::int64_t requested) {
+  const std::int64_t batch = fitted_batch_size(model, data, requested);
+  if (batch < requested) {
+    spdlog::info("batches of {} instance{} instead of {}: a batch holds at most {} MB of inputs and activations", batch,
+                 batch == 1 ? "" : "s", requested, kMaxBatchBytes >> 20);
+  }
+  return batch;
 }
 
 torch::Tensor probe_batch(const InstanceReader& data) {

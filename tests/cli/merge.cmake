@@ -25,6 +25,12 @@ if(APD_BUILD_TORCH)
             ${RUN} ${APD_SCRATCH}/hostile)
   set_tests_properties(hostile.fifo_device_inputs_planted_temporaries_output_over_input PROPERTIES
     FIXTURES_REQUIRED "script_models;synthetic_run" TIMEOUT 600)
+  add_test(NAME hostile.gigabyte_inputs_wide_instances_bounded_memory
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bounded_memory_test.sh $<TARGET_FILE_DIR:apd-extract> ${APD_PYTHON}
+            ${RUN} ${APD_SCRATCH}/bounded-memory)
+  # Peak RSS is measured: under ASan it would be the sanitizer's (scripts/asan.sh skips "large").
+  set_tests_properties(hostile.gigabyte_inputs_wide_instances_bounded_memory PROPERTIES
+    LABELS large FIXTURES_REQUIRED synthetic_run TIMEOUT 300)
   # A real one-node Slurm (slurm-wlm, munge) started and stopped by the test.
   add_test(NAME slurm.array_job_then_merge_equals_one_process
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/slurm_test.sh ${EXTRACT} ${MERGE} ${RUN} ${APD_SCRATCH}/slurm)

@@ -31,6 +31,20 @@ inline constexpr std::size_t kMaxClasses = std::size_t{1} << 20;
 inline constexpr std::size_t kMaxMonitorLayers = 4096;
 inline constexpr std::int64_t kMaxMonitorWidth = std::int64_t{1} << 24;
 
+// What readers accept from a file, whatever it declares: ReLU layers of an
+// APD (graph.widths), the bytes of one JSON value the APD reader holds at
+// once (a node, link or instance record, or the graph metadata; its strings
+// included), one line of metrics.jsonl, and a run.json.
+inline constexpr std::size_t kMaxApdLayers = 4096;
+inline constexpr std::size_t kMaxJsonValueBytes = std::size_t{64} << 20;
+inline constexpr std::size_t kMaxJsonLineBytes = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxRunInfoBytes = std::size_t{16} << 20;
+// Files read whole into a JSON document (memory ~8x their size): a monitor
+// (patterns of a few layers) and a scores file (~45 bytes per instance and
+// score, so ~2M instances).
+inline constexpr std::size_t kMaxMonitorFileBytes = std::size_t{256} << 20;
+inline constexpr std::size_t kMaxScoresFileBytes = std::size_t{256} << 20;
+
 // A count option within 1..max; throws UsageError "OPTION: V must be at
 // least 1" or "OPTION: V exceeds the maximum of MAX".
 template <typename T>

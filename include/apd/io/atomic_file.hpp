@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -55,7 +57,17 @@ void write_file_atomically(const std::filesystem::path& target, std::string_view
 // The same as a stdio stream ("rb"), owned by the caller.
 [[nodiscard]] std::FILE* open_regular_stream(const std::filesystem::path& path);
 
-// Reads a whole regular file; throws apd::Error naming the file on failure.
-[[nodiscard]] std::string read_text_file(const std::filesystem::path& path);
+// Reads a whole regular file of at most `max_bytes` ("PATH: N bytes, more
+// than the M a FILE_KIND may hold" otherwise, before reading it); throws
+// apd::Error naming the file on failure.
+[[nodiscard]] std::string read_text_file(const std::filesystem::path& path,
+                                         std::size_t max_bytes = std::numeric_limits<std::size_t>::max(),
+                                         std::string_view file_kind = "file");
+
+// Calls `line(text, number)` for each line of a regular file (without its
+// newline; numbered from 1), holding one line at a time: a line longer than
+// `max_line` bytes throws "PATH:N: a line longer than M bytes".
+void for_each_line(const std::filesystem::path& path, std::size_t max_line,
+                   const std::function<void(std::string_view, std::size_t)>& line);
 
 }  // namespace apd

@@ -45,6 +45,18 @@ using LogitsSink = std::function<void(std::size_t begin, const torch::Tensor& lo
 // Batches that are views of the rows of `inputs` (no copies).
 [[nodiscard]] BatchSource tensor_batches(const torch::Tensor& inputs);
 
+// The rows per batch for `requested` (--batch-size): fewer when a batch of
+// that many would hold more than kMaxBatchBytes of inputs and activations
+// (estimated per instance as two copies of the input, as read and as
+// converted, plus three floats per ReLU neuron: pre-activation, output, and
+// what the next op makes of it), never
+// fewer than 1. Depends on the model and the instance shape only, so every
+// shard of a selection batches alike.
+inline constexpr std::int64_t kMaxBatchBytes = std::int64_t{256} << 20;
+[[nodiscard]] std::int64_t fitted_batch_size(const Model& model, const InstanceReader& data, std::int64_t requested);
+// The same, saying so (spdlog info) when it is fewer than requested.
+[[nodiscard]] std::int64_t fitted_batch(const Model& model, const InstanceReader& data, std::int64_t requested);
+
 // The first two instances of `data` (or the one), to learn a model's layers from.
 [[nodiscard]] torch::Tensor probe_batch(const InstanceReader& data);
 
