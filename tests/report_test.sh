@@ -18,6 +18,14 @@ data="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))
 grep -q 'other (' "$dir/merged.html" || { echo "FAIL: --max-nodes 4 merged nothing"; exit 1; }
 node "$browser/check_report.mjs" "$dir/report.html" "$shots/report.png"
 node "$browser/check_report.mjs" "$dir/merged.html" "$shots/report-merged.png"
+# HTML in every string that reaches the page (metadata, node ids, file names, --title): shown as text.
+payload='<!--<script>window.pwned=1</script><SCRIPT>window.pwned=2</SCRIPT></script --><img src=x onerror="window.pwned=3">'"'"'&amp;'
+inject="$(dirname "$0")/python/inject_payloads.py"
+for e in 1 5; do /usr/bin/python3 "$inject" apd "$dir/apd-e$e.json" "$dir/payload-e$e.json" "$payload"; done
+/usr/bin/python3 "$inject" scores "$dir/scores.json" "$dir/payload-scores.json" "$payload"
+"$report" --apd "$dir/payload-e1.json" "$dir/payload-e5.json" --monitor "$dir/payload-scores.json" --title "T$payload" \
+  --out "$dir/payload.html"
+node "$browser/check_report.mjs" "$dir/payload.html" "$shots/report-payload.png" "$payload"
 # For the error tests: an APD of a bare checkpoint, one of another depth, a run without metrics.
 cp "$dir/apd-e5.json" "$dir/other-run.json"
 sed -i 's|"run":"[^"]*"|"run":"/elsewhere/other-run"|' "$dir/other-run.json"

@@ -3,13 +3,16 @@
 // request outside the file, one rendered Sankey per APD file with one node per
 // displayed node and one path per displayed link, the heatmaps and Figure 1
 // drawn, and the monitor's histograms (one bar trace per group) and tables.
-// Writes a PNG screenshot. Usage: node check_report.mjs REPORT.html OUT.png
+// Writes a PNG screenshot. With PAYLOAD (HTML put into every string the page
+// shows, --title included), also: the page rendered all the same, no payload
+// ran (window.pwned) or became an element, and the title shows it as text.
+// Usage: node check_report.mjs REPORT.html OUT.png [PAYLOAD]
 import { chromium } from 'playwright-core';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const [, , html, png] = process.argv;
+const [, , html, png, payload] = process.argv;
 const failures = [];
 const userDataDir = mkdtempSync(join(tmpdir(), 'apd-chromium-'));
 const context = await chromium.launchPersistentContext(userDataDir, {
@@ -60,6 +63,11 @@ const result = await page.evaluate(() => {
     monitorPlots: [...document.querySelectorAll('.monitor-plot')].map((div) => ({
       id: div.id, groups: Number(div.dataset.groups), bars: div.querySelectorAll('.barlayer .trace').length })),
     monitorTables: document.querySelectorAll('table.flags, table.detection').length,
+    pwned: window.pwned ?? null,
+    // The page has three scripts: Plotly, the data, its own code.
+    planted: document.querySelectorAll('img[src="x"]').length + document.querySelectorAll('script').length - 3,
+    title: document.querySelector('h1')?.textContent ?? '',
+    captions: document.body.innerText,
   };
 });
 
@@ -77,6 +85,13 @@ if (result.hasChurn && result.churnTraces !== result.churnLayers + 1) failures.p
 if (result.monitorPlots.length !== result.monitorScores) failures.push(`${result.monitorPlots.length} monitor histograms for ${result.monitorScores} scores`);
 for (const m of result.monitorPlots) if (m.bars !== m.groups) failures.push(`${m.id}: ${m.bars} histograms drawn, ${m.groups} expected`);
 if (result.monitorScores && result.monitorTables !== 2) failures.push(`monitor: ${result.monitorTables} tables, 2 expected`);
+
+if (payload !== undefined) {
+  if (result.pwned !== null) failures.push(`a payload ran: window.pwned = ${result.pwned}`);
+  if (result.planted) failures.push(`${result.planted} payload element(s) in the page`);
+  if (!result.title.endsWith(payload)) failures.push(`the title does not show the payload as text: ${result.title}`);
+  if (result.captions.split(payload).length < 3) failures.push('the payload is not shown as text in the captions');
+}
 
 await page.screenshot({ path: png, fullPage: true });
 await context.close();
