@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   apd::app::add_selection_options(*b, build.selection, false);
   b->add_option("--layers", build.layers, "ReLU layers to monitor, e.g. 3 or 2,3 (default the last)")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber);
+      ->check(apd::app::non_negative());
   b->add_flag("--all-instances", build.all_instances, "Keep misclassified instances' patterns too");
   b->add_option("--out", build.out, "The monitor file to write (JSON, apd-monitor/1)")->required();
   apd::app::add_view_options(*b, build.views);

@@ -3,6 +3,8 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <string_view>
@@ -44,6 +46,27 @@ std::optional<std::string> non_utf8_option(const CLI::App& app) {
 
 }  // namespace
 
+namespace {
+
+// A run of more than 24 digits shown as its first 20, "...", and its length:
+// a 309-digit number never fills the one-line message.
+std::string shortened_numbers(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t j = i;
+    while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+    if (j - i > 24) {
+      out += fmt::format("{}... ({} digits)", text.substr(i, 20), j - i);
+    } else {
+      out += text.substr(i, std::max<std::size_t>(j - i, 1));
+    }
+    i = std::max(j, i + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::optional<int> parse(CLI::App& app, const std::string& program, int argc, char** argv) {
   try {
     app.parse(argc, argv);
@@ -54,7 +77,7 @@ std::optional<int> parse(CLI::App& app, const std::string& program, int argc, ch
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "{}: error: {} (see --help)\n", program, e.what());
+    fmt::print(stderr, "{}: error: {} (see --help)\n", program, shortened_numbers(e.what()));
     return 2;
   }
   if (const auto option = non_utf8_option(app)) {
@@ -69,7 +92,15 @@ CLI::Validator non_negative() {
   return CLI::Validator(
       [](const std::string& value) -> std::string {
         const auto first = value.find_first_not_of(" \t");
-        return first != std::string::npos && value[first] == '-' ? "'" + value + "' must not be negative" : "";
+        if (first != std::string::npos && value[first] == '-') return "'" + value + "' must not be negative";
+        // CLI11 would saturate a number beyond 64 bits to 2^64 - 1.
+        std::uint64_t parsed = 0;
+        const char* end = value.data() + value.size();
+        const char* begin = value.data() + (first == std::string::npos ? value.size() : first);
+        if (std::from_chars(begin, end, parsed).ec == std::errc::result_out_of_range) {
+          return "'" + value + "' is too large";
+        }
+        return "";
       },
       "");
 }

@@ -70,6 +70,21 @@ expect 2 "--out .*lenet_scripted.pt: it is the input" "$bin/apd-extract" --model
   --data "$models/images.npy" --targets "$models/targets.npy" --input-shape 1,28,28 --out "$models/lenet_scripted.pt"
 echo "ok: an output that is an input is refused, the input kept"
 
+# A model given by a relative path: the monitor records it absolute, so
+# `score` finds it from any directory; a relative one (older monitors) is
+# taken relative to the monitor file.
+(cd "$models" && "$bin/apd-monitor" build --model lenet_scripted.pt --data images.npy --targets targets.npy \
+  --input-shape 1,28,28 --limit 20 --layers 4 --out "$dir/relative.json" --quiet)
+grep -q "\"file\":\"$models/lenet_scripted.pt\"" "$dir/relative.json" || fail "the monitor's model path is not absolute"
+(cd / && "$bin/apd-monitor" score --monitor "$dir/relative.json" --data "$models/images.npy" \
+  --targets "$models/targets.npy" --limit 20 --out "$dir/relative-scores.json" --quiet >/dev/null)
+mkdir -p "$dir/old" && cp "$models/lenet_scripted.pt" "$dir/old/" && \
+  sed "s|\"file\":\"$models/|\"file\":\"|" "$dir/relative.json" >"$dir/old/monitor.json"
+(cd / && "$bin/apd-monitor" score --monitor "$dir/old/monitor.json" --data "$models/images.npy" \
+  --targets "$models/targets.npy" --limit 20 --out "$dir/old-scores.json" --quiet >/dev/null)
+grep -Eq "\"model_file\": ?\"$dir/old/lenet_scripted.pt\"" "$dir/old-scores.json" || fail "not scored with the model beside the monitor"
+echo "ok: a monitor's model path holds from any directory"
+
 # Paths that are not UTF-8 go into JSON and HTML: refused before any work.
 bad="$dir/$(printf 'bad\xff')"
 expect 2 "files: not valid UTF-8 text" "$bin/apd-stats" "$bad.json"

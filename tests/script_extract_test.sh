@@ -67,6 +67,8 @@ expect 1 "tuple_out.pt: forward must return logits of shape \[N, classes\]" \
 expect 1 "shifty.pt: forward returned Float of shape [0-9]+x2 for a batch of [0-9]+ instances; the probe gave float logits of shape \[N, 10\]" \
   "$extract" --model "$models/shifty.pt" "${common[@]}" --out "$dir/x.json"
 [[ ! -e "$dir/x.json" ]] || fail "shifty.pt: an APD was written"
+expect 1 "no_classes.pt: forward returned logits of shape 2x0: a classifier needs at least one class" \
+  "$extract" --model "$models/no_classes.pt" "${common[@]}" --out "$dir/x.json"
 expect 2 "--layers: layer 9 does not exist; the model has 4 ReLU layer" \
   "$extract" --model "$models/lenet_scripted.pt" "${common[@]}" --input-shape 1,28,28 --layers 9 --out "$dir/x.json"
 expect 2 "--input-shape 3,28,28 holds 2352 values; each instance of .* holds 784" \

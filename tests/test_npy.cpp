@@ -12,6 +12,8 @@
 #include "test_support.hpp"
 
 using Catch::Contains;
+using Catch::Equals;
+using Catch::StartsWith;
 
 namespace {
 
@@ -122,6 +124,12 @@ TEST_CASE("hand-written headers: what numpy accepts and what it refuses", "[npy]
   CHECK_THROWS_WITH(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 1}", 4),
                     Contains("header key 'extra' is not one of descr, fortran_order, shape"));
   CHECK_THROWS_WITH(parse("{'descr': '<f4', 'fortran_order': False}", 4), Contains("header lacks one of"));
+  // Bytes of the header quoted whole: a NUL or a newline neither cuts nor splits the message.
+  using namespace std::string_literals;
+  CHECK_THROWS_WITH(parse("{'descr': '<f\0\n4', 'fortran_order': False, 'shape': (1,), }"s, 4),
+                    Equals("x.npy: not a readable .npy array: dtype '<f\\x00\\x0a4' is not a plain numeric dtype"));
+  CHECK_THROWS_WITH(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'a\0b': 1}"s, 4),
+                    StartsWith("x.npy: not a readable .npy array: header key 'a\\x00b' is not one of"));
   CHECK_THROWS_WITH(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 4),
                     Contains("an axis of the shape exceeds"));
   CHECK_THROWS_WITH(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (16777216, 16777216, 16777216), }", 4),

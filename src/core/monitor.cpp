@@ -101,8 +101,8 @@ std::vector<std::uint64_t> distinct_sorted(const std::vector<std::uint64_t>& row
 void check_labels(std::span<const std::int32_t> labels, std::size_t classes, const char* what) {
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= classes) {
-      throw Error(fmt::format("{} label {} of instance {} is outside the classes 0..{}", what, labels[i], i,
-                              classes == 0 ? 0 : classes - 1));
+      throw Error(fmt::format("{} label {} of instance {} is outside the classes {}", what, labels[i], i,
+                              index_range(classes)));
     }
   }
 }

@@ -42,4 +42,19 @@ bool is_valid_utf8(std::string_view text) noexcept {
   return true;
 }
 
+std::string quoted_bytes(std::string_view bytes, std::size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : bytes.substr(0, max)) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f) {
+      out += c;
+    } else {
+      out += {'\\', 'x', kHex[b >> 4], kHex[b & 15]};
+    }
+  }
+  if (bytes.size() > max) out += "...";
+  return out;
+}
+
 }  // namespace apd

@@ -227,7 +227,7 @@ void IdxImageFile::read(std::span<const std::int64_t> indices, std::span<std::ui
   for (std::size_t k = 0; k < indices.size(); ++k) {
     const auto i = static_cast<std::size_t>(indices[k]);
     if (indices[k] < 0 || i >= count_) {
-      throw Error(fmt::format("{}: image {} is outside 0..{}", path_.string(), indices[k], count_ - 1));
+      throw Error(fmt::format("{}: image {} is outside {}", path_.string(), indices[k], index_range(count_)));
     }
     std::uint8_t* dst = out.data() + k * size;
     if (fd_ < 0) {

@@ -15,6 +15,7 @@
 #include <fmt/ranges.h>
 
 #include "apd/core/error.hpp"
+#include "apd/core/utf8.hpp"
 #include "apd/io/atomic_file.hpp"
 
 namespace apd {
@@ -49,7 +50,7 @@ class HeaderParser {
         shape = true;
         out.shape = tuple();
       } else {
-        fail("header key '{}' is not one of descr, fortran_order, shape (or is repeated)", key);
+        fail("header key '{}' is not one of descr, fortran_order, shape (or is repeated)", quoted_bytes(key));
       }
       if (!peek('}')) expect(',');
     }
@@ -126,7 +127,7 @@ class HeaderParser {
 };
 
 [[noreturn]] void bad_dtype(const std::string& name, const std::string& descr, std::string_view why) {
-  throw Error(fmt::format("{}: not a readable .npy array: dtype '{}' {}", name, descr, why));
+  throw Error(fmt::format("{}: not a readable .npy array: dtype '{}' {}", name, quoted_bytes(descr), why));
 }
 
 // The dtype from its descr ("<f4"); anything but plain numbers is refused by name.
@@ -317,8 +318,8 @@ NpyInstances::NpyInstances(const std::filesystem::path& path) : path_(path) {
       throw Error(fmt::format("{}: shape {} holds no instances", path.string(), header_.shape_text()));
     }
     if (!(header_.kind == NpyKind::floating || (header_.kind == NpyKind::unsigned_int && header_.item_size == 1))) {
-      throw Error(
-          fmt::format("{}: dtype '{}': instances must be uint8, float32 or float64", path.string(), header_.descr));
+      throw Error(fmt::format("{}: dtype '{}': instances must be uint8, float32 or float64", path.string(),
+                              quoted_bytes(header_.descr)));
     }
   } catch (...) {
     ::close(fd_);
@@ -339,7 +340,7 @@ void NpyInstances::read(std::span<const std::int64_t> indices, std::span<float> 
   for (std::size_t k = 0; k < indices.size();) {
     const auto i = static_cast<std::size_t>(indices[k]);
     if (indices[k] < 0 || i >= count()) {
-      throw Error(fmt::format("{}: instance {} is outside 0..{}", path_.string(), indices[k], count() - 1));
+      throw Error(fmt::format("{}: instance {} is outside {}", path_.string(), indices[k], index_range(count())));
     }
     // Runs of consecutive indices are read with one pread.
     std::size_t run = 1;

@@ -99,7 +99,7 @@ void check_indices(const std::vector<std::int64_t>& indices, std::uint64_t sourc
   for (std::size_t k = 0; k < indices.size(); ++k) {
     const std::int64_t i = indices[k];
     if (i < 0 || static_cast<std::uint64_t>(i) >= source_count) {
-      f.fail(fmt::format("{}[{}]", key, k), fmt::format("{} is outside 0..{}", i, source_count - 1));
+      f.fail(fmt::format("{}[{}]", key, k), fmt::format("{} is outside {}", i, index_range(source_count)));
     }
     if (k > 0 && i <= indices[k - 1]) f.fail(fmt::format("{}[{}]", key, k), "indices must ascend");
   }
@@ -130,7 +130,8 @@ void check_corruption(const RunInfo& info, const Fields& f) {
   for (std::size_t k = 0; k < c.labels.size(); ++k) {
     if (c.labels[k] < 0 || c.labels[k] >= info.model.classes) {
       f.fail(fmt::format("label_corruption.labels[{}]", k),
-             fmt::format("{} is outside 0..{}", c.labels[k], info.model.classes - 1));
+             fmt::format("{} is outside {}", c.labels[k],
+                         index_range(static_cast<std::uint64_t>(std::max<std::int64_t>(info.model.classes, 0)))));
     }
   }
   const auto& val = info.split.val_indices;

@@ -173,9 +173,9 @@ std::vector<std::int32_t> true_labels(std::span<const std::int64_t> chosen, cons
   for (const auto i : chosen) {
     const std::int64_t label = reader.targets()[static_cast<std::size_t>(i)];
     if (label < 0 || label >= classes) {
-      throw Error(fmt::format("{}: {} {} of instance {} is outside the model's classes 0..{}",
+      throw Error(fmt::format("{}: {} {} of instance {} is outside the model's classes {}",
                               reader.targets_path().string(), reader.idx() ? "label" : "target", label, i,
-                              classes - 1));
+                              index_range(static_cast<std::uint64_t>(classes))));
     }
     truth.push_back(static_cast<std::int32_t>(label));
   }

@@ -78,6 +78,9 @@ int run_monitor_build(const MonitorBuildOptions& o) {
   }
   MonitorFile file;
   file.model = observer.model();
+  // Absolute, so that `score` finds them from any directory.
+  if (!file.model.file.empty()) file.model.file = std::filesystem::absolute(file.model.file).string();
+  if (file.model.run) file.model.run = std::filesystem::absolute(*file.model.run).string();
   file.preprocessing = observer.preprocessing();
   file.tool = tool_record();
   file.monitor = build_monitor(seen.patterns, layers, seen.truth, seen.predicted, file.model.classes, o.all_instances,
@@ -101,17 +104,24 @@ int run_monitor_build(const MonitorBuildOptions& o) {
 
 namespace {
 
+// A path the monitor records: a relative one (monitors before 2026-12-07
+// recorded paths as given) is taken relative to the monitor file's directory.
+std::filesystem::path recorded_path(const std::string& recorded, const std::filesystem::path& monitor) {
+  const std::filesystem::path p(recorded);
+  return p.is_absolute() ? p : monitor.parent_path() / p;
+}
+
 // The model to score with: the options', or the one the monitor records.
 ModelChoice scoring_model(const MonitorScoreOptions& o, const MonitorFile& m) {
   ModelChoice c = o.model;
   if (c.run.empty() && c.checkpoint.empty() && c.model.empty()) {
     if (m.model.kind == "torchscript") {
-      c.model = m.model.file;
+      c.model = recorded_path(m.model.file, o.monitor);
     } else if (m.model.run && m.model.epoch) {
-      c.run = *m.model.run;
+      c.run = recorded_path(*m.model.run, o.monitor);
       c.epochs = {std::to_string(*m.model.epoch)};
     } else {
-      c.checkpoint = m.model.file;
+      c.checkpoint = recorded_path(m.model.file, o.monitor);
     }
   }
   return c;

@@ -106,7 +106,8 @@ struct Observer::Impl {
 
   void check_layers(std::span<const std::size_t> layers) const {
     for (const std::size_t l : layers) {
-      if (l == 0 || l > model.relu_widths.size()) {
+      if (l == 0) throw UsageError("--layers: ReLU layers are numbered from 1");
+      if (l > model.relu_widths.size()) {
         throw UsageError(fmt::format("--layers: layer {} does not exist; the model has {} ReLU layer(s)", l,
                                      model.relu_widths.size()));
       }

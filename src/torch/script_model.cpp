@@ -315,6 +315,10 @@ std::int64_t ScriptModel::probe(const torch::Tensor& probe) {
     for (const auto s : layer.shape) layer.width *= s;
     if (layer.width == 0) throw Error(fmt::format("{}: ReLU layer {} has no neurons", impl_->name, l + 1));
   }
+  if (logits.toTensor().size(1) == 0) {
+    throw Error(fmt::format("{}: forward returned logits of shape {}x0: a classifier needs at least one class",
+                            impl_->name, n));
+  }
   impl_->classes = logits.toTensor().size(1);
   return impl_->classes;
 }

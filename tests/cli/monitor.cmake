@@ -16,8 +16,12 @@ if(APD_BUILD_TORCH)
   apd_expect(monitor.build_needs_out 2 "--out is required" ONE_LINE COMMAND ${MONITOR} build --run ${RUN})
   apd_expect(monitor.build_no_model 2 "give one of --run RUNDIR, --checkpoint FILE or --model FILE.pt" ONE_LINE
     ABSENT ${MON} COMMAND ${MONITOR} build --out ${MON})
-  apd_expect(monitor.build_layer_zero 2 "--layers: Value 0 not in range" ONE_LINE ABSENT ${MON}
+  apd_expect(monitor.build_layer_zero 2 "--layers: ReLU layers are numbered from 1" ONE_LINE ABSENT ${MON} FIXTURES synthetic_run
     COMMAND ${MONITOR} build --run ${RUN} --layers 0 --out ${MON})
+  string(REPEAT 9 309 nines)
+  apd_expect(monitor.build_layer_309_digits 2 "--layers: '99999999999999999999[.][.][.] [(]309 digits[)]' is too large"
+    ONE_LINE ABSENT ${MON} COMMAND ${MONITOR} build --run ${RUN} --layers
+    ${nines} --out ${MON})
   apd_expect(monitor.build_layer_out_of_range 2 "--layers: layer 4 does not exist. the model has 2 ReLU layer" ONE_LINE
     ABSENT ${MON} FIXTURES synthetic_run COMMAND ${MONITOR} build --run ${RUN} --layers 4 --out ${MON})
   apd_expect(monitor.build_threads_zero 2 "--threads: 0 must be at least 1" ONE_LINE ABSENT ${MON}

@@ -8,6 +8,7 @@ for the tests to compare with apd's byte for byte.
   no_relu.pt                            a Linear model without ReLU
   tuple_out.pt                          forward returns a tuple
   shifty.pt                             10 classes for batches of 2 (the probe), 2 for larger ones
+  no_classes.pt                         logits of shape [N, 0]
   mlp.pt, mlp_state.pt                  the paper's 784-40-40-40-10 nn.Sequential, scripted, and
                                         its state_dict (torch.save), the same weights
   lenet-e1.pt, lenet-e2.pt              LeNet-5 at two "epochs" (different weights)
@@ -114,6 +115,15 @@ class Shifty(nn.Module):
         return y
 
 
+class NoClasses(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return F.relu(self.w(x.flatten(1)))[:, :0]
+
+
 def reference(model, x):
     """PyTorch's own patterns: every relu/relu_ call's output > 0, in call order."""
     seen = []
@@ -137,7 +147,7 @@ def save(model, name, x, traced=False):
     model.eval()
     scripted = torch.jit.trace(model, x[:2]) if traced else torch.jit.script(model)
     scripted.save(os.path.join(out, f"{name}.pt"))
-    if name in ("loop", "no_relu", "tuple_out", "shifty"):
+    if name in ("loop", "no_relu", "tuple_out", "shifty", "no_classes"):
         return
     patterns, predicted = reference(model, x)
     np.save(os.path.join(out, f"{name}.patterns.npy"), patterns)
@@ -153,6 +163,7 @@ save(Loop(), "loop", torch.from_numpy(images))
 save(NoRelu(), "no_relu", torch.from_numpy(images))
 save(TupleOut(), "tuple_out", torch.from_numpy(images))
 save(Shifty(), "shifty", torch.from_numpy(images))
+save(NoClasses(), "no_classes", torch.from_numpy(images))
 mlp = nn.Sequential(nn.Linear(784, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(),
                     nn.Linear(40, 10))
 save(mlp, "mlp", torch.from_numpy(images).flatten(1))

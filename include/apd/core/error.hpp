@@ -3,6 +3,7 @@
 // data, a missing file, a runtime failure). Messages name the file or option.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -17,5 +18,11 @@ class UsageError : public Error {
  public:
   using Error::Error;
 };
+
+// The valid indices of `count` things for a message: "0..9", or "0..-1"
+// never: "(none)" when there are none.
+[[nodiscard]] inline std::string index_range(std::uint64_t count) {
+  return count == 0 ? std::string("(none)") : "0.." + std::to_string(count - 1);
+}
 
 }  // namespace apd

@@ -25,9 +25,10 @@ inline constexpr std::string_view kMonitorFormat = "apd-monitor/1";
 // The model a monitor belongs to: scoring with any other is refused.
 struct MonitorModel {
   std::string kind;                      // "mlp" (an apd-train run or a state_dict) or "torchscript"
-  std::string file;                      // the checkpoint or TorchScript file, as given
+  std::string file;                      // the checkpoint or TorchScript file (absolute; a relative one is
+                                         // taken relative to the monitor file's directory)
   std::string sha256;                    // of that file
-  std::optional<std::string> run;        // the apd-train run directory, if any
+  std::optional<std::string> run;        // the apd-train run directory, if any (as `file`)
   std::optional<int> epoch;              // the run's epoch, if any
   std::string architecture;              // "784-40-40-40-10" or "torchscript"
   std::vector<std::size_t> relu_widths;  // every ReLU layer's width, in call order
