@@ -16,7 +16,10 @@ CLI::Option_group* add_model_options(CLI::App& app, ModelChoice& m, const ModelO
       "Epoch of the run: a number, best or last (default last)");
   if (style.series) {
     auto* many =
-        g->add_option("--epochs", m.epochs, "Several epochs, comma-separated (use {epoch} in --out)")->delimiter(',');
+        g->add_option("--epochs", m.epochs,
+                      "Several epochs, comma-separated: N, A-B, A-B:S (every S-th), all (every checkpoint), best, last "
+                      "(use {epoch} in --out)")
+            ->delimiter(',');
     one->excludes(many);
   } else {
     one->needs(run);

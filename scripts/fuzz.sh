@@ -64,6 +64,8 @@ done
 if [[ -f "$scratch/synthetic-run/run.json" ]]; then
   { printf '\x00'; cat "$scratch/synthetic-run/run.json"; } >"$seeds/fuzz_run_files/run.json"
   { printf '\x01'; cat "$scratch/synthetic-run/metrics.jsonl"; } >"$seeds/fuzz_run_files/metrics.jsonl"
+  # The line splitter, fed in chunks of 6 bytes.
+  { printf '\x02\x05'; cat "$scratch/synthetic-run/metrics.jsonl"; } >"$seeds/fuzz_run_files/lines"
   { printf '\x00'; /usr/bin/python3 -c "
 import json, sys
 j = json.load(open(sys.argv[1])); train = [i for i in range(20) if i not in set(j['split']['val_indices'])]

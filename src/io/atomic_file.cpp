@@ -221,27 +221,35 @@ std::string read_text_file(const std::filesystem::path& path, std::size_t max_by
   return text;
 }
 
+void LineSplitter::check(std::size_t length) const {
+  if (length > max_line_)
+    throw Error(fmt::format("{}:{}: a line longer than {}", name_, number_, human_bytes(max_line_)));
+}
+
+void LineSplitter::feed(std::string_view chunk) {
+  for (std::size_t end = chunk.find('\n'); end != std::string_view::npos; end = chunk.find('\n')) {
+    check(pending_.size() + end);
+    pending_.append(chunk.substr(0, end));
+    sink_(pending_, number_++);
+    pending_.clear();
+    chunk.remove_prefix(end + 1);
+  }
+  check(pending_.size() + chunk.size());
+  pending_.append(chunk);
+}
+
+void LineSplitter::finish() {
+  if (!pending_.empty()) sink_(pending_, number_);
+  pending_.clear();
+}
+
 void for_each_line(const std::filesystem::path& path, std::size_t max_line,
                    const std::function<void(std::string_view, std::size_t)>& line) {
   const Descriptor file{open_regular_file(path)};
-  std::string pending;  // the line read so far
-  std::size_t number = 1;
+  LineSplitter lines(max_line, line, path.string());
   char buffer[1 << 16];
-  while (const std::size_t n = read_some(file.fd, buffer, sizeof buffer, path)) {
-    std::string_view chunk(buffer, n);
-    for (std::size_t end = chunk.find('\n'); end != std::string_view::npos; end = chunk.find('\n')) {
-      if (pending.size() + end > max_line) break;
-      pending.append(chunk.substr(0, end));
-      line(pending, number++);
-      pending.clear();
-      chunk.remove_prefix(end + 1);
-    }
-    if (pending.size() + std::min(chunk.size(), chunk.find('\n')) > max_line) {
-      throw Error(fmt::format("{}:{}: a line longer than {}", path.string(), number, human_bytes(max_line)));
-    }
-    pending.append(chunk);
-  }
-  if (!pending.empty()) line(pending, number);
+  while (const std::size_t n = read_some(file.fd, buffer, sizeof buffer, path)) lines.feed({buffer, n});
+  lines.finish();
 }
 
 }  // namespace apd

@@ -10,6 +10,7 @@
 #include "apd/core/error.hpp"
 #include "apd/core/stopwatch.hpp"
 #include "apd/core/version.hpp"
+#include "apd/io/epoch_list.hpp"
 #include "apd/torch/runner.hpp"
 #include "apd/torch/script_model.hpp"
 #include "job.hpp"
@@ -41,7 +42,7 @@ void validate_script(const ExtractOptions& o) {
 void validate_output(const ExtractOptions& o) {
   const std::string& out = o.output.out;
   if (out.empty() && !o.list_layers) throw UsageError("--out: an output file (or - for stdout) is required");
-  if (o.model.epochs.size() <= 1) return;
+  if (!may_name_several(o.model.epochs)) return;
   if (out == "-") throw UsageError("--out -: several epochs cannot all go to stdout");
   if (!o.list_layers && out.find(kEpochToken) == std::string::npos) {
     throw UsageError("--out: with several epochs, the file name needs {epoch} (e.g. apd-e{epoch}.json)");

@@ -10,17 +10,24 @@
 
 #include "apd/core/error.hpp"
 #include "apd/io/digest.hpp"
+#include "apd/io/epoch_list.hpp"
 #include "apd/torch/checkpoint.hpp"
 #include "apd/torch/script_model.hpp"
 
 namespace apd {
 
+namespace {
+
+// "1, 2, 3" or, for many, "1, 2, ..., 300 (300 in all)".
+std::string epoch_listing(const std::vector<int>& available) {
+  if (available.empty()) return "none";
+  if (available.size() <= 12) return fmt::format("{}", fmt::join(available, ", "));
+  return fmt::format("{}, {}, ..., {} ({} in all)", available[0], available[1], available.back(), available.size());
+}
+
+}  // namespace
+
 int resolve_epoch(const std::string& text, const RunPaths& run, const std::vector<int>& available) {
-  auto listing = [&] {
-    if (available.empty()) return std::string("none");
-    if (available.size() <= 12) return fmt::format("{}", fmt::join(available, ", "));
-    return fmt::format("{}, {}, ..., {} ({} in all)", available[0], available[1], available.back(), available.size());
-  };
   int epoch = 0;
   if (text == "last") {
     if (available.empty()) throw Error(fmt::format("{}: the run has no checkpoints", run.dir.string()));
@@ -43,21 +50,32 @@ int resolve_epoch(const std::string& text, const RunPaths& run, const std::vecto
   }
   if (!std::binary_search(available.begin(), available.end(), epoch)) {
     throw Error(fmt::format("{}: no checkpoint for epoch {}{} (available: {})", run.dir.string(), epoch,
-                            text == "best" ? " (the best validation epoch)" : "", listing()));
+                            text == "best" ? " (the best validation epoch)" : "", epoch_listing(available)));
   }
   return epoch;
 }
 
 namespace {
 
+std::vector<EpochItem> epoch_items(const std::vector<std::string>& texts) {
+  std::vector<EpochItem> items;
+  for (const auto& text : texts) items.push_back(parse_epoch_item(text));
+  return items;
+}
+
 std::vector<ModelJob> run_jobs(const ModelChoice& m, const OpenRun& run, const std::string& out) {
-  const auto available = list_checkpoints(run.paths);
+  EpochSource source{list_checkpoints(run.paths), {}, {}};
+  source.special = [&](const EpochItem& item) { return resolve_epoch(item.text, run.paths, source.available); };
+  source.missing = [&](int epoch, const EpochItem& item) {
+    throw Error(fmt::format("{}: no checkpoint for epoch {}{} (available: {})", run.paths.dir.string(), epoch,
+                            item.of_range(), epoch_listing(source.available)));
+  };
+  const auto items = epoch_items(m.epochs.empty() ? std::vector<std::string>{"last"} : m.epochs);
   std::vector<ModelJob> jobs;
-  std::set<int> seen;
-  for (const auto& text : m.epochs.empty() ? std::vector<std::string>{"last"} : m.epochs) {
-    const int epoch = resolve_epoch(text, run.paths, available);
-    if (seen.insert(epoch).second) jobs.push_back({epoch, run.paths.checkpoint(epoch), replace_epoch(out, epoch), {}});
+  for (const int epoch : expand_epochs(items, source)) {
+    jobs.push_back({epoch, run.paths.checkpoint(epoch), replace_epoch(out, epoch), {}});
   }
+  if (jobs.empty()) throw Error(fmt::format("{}: the run has no checkpoints", run.paths.dir.string()));
   return jobs;
 }
 
@@ -67,13 +85,22 @@ std::vector<ModelJob> script_jobs(const ModelChoice& m, const std::string& out) 
     one.push_back({0, m.model, out, {}});
     return one;
   }
+  const auto items = epoch_items(m.epochs);
+  const bool all =
+      std::any_of(items.begin(), items.end(), [](const EpochItem& i) { return i.kind == EpochItem::Kind::all; });
+  EpochSource source{all ? epochs_on_disk(m.model) : std::vector<int>{}, {}, {}};
+  source.missing = [&](int epoch, const EpochItem& item) {
+    const std::string file = replace_epoch(m.model, epoch);
+    // Without `all` the files are not listed: one that exists is fine.
+    std::error_code ec;
+    if (!all && std::filesystem::is_regular_file(file, ec)) return;
+    throw Error(fmt::format("{}: no such file (epoch {}{})", file, epoch, item.of_range()));
+  };
   std::vector<ModelJob> jobs;
-  std::set<int> seen;
-  for (const auto& text : m.epochs) {
-    const int epoch = std::stoi(text);  // validated: digits only
-    if (seen.insert(epoch).second)
-      jobs.push_back({epoch, replace_epoch(m.model, epoch), replace_epoch(out, epoch), {}});
+  for (const int epoch : expand_epochs(items, source)) {
+    jobs.push_back({epoch, replace_epoch(m.model, epoch), replace_epoch(out, epoch), {}});
   }
+  if (jobs.empty()) throw Error(fmt::format("--epochs all: no file matches {}", m.model));
   return jobs;
 }
 

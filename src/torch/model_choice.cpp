@@ -4,6 +4,7 @@
 
 #include "apd/core/error.hpp"
 #include "apd/core/limits.hpp"
+#include "apd/io/epoch_list.hpp"
 
 namespace apd {
 
@@ -11,12 +12,13 @@ void validate(const ModelChoice& m) {
   const int sources = int{!m.run.empty()} + int{!m.checkpoint.empty()} + int{!m.model.empty()};
   if (sources != 1) throw UsageError("give one of --run RUNDIR, --checkpoint FILE or --model FILE.pt");
   if (!m.checkpoint.empty() && !m.epochs.empty()) throw UsageError("--epoch/--epochs need --run, not --checkpoint");
-  if (m.model.empty()) return;
   for (const auto& e : m.epochs) {
-    if (e.empty() || e.find_first_not_of("0123456789") != std::string::npos || e == "0") {
-      throw UsageError(fmt::format("--epochs: '{}' is not an epoch number (best and last need --run)", e));
+    const EpochItem item = parse_epoch_item(e);
+    if (!m.model.empty() && (item.kind == EpochItem::Kind::best || item.kind == EpochItem::Kind::last)) {
+      throw UsageError(fmt::format("--epoch/--epochs: '{}' needs --run (an apd-train run's record)", e));
     }
   }
+  if (m.model.empty()) return;
   if (!m.epochs.empty() && m.model.find(kEpochToken) == std::string::npos) {
     throw UsageError("--model: with --epochs, the model file name needs {epoch} (e.g. ckpt/epoch-{epoch}.pt)");
   }

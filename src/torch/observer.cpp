@@ -7,6 +7,7 @@
 
 #include "apd/core/error.hpp"
 #include "apd/io/digest.hpp"
+#include "apd/io/epoch_list.hpp"
 #include "apd/torch/runner.hpp"
 #include "job.hpp"
 
@@ -16,7 +17,7 @@ namespace {
 
 void validate_choice(const ModelChoice& m) {
   validate(m);
-  if (m.epochs.size() > 1) throw UsageError("--epoch: one epoch of the run");
+  if (may_name_several(m.epochs)) throw UsageError("--epoch: one epoch of the run");
 }
 
 }  // namespace

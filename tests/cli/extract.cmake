@@ -35,8 +35,15 @@ if(APD_BUILD_TORCH)
   apd_expect(extract.one_missing_epoch_writes_nothing 1 "no checkpoint for epoch 9" ONE_LINE
     ABSENT ${APD_SCRATCH}/e1.json FIXTURES synthetic_run
     COMMAND ${EXTRACT} --run ${RUN} --epochs 1,9 --out ${APD_SCRATCH}/e{epoch}.json)
-  apd_expect(extract.bad_epoch_word 2 "--epoch: 'first' is not an epoch number" ONE_LINE ABSENT ${OUT}
+  apd_expect(extract.bad_epoch_word 2 "--epoch/--epochs: 'first' is not an epoch \\(1 to 1000000\\), a range" ONE_LINE ABSENT ${OUT}
     FIXTURES synthetic_run COMMAND ${EXTRACT} --run ${RUN} --epoch first --out ${OUT})
+  apd_expect(extract.epoch_range_missing_one 1 "no checkpoint for epoch 6 of the range 1-9:5" ONE_LINE
+    ABSENT ${APD_SCRATCH}/r1.json FIXTURES synthetic_run
+    COMMAND ${EXTRACT} --run ${RUN} --epochs 1-9:5 --out ${APD_SCRATCH}/r{epoch}.json)
+  apd_expect(extract.epoch_range_backwards 2 "--epoch/--epochs: '5-1' ends before it starts" ONE_LINE
+    COMMAND ${EXTRACT} --run ${RUN} --epochs 5-1 --out ${APD_SCRATCH}/r{epoch}.json)
+  apd_expect(extract.epoch_range_needs_epoch_in_out 2 "--out: with several epochs, the file name needs \\{epoch\\}"
+    ONE_LINE COMMAND ${EXTRACT} --run ${RUN} --epochs all --out ${OUT})
   apd_expect(extract.label_absent 1 "--labels: label 7 does not occur in the train split \\(labels present: 0,1,2\\)" ONE_LINE
     ABSENT ${OUT} FIXTURES synthetic_run COMMAND ${EXTRACT} --run ${RUN} --labels 7 --out ${OUT})
   apd_expect(extract.corrupt_checkpoint 1 "corrupt.pt: not a PyTorch zip checkpoint" ONE_LINE ABSENT ${OUT}

@@ -64,6 +64,27 @@ void write_file_atomically(const std::filesystem::path& target, std::string_view
                                          std::size_t max_bytes = std::numeric_limits<std::size_t>::max(),
                                          std::string_view file_kind = "file");
 
+// Splits bytes fed in chunks of any size into lines (without their
+// newline; numbered from 1), holding at most `max_line` bytes of the line
+// being read: a longer one throws "NAME:N: a line longer than M bytes".
+class LineSplitter {
+ public:
+  using Sink = std::function<void(std::string_view, std::size_t)>;
+  LineSplitter(std::size_t max_line, Sink sink, std::string name)
+      : max_line_(max_line), sink_(std::move(sink)), name_(std::move(name)) {}
+  void feed(std::string_view chunk);
+  // The last line, if the input does not end with a newline.
+  void finish();
+
+ private:
+  void check(std::size_t length) const;
+  std::size_t max_line_;
+  Sink sink_;
+  std::string name_;
+  std::string pending_;
+  std::size_t number_ = 1;
+};
+
 // Calls `line(text, number)` for each line of a regular file (without its
 // newline; numbered from 1), holding one line at a time: a line longer than
 // `max_line` bytes throws "PATH:N: a line longer than M bytes".
