@@ -16,6 +16,7 @@
 #include "apd/io/output.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/report/forgetting.hpp"
+#include "apd/report/series.hpp"
 #include "apd/report/stats.hpp"
 #include "app_support.hpp"
 
@@ -85,8 +86,8 @@ std::string render(const std::vector<apd::Table>& tables, apd::TableFormat forma
 // The forgetting tables `o.table` asks for: with --table forgetting the
 // per-instance table, preceded (except in CSV, one table) by the summary and
 // the histogram.
-std::vector<apd::Table> forgetting_tables(const Options& o, const apd::RunPaths& run) {
-  apd::ForgettingTables f = apd::forgetting_tables(apd::read_run_dynamics(run));
+std::vector<apd::Table> forgetting_tables(const Options& o, const apd::RunDynamics& dynamics) {
+  apd::ForgettingTables f = apd::forgetting_tables(dynamics);
   switch (o.table) {
     case TableChoice::forgetting_summary: return {std::move(f.summary)};
     case TableChoice::forgetting_histogram: return {std::move(f.histogram)};
@@ -118,12 +119,28 @@ int run_tables(const Options& o) {
   // CSV holds one table: by default the epochs.
   if (o.table == TableChoice::all && info.dynamics && o.format != apd::TableFormat::csv) {
     try {
-      for (auto& t : forgetting_tables(o, run)) tables.push_back(std::move(t));
+      for (auto& t : forgetting_tables(o, apd::read_run_dynamics(run))) tables.push_back(std::move(t));
     } catch (const apd::Error& e) {
       spdlog::warn("no forgetting tables: {}", e.what());
     }
   } else if (o.table != TableChoice::all && o.table != TableChoice::epochs) {
-    tables = forgetting_tables(o, run);
+    tables = forgetting_tables(o, apd::read_run_dynamics(run));
+  }
+  apd::write_output(o.out, render(tables, o.format));
+  return 0;
+}
+
+// The tables of a series of APD files (one model's instances at several
+// epochs): per epoch, and the instances' forgetting as a run's.
+int series_tables(const Options& o) {
+  apd::Stopwatch clock;
+  const apd::Series series = apd::read_series(o.files);
+  spdlog::debug("read a series of {} files in {:.2f} s", series.epochs.size(), clock.lap());
+  std::vector<apd::Table> tables;
+  if (o.table == TableChoice::epochs) {
+    tables.push_back(apd::series_table(series));
+  } else {
+    tables = forgetting_tables(o, series.dynamics);
   }
   apd::write_output(o.out, render(tables, o.format));
   return 0;
@@ -153,10 +170,7 @@ int run_apd_tables(const Options& o) {
     throw apd::UsageError(
         "--format csv writes one table: add --table layers, flows, bins, errors, clusters, members or corruption");
   }
-  if (is_run_table(o.table)) {
-    throw apd::UsageError(
-        fmt::format("--table {} is a table of a run: it needs --run RUNDIR", apd::name_of(kTableNames, o.table)));
-  }
+  if (is_run_table(o.table)) return series_tables(o);
   const bool all = o.table == TableChoice::all;
   const apd::StatsSpec spec = stats_spec(o);
   auto tables = apd::make_stats_tables();

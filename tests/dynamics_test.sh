@@ -25,6 +25,19 @@ done
 "$python" "$here/python/check_corruption_tables.py" "$dir/run" "$dir/apd-e5.json" "$dir/members.csv" \
   "$dir/clusters.csv" "$dir/corruption.csv"
 
+# The run path stays the reference: the APDs of its training split at every
+# epoch, as a series, give its own churn, ARI and forgetting rows (54,000
+# instances, corrupted ones split apart).
+mkdir -p "$dir/series"
+"$extract" --run "$dir/run" --epochs all --split train --out "$dir/series/e{epoch}.json" --quiet
+"$stats" "$dir"/series/e*.json --table epochs --format json --out "$dir/series-epochs.json"
+"$stats" "$dir"/series/e*.json --table forgetting --format json --out "$dir/series-forgetting.json"
+"$stats" --run "$dir/run" --table epochs --format json --out "$dir/run-epochs.json"
+"$stats" --run "$dir/run" --table forgetting --format json --out "$dir/run-forgetting.json"
+"$python" "$here/python/compare_series_run.py" "$dir/run-epochs.json" "$dir/series-epochs.json" \
+  "$dir/run-forgetting.json" "$dir/series-forgetting.json"
+rm -rf "$dir/series"
+
 # The same seed draws the same corruption; another seed another one.
 corruption() { "$python" -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))['label_corruption']))" "$1/run.json"; }
 "$train" "${common[@]}" --epochs 1 --corrupt-labels 0.2 --corrupt-seed 7 --out "$dir/same"

@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <fstream>
@@ -182,6 +183,28 @@ TEST_CASE("saving writes atomically and leaves no temporary file behind", "[json
   CHECK(files == 2);
   CHECK_THROWS_WITH(apd::save_diagram(d, dir / "missing" / "a.json", apd::OutputFormat::json),
                     Contains("cannot create file"));
+}
+
+TEST_CASE("JSON whitespace is allowed anywhere, control bytes nowhere outside strings", "[json]") {
+  const auto d = sample(40, 65);
+  // Pretty-printed (as Python's json.dump(indent=...) or nlohmann's dump(2) write it): the same diagram.
+  const nlohmann::json dom = nlohmann::json::parse(apd::to_apd_json(d));
+  const apd::Diagram compact = apd::parse_apd_json(dom.dump(), "compact.json");
+  const std::string pretty = dom.dump(2);
+  REQUIRE(pretty.find("\n    ") != std::string::npos);
+  CHECK(apd::parse_apd_json(pretty, "pretty.json") == compact);
+  std::string tabbed = pretty;
+  std::replace(tabbed.begin(), tabbed.end(), ' ', '\t');
+  CHECK(apd::parse_apd_json(tabbed, "tabs.json") == compact);
+  // A NUL or another control byte outside a string fails at that byte.
+  using namespace std::string_literals;
+  CHECK_THROWS_WITH(apd::parse_apd_json("\0{}"s, "nul.json"),
+                    "nul.json: not valid JSON: unexpected byte 0x00 at byte 0");
+  std::string nul_inside = pretty;
+  const auto at = nul_inside.find("\"widths\"");
+  nul_inside[at - 1] = '\x01';
+  CHECK_THROWS_WITH(apd::parse_apd_json(nul_inside, "ctl.json"),
+                    Catch::Contains("unexpected byte 0x01 at byte " + std::to_string(at - 1)));
 }
 
 TEST_CASE("truncated or corrupted APD files raise apd::Error and never crash", "[json]") {

@@ -82,6 +82,9 @@ class ByteSource {
 
 // Throws apd::Error "NAME: WHERE: WHAT" on the first malformed record.
 [[nodiscard]] ApdDocument parse_apd_document(ByteSource& source, const std::string& name);
+// Only the top-level "graph" object (the file read up to it, arrays before it
+// skipped without being kept); throws apd::Error if there is none.
+[[nodiscard]] nlohmann::json parse_apd_graph(ByteSource& source, const std::string& name);
 // Throws apd::Error naming the field whose structure is wrong.
 [[nodiscard]] Diagram validate_apd_document(ApdDocument&& doc, const std::string& name);
 

@@ -162,6 +162,17 @@ class TopLevel {
   TopLevel(ByteSource& source, std::string name)
       : in_(source, name), name_(std::move(name)), records_(doc_, name_), size_(source.size()) {}
 
+  // The graph metadata alone: the scan stops once it is read.
+  nlohmann::json graph_only() {
+    graph_only_ = true;
+    try {
+      scan();
+    } catch (const GraphRead&) {
+      return std::move(doc_.graph);
+    }
+    fail(name_, "top level", "missing field \"graph\"");
+  }
+
   ApdDocument run() {
     try {
       scan();
@@ -213,6 +224,10 @@ class TopLevel {
     if (is(key, "nodes")) doc_.nodes_type = type;
     if (is(key, "links")) doc_.links_type = type;
     if (is(key, "instances")) doc_.instances_type = type;
+    if (graph_only_ && !is(key, "graph")) {
+      in_.skip_value();  // nothing kept: the window drops what it passes
+      return;
+    }
     if (type == JsonType::array && (is(key, "nodes") || is(key, "links") || is(key, "instances"))) {
       return records(is(key, "nodes") ? Section::nodes : is(key, "links") ? Section::links : Section::instances);
     }
@@ -221,6 +236,10 @@ class TopLevel {
     if (is(key, "graph")) {
       doc_.graph_type = type;
       doc_.graph = std::move(v);
+      if (graph_only_) {
+        if (!doc_.graph.is_object()) fail(name_, "graph", fmt::format("expected an object, got {}", type_name(type)));
+        throw GraphRead{};
+      }
       if (doc_.graph.is_object()) {
         records_.run_in_order([this] {
           if (doc_.nodes.empty()) reserve_from_graph(doc_, doc_.graph, size_);
@@ -297,8 +316,11 @@ class TopLevel {
     return out;
   }
 
+  struct GraphRead {};  // thrown to stop the scan once the graph is read
+
   Window in_;
   std::string name_;
+  bool graph_only_ = false;
   ApdDocument doc_;
   RecordParser records_;
   sj::parser parser_;
@@ -311,5 +333,9 @@ class TopLevel {
 }  // namespace
 
 ApdDocument parse_apd_document(ByteSource& source, const std::string& name) { return TopLevel(source, name).run(); }
+
+nlohmann::json parse_apd_graph(ByteSource& source, const std::string& name) {
+  return TopLevel(source, name).graph_only();
+}
 
 }  // namespace apd::detail

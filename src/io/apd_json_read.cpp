@@ -98,6 +98,11 @@ ApdProvenance provenance(const Diagram& d, const std::string& file) {
   return p;
 }
 
+nlohmann::json read_apd_graph(const std::filesystem::path& path) {
+  FileSource source(path);
+  return detail::parse_apd_graph(source, path.string());
+}
+
 Diagram read_apd_file(const std::filesystem::path& path) {
   FileSource source(path);
   return detail::validate_apd_document(detail::parse_apd_document(source, path.string()), path.string());

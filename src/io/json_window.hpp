@@ -83,8 +83,8 @@ class Window {
         --depth, ++pos_;
       } else if (depth == 0 && (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t')) {
         return;
-      } else if (c < 0x20 || c >= 0x7f) {
-        // No JSON text has a control byte or a non-ASCII byte outside a string.
+      } else if ((c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c >= 0x7f) {
+        // No JSON text has a control byte (but whitespace) or a non-ASCII byte outside a string.
         syntax_error(fmt::format("unexpected byte 0x{:02x}", c), c);
       } else {
         ++pos_;

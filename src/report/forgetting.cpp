@@ -128,7 +128,10 @@ ForgettingTables forgetting_tables(const RunDynamics& r) {
   for (std::size_t i = 0; i < dyn.size(); ++i) {
     const InstanceDynamics& d = dyn[i];
     Cell first = std::monostate{};
-    if (!d.never_learned()) first = static_cast<std::int64_t>(d.first_learned);
+    if (!d.never_learned()) {
+      const auto k = static_cast<std::size_t>(d.first_learned);  // 1-based row of the history
+      first = static_cast<std::int64_t>(r.epochs.empty() ? d.first_learned : r.epochs[k - 1]);
+    }
     t.instances.rows.push_back({r.index[i], static_cast<std::int64_t>(r.label[i]),
                                 static_cast<std::int64_t>(r.train_label[i]), corrupted(i), first,
                                 static_cast<std::uint64_t>(d.learning_events),

@@ -104,13 +104,7 @@ Cell epoch_cell(const Diagram& d) {
   return std::monostate{};
 }
 
-// Which instances of an APD had their training label replaced, and the
-// label they were trained on, from graph.label_corruption; empty when the
-// file has no such record.
-struct CorruptionMarks {
-  std::vector<std::uint8_t> corrupted;    // per instance
-  std::vector<std::int32_t> train_label;  // per instance
-};
+}  // namespace
 
 std::optional<CorruptionMarks> corruption_marks(const Diagram& d, const std::string& file) {
   const auto record = d.graph.find("label_corruption");
@@ -148,6 +142,8 @@ std::optional<CorruptionMarks> corruption_marks(const Diagram& d, const std::str
   }
   return m;
 }
+
+namespace {
 
 std::string abbreviated(const Diagram& d, std::uint32_t node) {
   const std::string p = d.pattern(node);

@@ -10,6 +10,11 @@ if(APD_BUILD_TORCH)
   add_test(NAME stats.tables_formats_and_run
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/stats_test.sh ${STATS} ${EXTRACT} ${RUN} ${ST})
   set_tests_properties(stats.tables_formats_and_run PROPERTIES FIXTURES_REQUIRED synthetic_run FIXTURES_SETUP stats_files)
+  add_test(NAME stats.series_of_files_gives_the_runs_numbers
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/series_test.sh $<TARGET_FILE_DIR:apd-stats> ${APD_PYTHON} ${RUN}
+            ${APD_SCRIPT_DIR} ${APD_SCRATCH}/series)
+  set_tests_properties(stats.series_of_files_gives_the_runs_numbers PROPERTIES
+    FIXTURES_REQUIRED "synthetic_run;script_models")
   apd_expect(stats.not_an_apd_file 1 "notapd.json: not an APD file \\(no \"schema\" string" ONE_LINE
     FIXTURES stats_files COMMAND ${STATS} ${ST}/notapd.json)
   apd_expect(stats.run_json_is_not_an_apd 1 "run.json: is an apd-train run.json, not an APD file" ONE_LINE

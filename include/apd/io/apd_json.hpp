@@ -36,6 +36,9 @@ void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& opti
 // every error message. Throws apd::Error.
 [[nodiscard]] Diagram parse_apd_json(std::string_view text, const std::string& name);
 [[nodiscard]] Diagram read_apd_file(const std::filesystem::path& path);
+// The graph metadata of an APD file alone, read up to it (apd writes it
+// before the nodes): to order or check files before reading them whole.
+[[nodiscard]] nlohmann::json read_apd_graph(const std::filesystem::path& path);
 
 // Where an APD came from, as apd-extract records it in the graph metadata,
 // typed for the tools that show it. Every field is optional in a file; one of

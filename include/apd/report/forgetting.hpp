@@ -21,6 +21,7 @@ struct RunDynamics {
   std::vector<std::int32_t> train_label;  // the label trained on (differs when corrupted)
   bool has_corruption = false;
   CorrectnessHistory history;  // the run's complete epochs
+  std::vector<int> epochs;     // the epoch of each history row; empty: 1, 2, ... (a run's)
 };
 
 // Reads run.json, metrics.jsonl (its complete epochs), dynamics.bin and the

@@ -50,6 +50,16 @@ struct StatsSpec {
   bool dense_bins = true;     // false: only cells holding flows (text output)
 };
 
+// Which instances of an APD had their training label replaced, and the
+// label they were trained on, from graph.label_corruption (apd-extract --run
+// of a run trained with --corrupt-labels); empty when the file has no such
+// record. Throws apd::Error naming the file for a malformed record.
+struct CorruptionMarks {
+  std::vector<std::uint8_t> corrupted;    // per instance
+  std::vector<std::int32_t> train_label;  // per instance
+};
+[[nodiscard]] std::optional<CorruptionMarks> corruption_marks(const Diagram& d, const std::string& file);
+
 // One file's rows appended to the four tables (created with their columns by
 // make_stats_tables). `file` names the source in the rows.
 struct StatsTables {
