@@ -22,6 +22,14 @@ struct Options {
 void add_options(CLI::App& app, Options& o) {
   app.add_option("--run", o.report.run, "apd-train run directory (Figure 1 and the header)");
   app.add_option("--apd", o.report.apds, "APD files written by apd-extract (Figures 2 and 3), in the order shown");
+  auto* series = app.add_option("--series", o.report.series,
+                                "APD files of one model at several epochs (apd-extract --epochs): Figure 1 from them, "
+                                "Figures 2 and 3 at --figure-epochs");
+  app.add_option("--figure-epochs", o.report.figure_epochs,
+                 "Epochs of --series shown in Figures 2 and 3, comma-separated (default: four spread over it)")
+      ->delimiter(',')
+      ->check(apd::app::non_negative())
+      ->needs(series);
   app.add_option("--monitor", o.report.monitor,
                  "Scores written by apd-monitor score --format json (the monitor section)");
   app.add_option("--out", o.out, "The HTML file to write")->required();
@@ -34,11 +42,15 @@ void add_options(CLI::App& app, Options& o) {
 }
 
 int run(const Options& o) {
-  if (o.report.run.empty() && o.report.apds.empty() && o.report.monitor.empty()) {
+  if (o.report.run.empty() && o.report.apds.empty() && o.report.monitor.empty() && o.report.series.empty()) {
     throw apd::UsageError("give --run RUNDIR, --apd FILE..., --monitor SCORES.json, or several of them");
+  }
+  if (!o.report.run.empty() && !o.report.series.empty()) {
+    throw apd::UsageError("--series: Figure 1 comes from --run or from --series, not both");
   }
   apd::refuse_output_in_running_run(o.out);
   std::vector<std::filesystem::path> inputs = o.report.apds;
+  inputs.insert(inputs.end(), o.report.series.begin(), o.report.series.end());
   inputs.push_back(o.report.monitor);
   if (!o.report.run.empty()) {
     const auto run = apd::RunPaths{o.report.run}.files();

@@ -18,6 +18,17 @@ data="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))
 grep -q 'other (' "$dir/merged.html" || { echo "FAIL: --max-nodes 4 merged nothing"; exit 1; }
 node "$browser/check_report.mjs" "$dir/report.html" "$shots/report.png"
 node "$browser/check_report.mjs" "$dir/merged.html" "$shots/report-merged.png"
+# A series of files instead of a run: Figure 1 from them, Figures 2 and 3 at --figure-epochs.
+mkdir -p "$dir/series"
+"$extract" --run "$run" --epochs all --split train --labels 1 --limit 300 --out "$dir/series/e{epoch}.json" --quiet
+"$report" --series "$dir"/series/e*.json --figure-epochs 2,5 --out "$dir/series.html" --quiet
+grep -q 'Figure 1: training, from 5 APD files' "$dir/series.html" || fail "no Figure 1 from the series"
+node "$browser/check_report.mjs" "$dir/series.html" "$shots/report-series.png"
+expect 2 "--figure-epochs: epoch 7 is not in the series \(epochs 1 to 5, 5 files\)" \
+  "$report" --series "$dir"/series/e*.json --figure-epochs 7 --out "$dir/never.html"
+expect 2 "--series: Figure 1 comes from --run or from --series, not both" \
+  "$report" --run "$run" --series "$dir"/series/e*.json --out "$dir/never.html"
+expect_absent "$dir/never.html"
 # HTML in every string that reaches the page (metadata, node ids, file names, --title): shown as text.
 payload='<!--<script>window.pwned=1</script><SCRIPT>window.pwned=2</SCRIPT></script --><img src=x onerror="window.pwned=3">'"'"'&amp;'
 inject="$(dirname "$0")/python/inject_payloads.py"

@@ -10,6 +10,7 @@
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/report/report.hpp"
+#include "apd/report/series.hpp"
 
 #include "apd/io/monitor_file.hpp"
 #include "apd/report/monitor_stats.hpp"
@@ -220,6 +221,53 @@ nlohmann::json run_json(const std::filesystem::path& dir, const RunInfo& info) {
   return r;
 }
 
+// Figure 1's data from a series of APD files: accuracy, unique patterns,
+// churn and flow ARI per epoch.
+nlohmann::json series_json(const Series& s) {
+  nlohmann::json r;
+  const std::size_t layers = s.epochs.front().unique.size();
+  r["files"] = s.epochs.size();
+  r["unique"] = nlohmann::json::array();
+  nlohmann::json churn = {{"layers", nlohmann::json::array()}, {"flow_ari", nlohmann::json::array()}};
+  for (std::size_t l = 0; l < layers; ++l) {
+    r["unique"].push_back(nlohmann::json::array());
+    churn["layers"].push_back(nlohmann::json::array());
+  }
+  for (const SeriesEpoch& e : s.epochs) {
+    r["epoch"].push_back(e.epoch);
+    r["accuracy"].push_back(static_cast<double>(e.instances - e.errors) / static_cast<double>(e.instances));
+    for (std::size_t l = 0; l < layers; ++l) {
+      r["unique"][l].push_back(e.unique[l]);
+      churn["layers"][l].push_back(l < e.churn.size() ? nlohmann::json(e.churn[l]) : nlohmann::json(nullptr));
+    }
+    churn["flow_ari"].push_back(e.flow_ari ? nlohmann::json(*e.flow_ari) : nlohmann::json(nullptr));
+  }
+  r["churn"] = std::move(churn);
+  return r;
+}
+
+// The files of the series Figures 2 and 3 show: those of `wanted` (each must
+// be one of the series' epochs), or four spread over the series.
+std::vector<std::filesystem::path> figure_files(const Series& s, const std::vector<std::int64_t>& wanted) {
+  std::vector<std::filesystem::path> out;
+  const std::size_t n = s.epochs.size();
+  if (wanted.empty()) {
+    const std::size_t shown = std::min<std::size_t>(4, n);
+    for (std::size_t k = 0; k < shown; ++k)
+      out.emplace_back(s.epochs[(k * (n - 1) + (shown - 1) / 2) / (shown - 1)].file);
+    return out;
+  }
+  for (const std::int64_t e : wanted) {
+    const auto it = std::find_if(s.epochs.begin(), s.epochs.end(), [&](const SeriesEpoch& x) { return x.epoch == e; });
+    if (it == s.epochs.end()) {
+      throw UsageError(fmt::format("--figure-epochs: epoch {} is not in the series (epochs {} to {}, {} files)", e,
+                                   s.epochs.front().epoch, s.epochs.back().epoch, n));
+    }
+    out.emplace_back(it->file);
+  }
+  return out;
+}
+
 // Figures 2 and 3 of one APD file, and its row of key numbers.
 nlohmann::json apd_json(const std::filesystem::path& file, const Diagram& d, const ApdProvenance& from,
                         std::size_t max_nodes) {
@@ -256,13 +304,22 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
     data["run"] = run_json(o.run, info);
     depth = info.model.hidden.size();
   }
+  std::vector<std::filesystem::path> apds;
+  if (!o.series.empty()) {
+    std::vector<std::string> files;
+    for (const auto& f : o.series) files.push_back(f.string());
+    const Series s = read_series(files);
+    data["series"] = series_json(s);
+    apds = figure_files(s, o.figure_epochs);
+  }
+  apds.insert(apds.end(), o.apds.begin(), o.apds.end());
   data["apds"] = nlohmann::json::array();
   std::uint64_t zmax_all = 1, zmax_wrong = 1;
-  for (const auto& file : o.apds) {
+  for (const auto& file : apds) {
     const Diagram d = read_apd_file(file);
     if (depth && *depth != d.layers()) {
       throw Error(fmt::format("{}: {} hidden layers, but {} has {}: all files of a report must share the depth",
-                              file.string(), d.layers(), o.run.empty() ? o.apds.front().string() : o.run.string(),
+                              file.string(), d.layers(), o.run.empty() ? apds.front().string() : o.run.string(),
                               *depth));
     }
     depth = d.layers();

@@ -108,6 +108,16 @@ std::string render_figure_sections(const nlohmann::json& data) {
           "the same grouping of instances, 0 no more agreement than chance.</p>\n";
     }
   }
+  if (data.contains("series")) {
+    out += fmt::format(
+        "<h2>Figure 1: training, from {} APD files</h2>\n<div id=\"fig1-accuracy\" class=\"plot\"></div>\n"
+        "<div id=\"fig1-patterns\" class=\"plot\"></div>\n<div id=\"fig1-churn\" class=\"plot\"></div>\n"
+        "<p class=\"caption\">Read from the files' instances at each epoch (apd-stats FILES --table epochs gives "
+        "the numbers). Churn: the share of instances whose activation pattern on a layer differs from the previous "
+        "file's. Flow ARI: the adjusted Rand index between the flows (patterns on the last two hidden layers) of "
+        "consecutive files.</p>\n",
+        field(field(data, "series"), "files").get<std::size_t>());
+  }
   if (field(data, "apds").empty()) return out;
   return out +
          fmt::format(

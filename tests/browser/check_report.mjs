@@ -59,6 +59,11 @@ const result = await page.evaluate(() => {
     hasChurn: Boolean(data.run && data.run.churn),
     churnLayers: data.run && data.run.churn ? data.run.churn.layers.length : 0,
     churnTraces: fig1c ? fig1c.querySelectorAll('.scatterlayer .trace').length : 0,
+    seriesLayers: data.series ? data.series.unique.length : 0,
+    seriesTraces: ['fig1-accuracy', 'fig1-patterns', 'fig1-churn'].map((id) => {
+      const div = document.getElementById(id);
+      return div ? div.querySelectorAll('.scatterlayer .trace').length : 0;
+    }),
     monitorScores: data.monitor ? data.monitor.histograms.length : 0,
     monitorPlots: [...document.querySelectorAll('.monitor-plot')].map((div) => ({
       id: div.id, groups: Number(div.dataset.groups), bars: div.querySelectorAll('.barlayer .trace').length })),
@@ -82,6 +87,13 @@ if (result.hasRun && result.lossTraces !== 2) failures.push(`Figure 1: ${result.
 if (result.hasRun && result.patternTraces !== result.layers) failures.push(`Figure 1: ${result.patternTraces} pattern curves, ${result.layers} expected`);
 if (result.hasChurn && result.churnTraces !== result.churnLayers + 1) failures.push(`Figure 1: ${result.churnTraces} churn curves, ${result.churnLayers + 1} expected`);
 
+if (result.seriesLayers) {
+  const [accuracy, patterns, churn] = result.seriesTraces;
+  const L = result.seriesLayers;
+  if (accuracy !== 1 || patterns !== L || churn !== L + 1) {
+    failures.push(`Figure 1 of the series: ${accuracy}/${patterns}/${churn} curves, 1/${L}/${L + 1} expected`);
+  }
+}
 if (result.monitorPlots.length !== result.monitorScores) failures.push(`${result.monitorPlots.length} monitor histograms for ${result.monitorScores} scores`);
 for (const m of result.monitorPlots) if (m.bars !== m.groups) failures.push(`${m.id}: ${m.bars} histograms drawn, ${m.groups} expected`);
 if (result.monitorScores && result.monitorTables !== 2) failures.push(`monitor: ${result.monitorTables} tables, 2 expected`);

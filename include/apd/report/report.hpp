@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -46,8 +47,13 @@ struct SankeyView {
 struct ReportOptions {
   std::filesystem::path run;                // optional: Figure 1 and the header
   std::vector<std::filesystem::path> apds;  // Figures 2 and 3
-  std::filesystem::path monitor;            // optional: apd-monitor score's JSON (the monitor section)
-  std::size_t max_nodes = 500;              // per Sankey column
+  // Optional, instead of a run: APD files of one model at several epochs
+  // (report/series.hpp): Figure 1 from them, and Figures 2 and 3 of the
+  // files at `figure_epochs` (empty: four spread over the series).
+  std::vector<std::filesystem::path> series;
+  std::vector<std::int64_t> figure_epochs;
+  std::filesystem::path monitor;  // optional: apd-monitor score's JSON (the monitor section)
+  std::size_t max_nodes = 500;    // per Sankey column
   std::string title;
 };
 

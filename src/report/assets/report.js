@@ -37,6 +37,29 @@ if (data.run) {
       config));
   }
 }
+if (data.series) {
+  const r = data.series;
+  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
+  plots.push(Plotly.newPlot('fig1-accuracy', [
+    {x: r.epoch, y: r.accuracy, name: 'accuracy', mode: 'lines+markers', line: {color: '#1f77b4'}}],
+    {title: "Accuracy of the files' instances per epoch", xaxis: {title: 'epoch'},
+     yaxis: {title: 'accuracy', range: [0, 1.02]}, height: 340}, config));
+  plots.push(Plotly.newPlot('fig1-patterns', r.unique.map((u, l) => ({
+      x: r.epoch, y: u, name: `layer ${l + 1}`, mode: 'lines+markers', line: {color: colors[l % colors.length]}})),
+    {title: "Unique activation patterns per layer, |A*_l(D)| over the files' instances", xaxis: {title: 'epoch'},
+     yaxis: {title: 'unique patterns', type: 'linear'}, height: 380,
+     updatemenus: [{type: 'buttons', direction: 'right', x: 1, xanchor: 'right', y: 1.18, buttons: [
+       {label: 'linear', method: 'relayout', args: [{'yaxis.type': 'linear'}]},
+       {label: 'log', method: 'relayout', args: [{'yaxis.type': 'log'}]}]}]},
+    config));
+  plots.push(Plotly.newPlot('fig1-churn', [
+    ...r.churn.layers.map((c, l) => ({x: r.epoch, y: c, name: `churn, layer ${l + 1}`, mode: 'lines+markers',
+                                       line: {color: colors[l % colors.length]}})),
+    {x: r.epoch, y: r.churn.flow_ari, name: 'flow ARI', mode: 'lines+markers', line: {color: '#444', dash: 'dash'}},
+  ], {title: 'How instances move: pattern churn per layer and flow agreement between consecutive files',
+      xaxis: {title: 'epoch'}, yaxis: {title: 'share changed / ARI', range: [-0.05, 1.05]}, height: 380},
+    config));
+}
 data.apds.forEach((a, i) => {
   const s = a.sankey;
   const div = document.createElement('div');
