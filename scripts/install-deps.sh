@@ -17,6 +17,7 @@ packages=(
   chromium
   dataset-fashion-mnist
   slurm-wlm munge
+  time bc
 )
 
 missing=()
