@@ -113,9 +113,16 @@ void add_compute_options(CLI::App& app, Compute& c) {
   auto* g = app.add_option_group("Compute", "How the forward passes run");
   g->add_option_function<std::int64_t>(
       "--batch-size", [&c](const std::int64_t& n) { c.batch_size = n; },
-      "Instances per forward batch, 1 to 1048576 (default 1024; 256 with --model, whose conv activations are "
-      "larger)");
-  g->add_option("--threads", c.threads, "CPU threads, 1 to 256")->capture_default_str();
+      "Instances per forward batch, 1 to 1048576 (default 1024; with --run 2048, as apd-train evaluated; 256 "
+      "with --model, whose conv activations are larger)");
+  g->add_option_function<int>(
+       "--threads",
+       [&c](const int& n) {
+         c.threads = n;
+         c.threads_given = true;
+       },
+       "CPU threads, 1 to 256 (default 1; with --run in apd-extract, the run's own)")
+      ->default_str("1");
 }
 
 }  // namespace apd::app

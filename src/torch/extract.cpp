@@ -1,6 +1,7 @@
 #include "apd/torch/extract.hpp"
 
 #include <algorithm>
+#include <future>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,6 +9,7 @@
 
 #include "apd/core/diagram.hpp"
 #include "apd/core/error.hpp"
+#include "apd/core/limits.hpp"
 #include "apd/core/stopwatch.hpp"
 #include "apd/core/version.hpp"
 #include "apd/io/epoch_list.hpp"
@@ -173,10 +175,15 @@ void check_normalization(const ModelSeries& series, const DataChoice& d) {
 
 int run_extraction(const ExtractOptions& o) {
   validate(o);
-  set_thread_count(o.compute.threads);
   Stopwatch clock;
-  spdlog::debug("{} thread(s)", o.compute.threads);
   ModelSeries series = plan_models(o.model, o.output.out);
+  // A run's checkpoints are read with the run's thread count unless told
+  // otherwise: float32 GEMM rounding depends on threads and batching, and so
+  // the patterns are bit for bit those the run recorded.
+  const int threads =
+      series.run && !o.compute.threads_given ? std::clamp(series.run->info.threads, 1, kMaxThreads) : o.compute.threads;
+  set_thread_count(threads);
+  spdlog::debug("{} thread(s)", threads);
   check_normalization(series, o.data);
   if (!o.list_layers) {
     for (const ModelJob& job : series.jobs) refuse_output_in_running_run(job.out);
@@ -202,7 +209,11 @@ int run_extraction(const ExtractOptions& o) {
   spdlog::debug("selected {} instances in {:.2f} s", chosen.window.own().size(), clock.lap());
   const auto planned =
       planned_views(o.views, layers, {first.architecture(), first.relu_shapes()}, o.selection.shard.has_value());
-  const Provenance provenance{series, data, chosen, layers, o.data.split, batch, o.compute.threads};
+  const Provenance provenance{series, data, chosen, layers, o.data.split, batch, threads};
+  // Each file's diagram is built and written on a second thread while the
+  // next checkpoint's forward pass runs (memory: two epochs' patterns); a
+  // failed write is reported when the next file is ready, or at the end.
+  std::future<void> pending;
   for (const ModelJob& job : series.jobs) {
     const auto& forward = chosen.window.forward;
     Observed seen = run_model(*job.model, forward.size(), read_batches(data.reader, forward, batch),
@@ -215,12 +226,19 @@ int run_extraction(const ExtractOptions& o) {
       seen.patterns = apply_views(seen.patterns, *views);
       spdlog::debug("{}: views applied in {:.2f} s", job.out, clock.lap());
     }
-    const Diagram d = build_diagram(seen.patterns, chosen.truth, seen.predicted, chosen.window.own(),
-                                    provenance.metadata(job, views));
-    write_apd(d, job.out, o.output);
-    spdlog::debug("{}: APD of {} nodes and {} links written in {:.2f} s", job.out, d.nodes.size(), d.links.size(),
-                  clock.lap());
+    nlohmann::json metadata = provenance.metadata(job, views);
+    if (pending.valid()) pending.get();
+    pending = std::async(std::launch::async, [&chosen, &o, out = job.out, seen = std::move(seen),
+                                              metadata = std::move(metadata)]() mutable {
+      Stopwatch watch;
+      const Diagram d =
+          build_diagram(seen.patterns, chosen.truth, seen.predicted, chosen.window.own(), std::move(metadata));
+      write_apd(d, out, o.output);
+      spdlog::debug("{}: APD of {} nodes and {} links built and written in {:.2f} s", out, d.nodes.size(),
+                    d.links.size(), watch.lap());
+    });
   }
+  if (pending.valid()) pending.get();
   return 0;
 }
 

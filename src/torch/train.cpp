@@ -24,6 +24,7 @@
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/torch/checkpoint.hpp"
+#include "apd/torch/model_choice.hpp"
 #include "apd/torch/runner.hpp"
 #include "apd/torch/sgd.hpp"
 #include "apd/torch/torch_data.hpp"
@@ -35,8 +36,9 @@ namespace apd {
 
 namespace {
 
-// Evaluation passes (validation, pattern tracking) run batches of this size.
-constexpr std::int64_t kEvalBatch = 2048;
+// Evaluation passes (validation, pattern tracking) run batches of this size,
+// apd-extract's default for the MLP: both read the same patterns.
+constexpr std::int64_t kEvalBatch = Compute::kRunBatchSize;
 
 RunInfo make_run_info(const TrainSettings& o, const TrainingData& data) {
   RunInfo info;

@@ -37,15 +37,26 @@ void validate(const ModelChoice& m);
 // Threads and batch size of the forward passes.
 struct Compute {
   // --batch-size's default with --model (conv activations are large: LeNet-5's
-  // first layer alone is 14 MB for 1024 instances); the MLP's is 1024.
+  // first layer alone is 14 MB for 1024 instances), with --checkpoint, and
+  // with --run: a run's checkpoints are read in the batches of apd-train's own
+  // evaluation passes. Float32 GEMM rounding depends on how rows are batched
+  // (a pre-activation within rounding of 0 can flip), so batched alike the
+  // patterns are bit for bit those the run recorded (unique counts, churn).
   static constexpr std::int64_t kScriptBatchSize = 256;
   static constexpr std::int64_t kMlpBatchSize = 1024;
+  static constexpr std::int64_t kRunBatchSize = 2048;
 
   std::optional<std::int64_t> batch_size;  // default: by the kind of model
   int threads = 1;
+  bool threads_given = false;  // --threads on the command line (else a run's own count may apply)
 
   [[nodiscard]] std::int64_t batch_size_for(ModelChoice::Kind kind) const {
-    return batch_size.value_or(kind == ModelChoice::Kind::script ? kScriptBatchSize : kMlpBatchSize);
+    switch (kind) {
+      case ModelChoice::Kind::script: return batch_size.value_or(kScriptBatchSize);
+      case ModelChoice::Kind::run: return batch_size.value_or(kRunBatchSize);
+      case ModelChoice::Kind::checkpoint: break;
+    }
+    return batch_size.value_or(kMlpBatchSize);
   }
 };
 
