@@ -2,9 +2,12 @@
 // apd-stats, apd-report and apd-merge read files; then the provenance the
 // report shows, the merge of the diagram with itself (apd-merge's sums) and
 // apd-merge's checks of it as a shard; and the views it records (graph.views,
-// as apd-extract --view-from reads them), each applied to a full pattern.
+// as apd-extract --view-from reads them), each applied to a full pattern;
+// and the graph-only read that orders a series (apd-stats FILES --table
+// epochs), which must succeed on every file the full read accepts.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
 #include "apd/core/error.hpp"
@@ -31,8 +34,16 @@ void apply_recorded_views(const apd::Diagram& d) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  bool graph_read = false;
   try {
-    const apd::Diagram d = apd::parse_apd_json(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz");
+    (void)apd::parse_apd_graph(text, "fuzz");
+    graph_read = true;
+  } catch (const apd::Error&) {
+  }
+  try {
+    const apd::Diagram d = apd::parse_apd_json(text, "fuzz");
+    if (!graph_read) std::abort();  // the full read accepted what the graph-only read refused
     (void)apd::provenance(d, "fuzz");
     apply_recorded_views(d);
     (void)apd::to_apd_json(d);

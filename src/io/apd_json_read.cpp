@@ -98,6 +98,11 @@ ApdProvenance provenance(const Diagram& d, const std::string& file) {
   return p;
 }
 
+nlohmann::json parse_apd_graph(std::string_view text, const std::string& name) {
+  MemorySource source(text);
+  return detail::parse_apd_graph(source, name);
+}
+
 nlohmann::json read_apd_graph(const std::filesystem::path& path) {
   FileSource source(path);
   return detail::parse_apd_graph(source, path.string());

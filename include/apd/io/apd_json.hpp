@@ -39,6 +39,7 @@ void write_apd_json(const Diagram& d, const Sink& sink, const WriteOptions& opti
 // The graph metadata of an APD file alone, read up to it (apd writes it
 // before the nodes): to order or check files before reading them whole.
 [[nodiscard]] nlohmann::json read_apd_graph(const std::filesystem::path& path);
+[[nodiscard]] nlohmann::json parse_apd_graph(std::string_view text, const std::string& name);
 
 // Where an APD came from, as apd-extract records it in the graph metadata,
 // typed for the tools that show it. Every field is optional in a file; one of
