@@ -51,7 +51,8 @@ std::vector<SeriesFile> order_by_epoch(std::span<const std::string> files) {
                       "--epochs records it)",
                       file, epoch.is_null() ? "missing" : epoch.dump(), kMaxEpochs));
     }
-    read.push_back({{epoch.get<int>(), file}, std::move(graph)});
+    const int e = epoch.get<int>();
+    read.emplace_back(SeriesFile{e, file}, std::move(graph));
   }
   const auto& [first, first_graph] = read.front();
   for (const auto& [f, graph] : read) {
@@ -171,29 +172,29 @@ RunDynamics start_dynamics(const Loaded& x, std::size_t epochs) {
   return r;
 }
 
+// One epoch's row and correctness, against the epoch `before` (none for the first).
+void add_epoch(Series& s, const SeriesFile& f, const Loaded& x, const Loaded* before) {
+  SeriesEpoch row = epoch_row(f, x);
+  if (before != nullptr) {
+    check_same_instances(*before, x);
+    row.churn = churn(before->d, x.d);
+    row.flow_ari = adjusted_rand_index(before->flows, x.flows);
+  }
+  s.dynamics.history.append_row(correctness_row(x.d.predicted, s.dynamics.train_label));
+  s.dynamics.epochs.push_back(f.epoch);
+  s.epochs.push_back(std::move(row));
+}
+
 }  // namespace
 
 Series read_series(std::span<const std::string> files) {
   const std::vector<SeriesFile> ordered = order_by_epoch(files);
-  std::optional<Loaded> previous = load(ordered.front());
-  Series s{{}, start_dynamics(*previous, ordered.size())};
-  for (const SeriesFile& f : ordered) {
-    std::optional<Loaded> x;
-    if (s.epochs.empty()) {
-      x = std::move(previous);
-      previous.reset();
-    } else {
-      x = load(f);
-    }
-    SeriesEpoch row = epoch_row(f, *x);
-    if (previous) {
-      check_same_instances(*previous, *x);
-      row.churn = churn(previous->d, x->d);
-      row.flow_ari = adjusted_rand_index(previous->flows, x->flows);
-    }
-    s.dynamics.history.append_row(correctness_row(x->d.predicted, s.dynamics.train_label));
-    s.dynamics.epochs.push_back(f.epoch);
-    s.epochs.push_back(std::move(row));
+  Loaded previous = load(ordered.front());
+  Series s{{}, start_dynamics(previous, ordered.size())};
+  add_epoch(s, ordered.front(), previous, nullptr);
+  for (std::size_t k = 1; k < ordered.size(); ++k) {
+    Loaded x = load(ordered[k]);
+    add_epoch(s, ordered[k], x, &previous);
     previous = std::move(x);  // the one before is freed here: two diagrams at most
   }
   return s;

@@ -171,17 +171,34 @@ void check_normalization(const ModelSeries& series, const DataChoice& d) {
                                to_string(series.run->info.data.normalize)));
 }
 
+// A run's checkpoints are read with the run's thread count unless told
+// otherwise: float32 GEMM rounding depends on threads and batching, and so
+// the patterns are bit for bit those the run recorded.
+int forward_threads(const ModelSeries& series, const Compute& c) {
+  return series.run && !c.threads_given ? std::clamp(series.run->info.threads, 1, kMaxThreads) : c.threads;
+}
+
+// Builds one file's diagram and writes it, on a thread of its own.
+std::future<void> build_and_write(Observed seen, nlohmann::json metadata, const Chosen& chosen, std::string out,
+                                  const OutputChoice& output) {
+  return std::async(std::launch::async, [&chosen, &output, out = std::move(out), seen = std::move(seen),
+                                         metadata = std::move(metadata)]() mutable {
+    Stopwatch watch;
+    const Diagram d =
+        build_diagram(seen.patterns, chosen.truth, seen.predicted, chosen.window.own(), std::move(metadata));
+    write_apd(d, out, output);
+    spdlog::debug("{}: APD of {} nodes and {} links built and written in {:.2f} s", out, d.nodes.size(), d.links.size(),
+                  watch.lap());
+  });
+}
+
 }  // namespace
 
 int run_extraction(const ExtractOptions& o) {
   validate(o);
   Stopwatch clock;
   ModelSeries series = plan_models(o.model, o.output.out);
-  // A run's checkpoints are read with the run's thread count unless told
-  // otherwise: float32 GEMM rounding depends on threads and batching, and so
-  // the patterns are bit for bit those the run recorded.
-  const int threads =
-      series.run && !o.compute.threads_given ? std::clamp(series.run->info.threads, 1, kMaxThreads) : o.compute.threads;
+  const int threads = forward_threads(series, o.compute);
   set_thread_count(threads);
   spdlog::debug("{} thread(s)", threads);
   check_normalization(series, o.data);
@@ -228,15 +245,7 @@ int run_extraction(const ExtractOptions& o) {
     }
     nlohmann::json metadata = provenance.metadata(job, views);
     if (pending.valid()) pending.get();
-    pending = std::async(std::launch::async, [&chosen, &o, out = job.out, seen = std::move(seen),
-                                              metadata = std::move(metadata)]() mutable {
-      Stopwatch watch;
-      const Diagram d =
-          build_diagram(seen.patterns, chosen.truth, seen.predicted, chosen.window.own(), std::move(metadata));
-      write_apd(d, out, o.output);
-      spdlog::debug("{}: APD of {} nodes and {} links built and written in {:.2f} s", out, d.nodes.size(),
-                    d.links.size(), watch.lap());
-    });
+    pending = build_and_write(std::move(seen), std::move(metadata), chosen, job.out, o.output);
   }
   if (pending.valid()) pending.get();
   return 0;
