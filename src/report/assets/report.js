@@ -8,6 +8,24 @@ const errorColor = (s) => {
   const c = a.map((x, i) => Math.round(x + (b[i] - x) * s));
   return `rgba(${c[0]},${c[1]},${c[2]},${(0.35 + 0.5 * s).toFixed(3)})`;
 };
+const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
+// Figure 1's panels that a run and a series of files share: unique patterns
+// per layer (linear/log switch) and churn per layer with the flow ARI.
+const patternsPlot = (r, mode, over) => Plotly.newPlot('fig1-patterns', r.unique.map((u, l) => ({
+    x: r.epoch, y: u, name: `layer ${l + 1}`, mode, line: {color: colors[l % colors.length]}})),
+  {title: `Unique activation patterns per layer, |A*_l(D)| over ${over}`, xaxis: {title: 'epoch'},
+   yaxis: {title: 'unique patterns', type: 'linear'}, height: 380,
+   updatemenus: [{type: 'buttons', direction: 'right', x: 1, xanchor: 'right', y: 1.18, buttons: [
+     {label: 'linear', method: 'relayout', args: [{'yaxis.type': 'linear'}]},
+     {label: 'log', method: 'relayout', args: [{'yaxis.type': 'log'}]}]}]},
+  config);
+const churnPlot = (r, mode, between) => Plotly.newPlot('fig1-churn', [
+    ...r.churn.layers.map((c, l) => ({x: r.epoch, y: c, name: `churn, layer ${l + 1}`, mode,
+                                       line: {color: colors[l % colors.length]}})),
+    {x: r.epoch, y: r.churn.flow_ari, name: 'flow ARI', mode, line: {color: '#444', dash: 'dash'}},
+  ], {title: `How instances move: pattern churn per layer and flow agreement between consecutive ${between}`,
+      xaxis: {title: 'epoch'}, yaxis: {title: 'share changed / ARI', range: [-0.05, 1.05]}, height: 380},
+  config);
 if (data.run) {
   const r = data.run;
   const best = r.best_epoch;
@@ -18,47 +36,17 @@ if (data.run) {
       shapes: [{type: 'line', x0: best, x1: best, yref: 'paper', y0: 0, y1: 1, line: {dash: 'dot', color: '#444'}}],
       annotations: [{x: best, yref: 'paper', y: 1, text: `best validation: epoch ${best}`, showarrow: false, yanchor: 'bottom'}]},
     config));
-  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
-  plots.push(Plotly.newPlot('fig1-patterns', r.unique.map((u, l) => ({
-      x: r.epoch, y: u, name: `layer ${l + 1}`, mode: 'lines', line: {color: colors[l % colors.length]}})),
-    {title: 'Unique activation patterns per layer, |A*_l(D)| over the training split', xaxis: {title: 'epoch'},
-     yaxis: {title: 'unique patterns', type: 'linear'}, height: 380,
-     updatemenus: [{type: 'buttons', direction: 'right', x: 1, xanchor: 'right', y: 1.18, buttons: [
-       {label: 'linear', method: 'relayout', args: [{'yaxis.type': 'linear'}]},
-       {label: 'log', method: 'relayout', args: [{'yaxis.type': 'log'}]}]}]},
-    config));
-  if (r.churn) {
-    plots.push(Plotly.newPlot('fig1-churn', [
-      ...r.churn.layers.map((c, l) => ({x: r.epoch, y: c, name: `churn, layer ${l + 1}`, mode: 'lines',
-                                         line: {color: colors[l % colors.length]}})),
-      {x: r.epoch, y: r.churn.flow_ari, name: 'flow ARI', mode: 'lines', line: {color: '#444', dash: 'dash'}},
-    ], {title: 'How instances move: pattern churn per layer and flow agreement between consecutive epochs',
-        xaxis: {title: 'epoch'}, yaxis: {title: 'share changed / ARI', range: [-0.05, 1.05]}, height: 380},
-      config));
-  }
+  plots.push(patternsPlot(r, 'lines', 'the training split'));
+  if (r.churn) plots.push(churnPlot(r, 'lines', 'epochs'));
 }
 if (data.series) {
   const r = data.series;
-  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
   plots.push(Plotly.newPlot('fig1-accuracy', [
     {x: r.epoch, y: r.accuracy, name: 'accuracy', mode: 'lines+markers', line: {color: '#1f77b4'}}],
     {title: "Accuracy of the files' instances per epoch", xaxis: {title: 'epoch'},
      yaxis: {title: 'accuracy', range: [0, 1.02]}, height: 340}, config));
-  plots.push(Plotly.newPlot('fig1-patterns', r.unique.map((u, l) => ({
-      x: r.epoch, y: u, name: `layer ${l + 1}`, mode: 'lines+markers', line: {color: colors[l % colors.length]}})),
-    {title: "Unique activation patterns per layer, |A*_l(D)| over the files' instances", xaxis: {title: 'epoch'},
-     yaxis: {title: 'unique patterns', type: 'linear'}, height: 380,
-     updatemenus: [{type: 'buttons', direction: 'right', x: 1, xanchor: 'right', y: 1.18, buttons: [
-       {label: 'linear', method: 'relayout', args: [{'yaxis.type': 'linear'}]},
-       {label: 'log', method: 'relayout', args: [{'yaxis.type': 'log'}]}]}]},
-    config));
-  plots.push(Plotly.newPlot('fig1-churn', [
-    ...r.churn.layers.map((c, l) => ({x: r.epoch, y: c, name: `churn, layer ${l + 1}`, mode: 'lines+markers',
-                                       line: {color: colors[l % colors.length]}})),
-    {x: r.epoch, y: r.churn.flow_ari, name: 'flow ARI', mode: 'lines+markers', line: {color: '#444', dash: 'dash'}},
-  ], {title: 'How instances move: pattern churn per layer and flow agreement between consecutive files',
-      xaxis: {title: 'epoch'}, yaxis: {title: 'share changed / ARI', range: [-0.05, 1.05]}, height: 380},
-    config));
+  plots.push(patternsPlot(r, 'lines+markers', "the files' instances"));
+  plots.push(churnPlot(r, 'lines+markers', 'files'));
 }
 data.apds.forEach((a, i) => {
   const s = a.sankey;
