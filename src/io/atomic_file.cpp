@@ -240,16 +240,12 @@ void LineSplitter::feed(std::string_view chunk) {
 
 void LineSplitter::finish() {
   if (!pending_.empty()) sink_(pending_, number_);
-  pending_.clear();
 }
 
-void for_each_line(const std::filesystem::path& path, std::size_t max_line,
-                   const std::function<void(std::string_view, std::size_t)>& line) {
+void for_each_chunk(const std::filesystem::path& path, const std::function<void(std::string_view)>& chunk) {
   const Descriptor file{open_regular_file(path)};
-  LineSplitter lines(max_line, line, path.string());
   char buffer[1 << 16];
-  while (const std::size_t n = read_some(file.fd, buffer, sizeof buffer, path)) lines.feed({buffer, n});
-  lines.finish();
+  while (const std::size_t n = read_some(file.fd, buffer, sizeof buffer, path)) chunk({buffer, n});
 }
 
 }  // namespace apd

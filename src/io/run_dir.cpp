@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -226,20 +225,34 @@ void add_metrics_line(std::string_view line, const std::string& where, std::vect
 
 }  // namespace
 
+namespace {
+
+// Collects the epochs of metrics.jsonl lines, one at a time, fed from a file or from memory.
+LineSplitter metrics_lines(std::vector<EpochMetrics>& out, const std::string& name) {
+  return LineSplitter(
+      kMaxJsonLineBytes,
+      [&out, name](std::string_view line, std::size_t n) {
+        if (!line.empty()) add_metrics_line(line, fmt::format("{}:{}", name, n), out);
+      },
+      name);
+}
+
+}  // namespace
+
 std::vector<EpochMetrics> read_metrics(const std::filesystem::path& file) {
   // One line at a time: memory is the epochs read, whatever the file holds.
   std::vector<EpochMetrics> out;
-  for_each_line(file, kMaxJsonLineBytes, [&](std::string_view line, std::size_t n) {
-    if (!line.empty()) add_metrics_line(line, fmt::format("{}:{}", file.string(), n), out);
-  });
+  LineSplitter lines = metrics_lines(out, file.string());
+  for_each_chunk(file, [&lines](std::string_view chunk) { lines.feed(chunk); });
+  lines.finish();
   return out;
 }
 
 std::vector<EpochMetrics> parse_metrics(const std::string& text, const std::string& name) {
-  std::istringstream in(text);
   std::vector<EpochMetrics> out;
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) add_metrics_line(line, fmt::format("{}:{}", name, n), out);
+  LineSplitter lines = metrics_lines(out, name);
+  lines.feed(text);
+  lines.finish();
   return out;
 }
 

@@ -34,6 +34,24 @@ const nlohmann::json& member_or_null(const nlohmann::json& object, const char* k
   return it == object.end() ? kNull : *it;
 }
 
+// The metadata that decides which instances a file holds, equal to the first file's.
+void check_same_metadata(const nlohmann::json& graph, const nlohmann::json& first_graph, const std::string& file,
+                         const std::string& first_file) {
+  for (const char* key : kSameKeys) {
+    if (member_or_null(graph, key) != member_or_null(first_graph, key)) {
+      throw Error(fmt::format("{}: graph.{} differs from {}'s: a series holds the same instances, read alike", file,
+                              key, first_file));
+    }
+  }
+  for (const char* key : kSameModelKeys) {
+    if (member_or_null(member_or_null(graph, "model"), key) !=
+        member_or_null(member_or_null(first_graph, "model"), key)) {
+      throw Error(fmt::format("{}: graph.model.{} differs from {}'s: a series is one model at different epochs", file,
+                              key, first_file));
+    }
+  }
+}
+
 // The files in epoch order, their metadata checked against the first's
 // (each read only up to its graph metadata).
 std::vector<SeriesFile> order_by_epoch(std::span<const std::string> files) {
@@ -41,9 +59,10 @@ std::vector<SeriesFile> order_by_epoch(std::span<const std::string> files) {
     throw Error(fmt::format("a series needs at least two APD files of the same instances at different epochs; got {}",
                             files.size()));
   }
-  std::vector<std::pair<SeriesFile, nlohmann::json>> read;
+  std::vector<SeriesFile> read;
+  nlohmann::json first_graph;  // every file's metadata is checked against the first's, then dropped
   for (const auto& file : files) {
-    nlohmann::json graph = read_apd_graph(file);
+    const nlohmann::json graph = read_apd_graph(file);
     const nlohmann::json& epoch = member_or_null(graph, "epoch");
     if (!epoch.is_number_integer() || epoch.get<std::int64_t>() < 1 || epoch.get<std::int64_t>() > kMaxEpochs) {
       throw Error(
@@ -51,36 +70,20 @@ std::vector<SeriesFile> order_by_epoch(std::span<const std::string> files) {
                       "--epochs records it)",
                       file, epoch.is_null() ? "missing" : epoch.dump(), kMaxEpochs));
     }
-    const int e = epoch.get<int>();
-    read.emplace_back(SeriesFile{e, file}, std::move(graph));
-  }
-  const auto& [first, first_graph] = read.front();
-  for (const auto& [f, graph] : read) {
-    for (const char* key : kSameKeys) {
-      if (member_or_null(graph, key) != member_or_null(first_graph, key)) {
-        throw Error(fmt::format("{}: graph.{} differs from {}'s: a series holds the same instances, read alike", f.file,
-                                key, first.file));
-      }
-    }
-    for (const char* key : kSameModelKeys) {
-      if (member_or_null(member_or_null(graph, "model"), key) !=
-          member_or_null(member_or_null(first_graph, "model"), key)) {
-        throw Error(fmt::format("{}: graph.model.{} differs from {}'s: a series is one model at different epochs",
-                                f.file, key, first.file));
-      }
+    read.push_back({epoch.get<int>(), file});
+    if (read.size() == 1) {
+      first_graph = graph;
+    } else {
+      check_same_metadata(graph, first_graph, file, read.front().file);
     }
   }
-  std::stable_sort(read.begin(), read.end(),
-                   [](const auto& a, const auto& b) { return a.first.epoch < b.first.epoch; });
-  std::vector<SeriesFile> out;
-  for (std::size_t k = 0; k < read.size(); ++k) {
-    if (k > 0 && read[k].first.epoch == read[k - 1].first.epoch) {
-      throw Error(
-          fmt::format("{}: epoch {} again (also {})", read[k].first.file, read[k].first.epoch, read[k - 1].first.file));
+  std::stable_sort(read.begin(), read.end(), [](const auto& a, const auto& b) { return a.epoch < b.epoch; });
+  for (std::size_t k = 1; k < read.size(); ++k) {
+    if (read[k].epoch == read[k - 1].epoch) {
+      throw Error(fmt::format("{}: epoch {} again (also {})", read[k].file, read[k].epoch, read[k - 1].file));
     }
-    out.push_back(read[k].first);
   }
-  return out;
+  return read;
 }
 
 // One epoch's diagram and what the next epoch is compared with.

@@ -85,10 +85,8 @@ class LineSplitter {
   std::size_t number_ = 1;
 };
 
-// Calls `line(text, number)` for each line of a regular file (without its
-// newline; numbered from 1), holding one line at a time: a line longer than
-// `max_line` bytes throws "PATH:N: a line longer than M bytes".
-void for_each_line(const std::filesystem::path& path, std::size_t max_line,
-                   const std::function<void(std::string_view, std::size_t)>& line);
+// Calls `chunk` with the bytes of a regular file, in order, 64 KB at a
+// time (feed a LineSplitter to read it by lines in bounded memory).
+void for_each_chunk(const std::filesystem::path& path, const std::function<void(std::string_view)>& chunk);
 
 }  // namespace apd
