@@ -119,12 +119,16 @@ nlohmann::json corruption_record(const OpenRun* run, DataSplit split, std::span<
 }
 
 // The dataset's record: the IDX directory for the paper's MLP (apd/1's
-// first provenance), the full record for a TorchScript model.
-nlohmann::json dataset_record(ModelChoice::Kind kind, const InstanceReader& data) {
-  if (kind == ModelChoice::Kind::script) return data.record();
-  return {{"dir", data.idx_files().dir.string()},
-          {"normalize", to_string(data.normalization())},
-          {"images", data.data_path().filename().string()}};
+// first provenance), the full record for a TorchScript model; both with the
+// SHA-256 of the instances' file.
+nlohmann::json dataset_record(ModelChoice::Kind kind, const JobData& data) {
+  nlohmann::json r = kind == ModelChoice::Kind::script
+                         ? data.reader.record()
+                         : nlohmann::json{{"dir", data.reader.idx_files().dir.string()},
+                                          {"normalize", to_string(data.reader.normalization())},
+                                          {"images", data.reader.data_path().filename().string()}};
+  r["sha256"] = data.sha256;
+  return r;
 }
 
 // Everything an APD records of how it was made; the one builder of APD
@@ -144,7 +148,7 @@ struct Provenance {
                      {"checkpoint", job.file.string()},
                      {"run", series.run ? nlohmann::json(series.run->paths.dir.string()) : nlohmann::json(nullptr)},
                      {"epoch", job.epoch > 0 ? nlohmann::json(job.epoch) : nlohmann::json(nullptr)},
-                     {"dataset", dataset_record(series.kind, data.reader)},
+                     {"dataset", dataset_record(series.kind, data)},
                      {"selection", chosen.record},
                      {"forward_pass", {{"batch_size", batch_size}, {"threads", threads}}}};
     const OpenRun* run = series.run ? &*series.run : nullptr;

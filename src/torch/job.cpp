@@ -152,11 +152,13 @@ void bind_models(ModelSeries& series, const InstanceReader& data) {
 namespace {
 
 // The run's own files: those it was trained on, and as many images.
-void check_run_data(const InstanceReader& reader, const OpenRun& run, bool train_file) {
+void check_run_data(const JobData& data, const OpenRun& run, bool train_file) {
+  const InstanceReader& reader = data.reader;
   const auto run_json = run.paths.run_json().string();
   for (const auto& p : {reader.data_path(), reader.targets_path()}) {
     const auto recorded = run.info.data.sha256.find(p.filename().string());
-    if (recorded != run.info.data.sha256.end() && recorded->second != sha256_file(p)) {
+    if (recorded == run.info.data.sha256.end()) continue;
+    if (recorded->second != (p == reader.data_path() ? data.sha256 : sha256_file(p))) {
       throw Error(
           fmt::format("{}: differs from the file the run was trained with (SHA-256 in {})", p.string(), run_json));
     }
@@ -180,9 +182,10 @@ JobData open_job_data(DataChoice d, const OpenRun* run) {
     if (!d.data) d.data = run->info.data.dir;
     d.normalize = run->info.data.normalize;
   }
-  JobData data{InstanceReader(d), {}, std::nullopt};
+  JobData data{InstanceReader(d), {}, std::nullopt, {}};
+  data.sha256 = sha256_file(data.reader.data_path());
   if (!d.npy()) data.split = std::string(name_of(kDataSplitNames, d.split));
-  if (run) check_run_data(data.reader, *run, d.split != DataSplit::test);
+  if (run) check_run_data(data, *run, d.split != DataSplit::test);
   if (!run || d.split == DataSplit::test) {
     data.pool = all_of(data.reader.count());
   } else {

@@ -61,11 +61,13 @@ struct JobData {
   InstanceReader reader;
   std::vector<std::int64_t> pool;
   std::optional<std::string> split;  // the pool's name in records; none for an .npy file
+  std::string sha256;                // of the instances' file (IDX images or X.npy), recorded in APDs
 };
 
 // Opens `d`; with `run` (the data is the run's: its directory by default,
 // its normalisation), the files must be those the run was trained on (the
-// SHA-256 and image count in run.json) and its split applies.
+// SHA-256 and image count in run.json) and its split applies. The
+// instances' file is hashed once here (apd-report checks thumbnails by it).
 [[nodiscard]] JobData open_job_data(DataChoice d, const OpenRun* run);
 
 // The instances kept of `data` by `s`, and their true labels (checked to be
