@@ -38,6 +38,12 @@ void add_options(CLI::App& app, Options& o) {
       ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 20))
       ->capture_default_str();
   app.add_option("--title", o.report.title, "Page title (UTF-8)")->check(apd::app::utf8_text());
+  auto* images = app.add_option("--images", o.report.gallery.images,
+                                "The dataset the APDs were extracted from, when it moved: the IDX images file or "
+                                "X.npy, or the directory holding it (checked against the SHA-256 the APDs recorded)");
+  app.add_flag("--no-images", o.report.gallery.no_images,
+               "Build the page without the galleries' pictures (they list indices and labels only)")
+      ->excludes(images);
   apd::app::add_verbosity_flags(app, o.verbosity);
 }
 

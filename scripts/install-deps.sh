@@ -10,7 +10,7 @@ packages=(
   build-essential cmake ninja-build git pkg-config
   libtorch-dev libopenblas0-pthread
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev catch2
-  zlib1g-dev libssl-dev libsimdjson-dev libzip-dev
+  zlib1g-dev libssl-dev libsimdjson-dev libzip-dev libpng-dev
   clang-format clang-tidy clang-14 libclang-rt-14-dev libfuzzer-14-dev
   nodejs npm
   python3 python3-torch python3-numpy python3-networkx

@@ -48,7 +48,8 @@ TEST_CASE("the page embeds the library and the data, and escapes what it shows",
                          {"max_nodes", 500},
                          {"warnings", {"file </script> from elsewhere"}}};
   const auto html =
-      apd::render_report(data, {"/* plotly */", apd::embedded_assets().script, apd::embedded_assets().style});
+      apd::render_report(data, {"/* plotly */", apd::embedded_assets().script, apd::embedded_assets().gallery,
+                                apd::embedded_assets().style});
   CHECK_THAT(html, Catch::Contains("<title>A &lt;b&gt;title&lt;/b&gt;</title>"));
   CHECK_THAT(html, Catch::Contains("<script>\n/* plotly */\n</script>"));
   CHECK_THAT(html, Catch::Contains("Warning: file &lt;/script&gt; from elsewhere"));
@@ -70,7 +71,8 @@ TEST_CASE("no string in the data can blank the page: '<' is \\u003c in the inlin
                          {"max_nodes", 500},
                          {"warnings", {payload}}};
   const auto html =
-      apd::render_report(data, {"/* plotly */", apd::embedded_assets().script, apd::embedded_assets().style});
+      apd::render_report(data, {"/* plotly */", apd::embedded_assets().script, apd::embedded_assets().gallery,
+                                apd::embedded_assets().style});
   const auto data_at = html.find("id=\"apd-data\">") + 14;
   const auto data_end = html.find("</script>", data_at);
   const std::string inline_json = html.substr(data_at, data_end - data_at);
@@ -87,4 +89,42 @@ TEST_CASE("the library embeds Plotly.js, the drawing script and the style sheet"
   const auto html =
       apd::render_report({{"title", "t"}, {"tool", nlohmann::json::object()}, {"apds", nlohmann::json::array()}});
   CHECK_THAT(html, Catch::Contains(std::string(assets.script.substr(0, 400))));
+}
+
+TEST_CASE("gallery_json puts each instance in the Sankey nodes that count it", "[report][gallery]") {
+  const auto d = apd::test::hand_made({{"epoch", 3}});
+  for (const std::size_t max_nodes : {2, 500}) {
+    const auto v = apd::sankey_view(d, max_nodes);
+    const auto g = apd::gallery_json(d, max_nodes);
+    const std::size_t L = d.layers();
+    REQUIRE(g["index"].size() == d.instances);
+    // Recount every drawn node from the instances' ranks, as the page maps them.
+    std::vector<std::uint64_t> count(v.nodes.size(), 0), errors(v.nodes.size(), 0);
+    for (std::size_t i = 0; i < d.instances; ++i) {
+      for (std::size_t c = 1; c <= L + 1; ++c) {
+        std::size_t rank = 0;
+        if (c <= L) {
+          rank = g["ranks"][c - 1][i].get<std::size_t>();
+        } else {
+          const auto& labels = g["label_nodes"];
+          rank = static_cast<std::size_t>(std::find(labels.begin(), labels.end(), g["predicted"][i]) - labels.begin());
+        }
+        const std::size_t node = g["first"][c].get<std::size_t>() + std::min(rank, g["kept"][c].get<std::size_t>());
+        REQUIRE(node < v.nodes.size());
+        CHECK(v.nodes[node].column == c);
+        ++count[node];
+        errors[node] += g["label"][i] != g["predicted"][i] ? 1 : 0;
+      }
+    }
+    for (std::size_t k = 0; k < v.nodes.size(); ++k) {
+      CHECK(count[k] == v.nodes[k].count);
+      CHECK(errors[k] == v.nodes[k].errors);
+    }
+  }
+  // The hand-made flows over layers 1 and 2 (hand_made.hpp) by strength, ties by node rank: A, B, D, C.
+  const auto f = apd::gallery_json(d, 500)["flows"];
+  CHECK(f["layers"] == nlohmann::json({1, 2}));
+  CHECK(f["strength"] == nlohmann::json({4, 2, 1, 1}));
+  CHECK(f["errors"] == nlohmann::json({1, 1, 1, 0}));
+  CHECK(f["majority_count"] == nlohmann::json({3, 1, 1, 1}));
 }

@@ -64,7 +64,7 @@ RunDynamics read_run_dynamics(const RunPaths& run) {
   }
   const std::size_t epochs = complete_epochs(run);
   const std::vector<std::int64_t> train = info.train_indices();
-  RunDynamics r{train, {}, {}, info.corruption.has_value(), read_dynamics(run.dynamics(), train.size(), epochs)};
+  RunDynamics r{train, {}, {}, info.corruption.has_value(), read_dynamics(run.dynamics(), train.size(), epochs), {}};
   const std::vector<std::uint8_t> labels = source_labels(run, info);
   for (const auto i : train) r.label.push_back(labels[static_cast<std::size_t>(i)]);
   r.train_label = r.label;

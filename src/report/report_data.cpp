@@ -315,6 +315,7 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
   apds.insert(apds.end(), o.apds.begin(), o.apds.end());
   data["apds"] = nlohmann::json::array();
   std::uint64_t zmax_all = 1, zmax_wrong = 1;
+  Thumbnails thumbnails(o.gallery);
   for (const auto& file : apds) {
     const Diagram d = read_apd_file(file);
     if (depth && *depth != d.layers()) {
@@ -329,6 +330,11 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
                                      from.run.value_or("a bare checkpoint"), o.run.string()));
     }
     nlohmann::json a = apd_json(file, d, from, o.max_nodes);
+    if (d.has_instances) {
+      a["gallery"] = gallery_json(d, o.max_nodes);
+      const auto images = thumbnails.add(d, file.string(), warnings);
+      a["gallery"]["images"] = images ? nlohmann::json(*images) : nlohmann::json(nullptr);
+    }
     if (a.contains("bins")) {
       zmax_all = std::max(zmax_all, largest_cell(a["bins"]["all"]));
       zmax_wrong = std::max(zmax_wrong, largest_cell(a["bins"]["wrong"]));
@@ -341,6 +347,7 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
     data["apds"].push_back(std::move(a));
   }
   data["zmax"] = {{"all", zmax_all}, {"wrong", zmax_wrong}};
+  data["datasets"] = thumbnails.json();
   data["max_nodes"] = o.max_nodes;
   if (!o.monitor.empty()) data["monitor"] = monitor_report_json(read_monitor_scores(o.monitor), o.monitor.string());
   return data;

@@ -10,6 +10,7 @@
 extern "C" {
 extern const char apd_plotly_js_begin[], apd_plotly_js_end[];
 extern const char apd_report_js_begin[], apd_report_js_end[];
+extern const char apd_gallery_js_begin[], apd_gallery_js_end[];
 extern const char apd_report_css_begin[], apd_report_css_end[];
 }
 
@@ -93,6 +94,37 @@ std::string render_key_numbers(const nlohmann::json& apds) {
          "misclassified instances; 0.5 is chance, 1 a perfect flag.</p>\n";
 }
 
+// Figures 2 and 3 with the galleries' controls: the instance search, the
+// flows tables' container, the gallery panel and the #hash message.
+std::string render_apd_sections(const nlohmann::json& data) {
+  bool galleries = false;
+  for (const auto& a : field(data, "apds")) galleries = galleries || a.contains("gallery");
+  std::string out = fmt::format(
+      "<h2>Figure 2: activation pattern diagrams</h2>\n<p class=\"caption\">Columns, left to right: the activation "
+      "patterns of hidden layers 1..L, then the predicted labels. Node height and colour intensity are proportional "
+      "to the number of instances; link width to the instances following it; link colour to its share of wrongly "
+      "classified instances. At most {} nodes per column: smaller patterns are merged into \"other\".{}</p>\n"
+      "<div class=\"legend\">error share of a link: 0 <span class=\"gradient\"></span> 1</div>\n",
+      text_of(field(data, "max_nodes")), galleries ? " Click a node or a link to see its instances." : "");
+  if (galleries) {
+    out +=
+        "<form id=\"instance-search\" class=\"search\"><label>Follow one instance through every diagram: dataset "
+        "index <input id=\"instance-index\" type=\"text\" inputmode=\"numeric\" size=\"8\"></label> "
+        "<button type=\"submit\">show</button></form>\n<ul id=\"instance-result\" class=\"meta\"></ul>\n";
+  }
+  out +=
+      "<div id=\"sankeys\"></div>\n<h2>Figure 3: flows by strength and purity</h2>\n<p class=\"caption\">Instances "
+      "grouped by their patterns on the last two hidden layers (flows). Strength: instances in the flow (log-2 "
+      "bins); purity: share of the flow's most frequent predicted label. Colour scales are shared across "
+      "files.</p>\n<div id=\"heatmaps\"></div>\n";
+  if (!galleries) return out;
+  return out +
+         "<div id=\"flows\"></div>\n<aside id=\"gallery\" hidden><header><h3 id=\"gallery-title\"></h3>"
+         "<button type=\"button\" id=\"gallery-close\">close</button></header><p id=\"gallery-summary\" "
+         "class=\"meta\"></p><div id=\"gallery-items\"></div><p id=\"gallery-more\" class=\"meta\"></p></aside>\n"
+         "<p id=\"hash-message\" class=\"warn hash-message\" hidden></p>\n";
+}
+
 // The figures' headings, captions and empty containers, filled by the script.
 std::string render_figure_sections(const nlohmann::json& data) {
   std::string out;
@@ -119,23 +151,7 @@ std::string render_figure_sections(const nlohmann::json& data) {
         field(field(data, "series"), "files").get<std::size_t>());
   }
   if (field(data, "apds").empty()) return out;
-  return out +
-         fmt::format(
-             "<h2>Figure 2: activation pattern diagrams</h2>\n<p class=\"caption\">Columns, left to right: the "
-             "activation "
-             "patterns of hidden layers 1..L, then the predicted labels. Node height and colour intensity are "
-             "proportional "
-             "to the number of instances; link width to the instances following it; link colour to its share of "
-             "wrongly "
-             "classified instances. At most {} nodes per column: smaller patterns are merged into \"other\".</p>\n"
-             "<div class=\"legend\">error share of a link: 0 <span class=\"gradient\"></span> 1</div>\n<div "
-             "id=\"sankeys\"></div>\n"
-             "<h2>Figure 3: flows by strength and purity</h2>\n<p class=\"caption\">Instances grouped by their "
-             "patterns on the "
-             "last two hidden layers (flows). Strength: instances in the flow (log-2 bins); purity: share of the "
-             "flow's most "
-             "frequent predicted label. Colour scales are shared across files.</p>\n<div id=\"heatmaps\"></div>\n",
-             text_of(field(data, "max_nodes")));
+  return out + render_apd_sections(data);
 }
 
 // apd-monitor's scores: the two tables, and a container per score's histograms.
@@ -193,7 +209,7 @@ std::string render_report(const nlohmann::json& data, const ReportAssets& assets
   out += render_figure_sections(data);
   if (data.contains("monitor")) out += render_monitor_section(field(data, "monitor"));
   out += render_data(data);
-  out += fmt::format("<script>{}</script>\n</body>\n</html>\n", assets.script);
+  out += fmt::format("<script>{}\n{}</script>\n</body>\n</html>\n", assets.script, assets.gallery);
   return out;
 }
 
@@ -202,7 +218,7 @@ ReportAssets embedded_assets() noexcept {
     return std::string_view(begin, static_cast<std::size_t>(end - begin));
   };
   return {view(apd_plotly_js_begin, apd_plotly_js_end), view(apd_report_js_begin, apd_report_js_end),
-          view(apd_report_css_begin, apd_report_css_end)};
+          view(apd_gallery_js_begin, apd_gallery_js_end), view(apd_report_css_begin, apd_report_css_end)};
 }
 
 }  // namespace apd

@@ -44,6 +44,9 @@ inline constexpr std::size_t kMaxRunInfoBytes = std::size_t{16} << 20;
 // score, so ~2M instances).
 inline constexpr std::size_t kMaxMonitorFileBytes = std::size_t{256} << 20;
 inline constexpr std::size_t kMaxScoresFileBytes = std::size_t{256} << 20;
+// apd-report's gallery pictures, base64 PNGs in one page (MNIST: ~330 bytes
+// an image, so ~800,000 images).
+inline constexpr std::size_t kMaxThumbnailBytes = std::size_t{256} << 20;
 
 // A count option within 1..max; throws UsageError "OPTION: V must be at
 // least 1" or "OPTION: V exceeds the maximum of MAX".

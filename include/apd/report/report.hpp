@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apd/core/diagram.hpp"
+#include "apd/report/gallery.hpp"
 
 namespace apd {
 
@@ -55,6 +56,7 @@ struct ReportOptions {
   std::filesystem::path monitor;  // optional: apd-monitor score's JSON (the monitor section)
   std::size_t max_nodes = 500;    // per Sankey column
   std::string title;
+  GalleryOptions gallery;  // where the galleries' pictures come from
 };
 
 // Everything the page draws, as JSON; warnings (e.g. an APD file from another
@@ -64,7 +66,8 @@ struct ReportOptions {
 // What the page embeds: Plotly.js, the drawing script and the style sheet.
 struct ReportAssets {
   std::string_view plotly_js;
-  std::string_view script;
+  std::string_view script;   // the figures
+  std::string_view gallery;  // the galleries (after `script`, in the same script element)
   std::string_view style;
 };
 // The copies built into apd::report (src/report/assets/).

@@ -58,7 +58,7 @@ data.apds.forEach((a, i) => {
   document.getElementById('sankeys').appendChild(div);
   const title = a.epoch === null ? a.file : `epoch ${a.epoch}`;
   plots.push(Plotly.newPlot(div, [{
-    type: 'sankey', arrangement: 'snap', valueformat: 'd',
+    type: 'sankey', arrangement: 'fixed', valueformat: 'd',  // 'snap' lets a node drag but swallows its click
     node: {label: s.label, color: s.color, customdata: s.hover, hovertemplate: '%{customdata}<extra></extra>',
            pad: 1, thickness: 16, line: {width: 0}},
     link: {source: s.source, target: s.target, value: s.value, color: s.error_share.map(errorColor),
