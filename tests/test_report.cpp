@@ -47,9 +47,8 @@ TEST_CASE("the page embeds the library and the data, and escapes what it shows",
                          {"zmax", {{"all", 1}, {"wrong", 1}}},
                          {"max_nodes", 500},
                          {"warnings", {"file </script> from elsewhere"}}};
-  const auto html =
-      apd::render_report(data, {"/* plotly */", apd::embedded_assets().script, apd::embedded_assets().gallery,
-                                apd::embedded_assets().style});
+  const auto html = apd::render_report(data, {"/* plotly */", apd::embedded_assets().script,
+                                              apd::embedded_assets().gallery, apd::embedded_assets().style});
   CHECK_THAT(html, Catch::Contains("<title>A &lt;b&gt;title&lt;/b&gt;</title>"));
   CHECK_THAT(html, Catch::Contains("<script>\n/* plotly */\n</script>"));
   CHECK_THAT(html, Catch::Contains("Warning: file &lt;/script&gt; from elsewhere"));
@@ -70,9 +69,8 @@ TEST_CASE("no string in the data can blank the page: '<' is \\u003c in the inlin
                          {"zmax", {{"all", 1}, {"wrong", 1}}},
                          {"max_nodes", 500},
                          {"warnings", {payload}}};
-  const auto html =
-      apd::render_report(data, {"/* plotly */", apd::embedded_assets().script, apd::embedded_assets().gallery,
-                                apd::embedded_assets().style});
+  const auto html = apd::render_report(data, {"/* plotly */", apd::embedded_assets().script,
+                                              apd::embedded_assets().gallery, apd::embedded_assets().style});
   const auto data_at = html.find("id=\"apd-data\">") + 14;
   const auto data_end = html.find("</script>", data_at);
   const std::string inline_json = html.substr(data_at, data_end - data_at);
@@ -92,8 +90,14 @@ TEST_CASE("the library embeds Plotly.js, the drawing script and the style sheet"
 }
 
 TEST_CASE("gallery_json puts each instance in the Sankey nodes that count it", "[report][gallery]") {
-  const auto d = apd::test::hand_made({{"epoch", 3}});
-  for (const std::size_t max_nodes : {2, 500}) {
+  auto d = apd::test::hand_made({{"epoch", 3}});
+  // A file whose layer-1 ranks do not follow descending count (ids are ranks): drawn by count all the same.
+  auto reordered = d;
+  for (auto& n : reordered.nodes) {
+    if (n.layer == 1) n.rank = 2 - n.rank;
+  }
+  for (const auto& [dd, max_nodes] : {std::pair{&d, 2}, {&d, 500}, {&reordered, 2}, {&reordered, 500}}) {
+    const auto& d = *dd;
     const auto v = apd::sankey_view(d, max_nodes);
     const auto g = apd::gallery_json(d, max_nodes);
     const std::size_t L = d.layers();
@@ -109,7 +113,12 @@ TEST_CASE("gallery_json puts each instance in the Sankey nodes that count it", "
           const auto& labels = g["label_nodes"];
           rank = static_cast<std::size_t>(std::find(labels.begin(), labels.end(), g["predicted"][i]) - labels.begin());
         }
-        const std::size_t node = g["first"][c].get<std::size_t>() + std::min(rank, g["kept"][c].get<std::size_t>());
+        std::size_t position = rank;
+        if (!g["order"][c].is_null()) {
+          const auto& order = g["order"][c];
+          position = static_cast<std::size_t>(std::find(order.begin(), order.end(), rank) - order.begin());
+        }
+        const std::size_t node = g["first"][c].get<std::size_t>() + std::min(position, g["kept"][c].get<std::size_t>());
         REQUIRE(node < v.nodes.size());
         CHECK(v.nodes[node].column == c);
         ++count[node];
@@ -121,6 +130,8 @@ TEST_CASE("gallery_json puts each instance in the Sankey nodes that count it", "
       CHECK(errors[k] == v.nodes[k].errors);
     }
   }
+  CHECK(apd::gallery_json(reordered, 500)["order"][1] == nlohmann::json({2, 1, 0}));
+  CHECK(apd::gallery_json(d, 500)["order"][1].is_null());
   // The hand-made flows over layers 1 and 2 (hand_made.hpp) by strength, ties by node rank: A, B, D, C.
   const auto f = apd::gallery_json(d, 500)["flows"];
   CHECK(f["layers"] == nlohmann::json({1, 2}));

@@ -41,7 +41,15 @@ void write_npy(const std::filesystem::path& path, const std::string& descr, cons
   std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
   dict += '\n';
-  std::vector<std::uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<std::uint8_t>(dict.size() & 255),
+  std::vector<std::uint8_t> out = {0x93,
+                                   'N',
+                                   'U',
+                                   'M',
+                                   'P',
+                                   'Y',
+                                   1,
+                                   0,
+                                   static_cast<std::uint8_t>(dict.size() & 255),
                                    static_cast<std::uint8_t>(dict.size() >> 8)};
   out.insert(out.end(), dict.begin(), dict.end());
   out.insert(out.end(), data.begin(), data.end());
@@ -75,8 +83,8 @@ TEST_CASE("image_shape reads HxW, channels first or last, and flat squares", "[t
   check({3, 32, 16}, 32, 16, 3, false);
   check({32, 16, 3}, 32, 16, 3, true);
   check({784}, 28, 28, 1, false);
-  CHECK_FALSE(apd::image_shape(S{10}));           // features, not a square
-  CHECK_FALSE(apd::image_shape(S{2, 28, 28}));    // two channels
+  CHECK_FALSE(apd::image_shape(S{10}));            // features, not a square
+  CHECK_FALSE(apd::image_shape(S{2, 28, 28}));     // two channels
   CHECK_FALSE(apd::image_shape(S{4, 3, 28, 28}));  // a batch of images per instance
   CHECK_FALSE(apd::image_shape(S{0, 28}));
   CHECK_FALSE(apd::image_shape(S{}));

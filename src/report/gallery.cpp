@@ -12,27 +12,35 @@
 #include "apd/core/limits.hpp"
 #include "apd/io/digest.hpp"
 #include "apd/io/thumbnails.hpp"
+#include "apd/report/report.hpp"
 
 namespace apd {
 
 namespace {
 
 // Per Sankey column (1..L+1, index 0 unused): the index of its first drawn
-// node and the ranks drawn as themselves, as sankey_view lays them out
+// node, the ranks drawn as themselves, as sankey_view lays them out
 // (columns in order; a column of more than max_nodes nodes keeps
-// max_nodes - 1 and merges the rest into one "other" node after them).
+// max_nodes - 1 and merges the rest into one "other" node after them), and
+// the rank at each drawing position when that is not the rank itself (a
+// file not ordered by descending count), else null.
 nlohmann::json column_layout(const Diagram& d, std::size_t max_nodes) {
-  std::vector<std::size_t> size(d.layers() + 2, 0);
-  for (const Node& n : d.nodes) ++size[n.layer];
-  nlohmann::json first = nlohmann::json::array({nullptr}), kept = nlohmann::json::array({nullptr});
+  const auto by_column = column_order(d);
+  nlohmann::json first = nlohmann::json::array({nullptr}), kept = nlohmann::json::array({nullptr}),
+                 order = nlohmann::json::array({nullptr});
   std::size_t at = 0;
-  for (std::size_t c = 1; c < size.size(); ++c) {
-    const bool merged = size[c] > max_nodes;
+  for (std::size_t c = 1; c < by_column.size(); ++c) {
+    const std::size_t size = by_column[c].size();
+    const bool merged = size > max_nodes;
     first.push_back(at);
-    kept.push_back(merged ? max_nodes - 1 : size[c]);
-    at += merged ? max_nodes : size[c];
+    kept.push_back(merged ? max_nodes - 1 : size);
+    at += merged ? max_nodes : size;
+    std::vector<std::uint32_t> ranks;
+    for (const std::size_t k : by_column[c]) ranks.push_back(d.nodes[k].rank);
+    const bool in_rank_order = std::is_sorted(ranks.begin(), ranks.end());
+    order.push_back(in_rank_order ? nlohmann::json(nullptr) : nlohmann::json(ranks));
   }
-  return {{"first", first}, {"kept", kept}};
+  return {{"first", first}, {"kept", kept}, {"order", order}};
 }
 
 nlohmann::json flows_json(const Diagram& d) {
@@ -156,7 +164,11 @@ Thumbnails::~Thumbnails() = default;
 
 std::optional<std::size_t> Thumbnails::add(const Diagram& d, const std::string& apd,
                                            std::vector<std::string>& warnings) {
-  if (options_.no_images || !d.has_instances) return std::nullopt;
+  if (options_.no_images || !d.has_instances || d.instances == 0) return std::nullopt;
+  if (const auto it = d.graph.find("dataset"); it == d.graph.end() || !it->is_object()) {
+    warnings.push_back(fmt::format("{}: records no dataset (graph.dataset): galleries without pictures", apd));
+    return std::nullopt;
+  }
   const DatasetSource source = dataset_source(d.graph, apd, options_.images);
   if (source.sha256.empty()) {
     warnings.push_back(

@@ -103,18 +103,24 @@ std::string canonical_path(const std::filesystem::path& p) {
 
 }  // namespace
 
+std::vector<std::vector<std::size_t>> column_order(const Diagram& d) {
+  std::vector<std::vector<std::size_t>> by_column(d.layers() + 2);
+  for (std::size_t k = 0; k < d.nodes.size(); ++k) by_column[d.nodes[k].layer].push_back(k);
+  for (auto& nodes : by_column) {
+    std::stable_sort(nodes.begin(), nodes.end(),
+                     [&](std::size_t a, std::size_t b) { return d.nodes[a].count > d.nodes[b].count; });
+  }
+  return by_column;
+}
+
 SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
   if (max_nodes < 2) throw UsageError(fmt::format("a Sankey column needs room for 2 nodes, not {}", max_nodes));
   SankeyView v;
   const std::size_t columns = d.layers() + 1;
-  std::vector<std::vector<std::size_t>> by_column(columns + 1);
-  for (std::size_t k = 0; k < d.nodes.size(); ++k) by_column[d.nodes[k].layer].push_back(k);
+  const auto by_column = column_order(d);
   std::vector<std::size_t> view_of(d.nodes.size());
   for (std::size_t c = 1; c <= columns; ++c) {
-    auto& nodes = by_column[c];
-    // Diagram order is by descending count already; keep it, largest first.
-    std::stable_sort(nodes.begin(), nodes.end(),
-                     [&](std::size_t a, std::size_t b) { return d.nodes[a].count > d.nodes[b].count; });
+    const auto& nodes = by_column[c];
     const bool merge = nodes.size() > max_nodes;
     const std::size_t keep = merge ? max_nodes - 1 : nodes.size();
     for (std::size_t r = 0; r < keep; ++r) {

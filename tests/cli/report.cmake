@@ -29,9 +29,23 @@ if(APD_BUILD_TORCH)
     COMMAND ${REPORT} --run ${RUN} --apd ${RP}/apd-e5.json ${RP}/shallow.json --out ${RP}/never.html)
   apd_expect(report.monitor_not_scores 1 "monitor.json: the top level: .monitor. is missing" ONE_LINE ABSENT ${RP}/never.html
     FIXTURES report_files COMMAND ${REPORT} --monitor ${RP}/monitor.json --out ${RP}/never.html)
+  # Galleries: the dataset an APD names, found again with --images, checked by its SHA-256.
+  apd_expect(report.dataset_moved 1
+    "moved.json: its dataset /nonexistent/moved-data/[a-z0-9-]+: no such file \\(--images PATH when it moved" ONE_LINE
+    ABSENT ${RP}/never.html FIXTURES report_files COMMAND ${REPORT} --apd ${RP}/moved.json --out ${RP}/never.html)
+  apd_expect(report.images_finds_moved_dataset 0 "wrote .*moved.html" FIXTURES report_files
+    COMMAND ${REPORT} --apd ${RP}/moved.json --images ${SYN} --out ${RP}/moved.html)
+  apd_expect(report.dataset_changed 1
+    "changed-data/[a-z0-9-]+: SHA-256 [0-9a-f]+\\.\\.\\. differs from the [0-9a-f]+\\.\\.\\. the APD recorded: not the data it was extracted from"
+    ONE_LINE ABSENT ${RP}/never.html FIXTURES report_files
+    COMMAND ${REPORT} --apd ${RP}/moved.json --images ${RP}/changed-data --out ${RP}/never.html)
+  apd_expect(report.no_images_needs_no_dataset 0 "wrote .*no-images.html" FIXTURES report_files
+    COMMAND ${REPORT} --apd ${RP}/moved.json --no-images --out ${RP}/no-images.html)
   apd_expect(report.run_without_metrics 1 "the run has no metrics.jsonl" ONE_LINE ABSENT ${RP}/never.html
     FIXTURES report_files COMMAND ${REPORT} --run ${RP}/no-metrics --apd ${RP}/apd-e5.json --out ${RP}/never.html)
 endif()
+apd_expect(report.images_excludes_no_images 2 "--images excludes --no-images" ONE_LINE
+  COMMAND ${REPORT} --apd x.json --images d --no-images --out ${APD_SCRATCH}/never.html)
 # A --title that is not UTF-8 cannot be written into the page's JSON: an option error.
 apd_expect(report.title_not_utf8 2 "--title: not valid UTF-8 text" ONE_LINE ABSENT ${APD_SCRATCH}/never.html
   COMMAND bash -c "exec \"$0\" --apd \"$1\" --out \"$2\" --title \"$(printf 'r\\351sum\\351')\""

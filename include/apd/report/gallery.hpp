@@ -45,8 +45,9 @@ class Thumbnails {
   ~Thumbnails();
 
   // Registers `d`'s instances (read from `apd`); returns the number of its
-  // dataset in json(), or none with --no-images or when its instances are
-  // not images (a warning says so). Opens and checks each dataset once;
+  // dataset in json(), or none with --no-images, without instances, or when
+  // the APD records no dataset or its instances are not images (a warning
+  // says so for these two). Opens and checks each dataset once;
   // throws apd::Error naming the APD and the file when it is missing or
   // differs from the recorded one.
   [[nodiscard]] std::optional<std::size_t> add(const Diagram& d, const std::string& apd,

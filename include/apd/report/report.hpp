@@ -45,6 +45,11 @@ struct SankeyView {
 
 [[nodiscard]] SankeyView sankey_view(const Diagram& d, std::size_t max_nodes);
 
+// The nodes of each Sankey column c = 1..L+1 (index 0 empty) in drawing
+// order: descending count, file order among equals (the file's order
+// already, for files apd wrote).
+[[nodiscard]] std::vector<std::vector<std::size_t>> column_order(const Diagram& d);
+
 struct ReportOptions {
   std::filesystem::path run;                // optional: Figure 1 and the header
   std::vector<std::filesystem::path> apds;  // Figures 2 and 3

@@ -31,7 +31,16 @@ const makeView = (a, apd) => {
   const L = g.ranks.length;
   const labelRank = new Map(g.label_nodes.map((label, r) => [label, r]));
   const rank = (c, i) => (c <= L ? g.ranks[c - 1][i] : labelRank.get(g.predicted[i]));
-  const drawn = (c, r) => g.first[c] + Math.min(r, g.kept[c]);
+  // Drawing positions and ranks differ only in a column whose file order is not by descending count.
+  const positionOf = g.order.map((order) => {
+    if (!order) return null;
+    const at = new Array(order.length);
+    order.forEach((r, p) => { at[r] = p; });
+    return at;
+  });
+  const position = (c, r) => (positionOf[c] ? positionOf[c][r] : r);
+  const rankAt = (c, p) => (g.order[c] ? g.order[c][p] : p);
+  const drawn = (c, r) => g.first[c] + Math.min(position(c, r), g.kept[c]);
   const nodeId = (c, r) => (c <= L ? `l${c}n${r}` : `y${g.label_nodes[r]}`);
   const column = (k) => {
     let c = 1;
@@ -39,7 +48,7 @@ const makeView = (a, apd) => {
     return c;
   };
   const title = a.epoch === null ? a.file : `epoch ${a.epoch}`;
-  return {a, apd, g, L, n: g.index.length, rank, drawn, nodeId, column, title, labelRank};
+  return {a, apd, g, L, n: g.index.length, rank, position, rankAt, drawn, nodeId, column, title, labelRank};
 };
 const views = data.apds.map((a, i) => (a.gallery ? makeView(a, i) : null));
 
@@ -100,17 +109,20 @@ const describeNode = (v, c, r) => (c <= v.L ? `layer ${c} pattern ${v.nodeId(c, 
 // A node or link as drawn (merged "other" nodes included).
 const showDrawnNode = (v, k) => {
   const c = v.column(k);
-  const r = k - v.g.first[c];
-  if (r < v.g.kept[c]) return showGallery(v, 'node', describeNode(v, c, r), (i) => v.rank(c, i) === r);
-  return showGallery(v, 'node', `other patterns of layer ${c}`, (i) => v.rank(c, i) >= v.g.kept[c]);
+  const p = k - v.g.first[c];
+  if (p >= v.g.kept[c]) {
+    return showGallery(v, 'node', `other patterns of layer ${c}`, (i) => v.position(c, v.rank(c, i)) >= v.g.kept[c]);
+  }
+  const r = v.rankAt(c, p);
+  return showGallery(v, 'node', describeNode(v, c, r), (i) => v.rank(c, i) === r);
 };
 const showDrawnLink = (v, k) => {
   const s = v.a.sankey;
   const c = v.column(s.source[k]);
   const name = (node) => {
     const cc = v.column(node);
-    const r = node - v.g.first[cc];
-    return r < v.g.kept[cc] ? v.nodeId(cc, r) : `other (layer ${cc})`;
+    const p = node - v.g.first[cc];
+    return p < v.g.kept[cc] ? v.nodeId(cc, v.rankAt(cc, p)) : `other (layer ${cc})`;
   };
   showGallery(v, 'link', `link ${name(s.source[k])} → ${name(s.target[k])}`,
     (i) => v.drawn(c, v.rank(c, i)) === s.source[k] && v.drawn(c + 1, v.rank(c + 1, i)) === s.target[k]);
