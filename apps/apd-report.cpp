@@ -37,6 +37,10 @@ void add_options(CLI::App& app, Options& o) {
                  "Nodes per Sankey column (2 or more); smaller patterns merge into \"other\"")
       ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 20))
       ->capture_default_str();
+  app.add_option("--max-links", o.report.max_links,
+                 "Links per Sankey diagram (0: no limit); a diagram that would draw more keeps fewer nodes per "
+                 "column, the most that fit")
+      ->capture_default_str();
   app.add_option("--title", o.report.title, "Page title (UTF-8)")->check(apd::app::utf8_text());
   auto* images = app.add_option("--images", o.report.gallery.images,
                                 "The dataset the APDs were extracted from, when it moved: the IDX images file or "

@@ -46,6 +46,7 @@ TEST_CASE("the page embeds the library and the data, and escapes what it shows",
                          {"apds", nlohmann::json::array()},
                          {"zmax", {{"all", 1}, {"wrong", 1}}},
                          {"max_nodes", 500},
+                         {"max_links", 4000},
                          {"warnings", {"file </script> from elsewhere"}}};
   const auto html = apd::render_report(data, {"/* plotly */", apd::embedded_assets().script,
                                               apd::embedded_assets().gallery, apd::embedded_assets().style});
@@ -68,6 +69,7 @@ TEST_CASE("no string in the data can blank the page: '<' is \\u003c in the inlin
                          {"apds", nlohmann::json::array({{{"file", payload}}})},
                          {"zmax", {{"all", 1}, {"wrong", 1}}},
                          {"max_nodes", 500},
+                         {"max_links", 4000},
                          {"warnings", {payload}}};
   const auto html = apd::render_report(data, {"/* plotly */", apd::embedded_assets().script,
                                               apd::embedded_assets().gallery, apd::embedded_assets().style});
@@ -90,13 +92,13 @@ TEST_CASE("the library embeds Plotly.js, the drawing script and the style sheet"
 }
 
 TEST_CASE("gallery_json puts each instance in the Sankey nodes that count it", "[report][gallery]") {
-  auto d = apd::test::hand_made({{"epoch", 3}});
+  const auto made = apd::test::hand_made({{"epoch", 3}});
   // A file whose layer-1 ranks do not follow descending count (ids are ranks): drawn by count all the same.
-  auto reordered = d;
+  auto reordered = made;
   for (auto& n : reordered.nodes) {
     if (n.layer == 1) n.rank = 2 - n.rank;
   }
-  for (const auto& [dd, max_nodes] : {std::pair{&d, 2}, {&d, 500}, {&reordered, 2}, {&reordered, 500}}) {
+  for (const auto& [dd, max_nodes] : {std::pair{&made, 2}, {&made, 500}, {&reordered, 2}, {&reordered, 500}}) {
     const auto& d = *dd;
     const auto v = apd::sankey_view(d, max_nodes);
     const auto g = apd::gallery_json(d, max_nodes);
@@ -131,11 +133,28 @@ TEST_CASE("gallery_json puts each instance in the Sankey nodes that count it", "
     }
   }
   CHECK(apd::gallery_json(reordered, 500)["order"][1] == nlohmann::json({2, 1, 0}));
-  CHECK(apd::gallery_json(d, 500)["order"][1].is_null());
+  CHECK(apd::gallery_json(made, 500)["order"][1].is_null());
   // The hand-made flows over layers 1 and 2 (hand_made.hpp) by strength, ties by node rank: A, B, D, C.
-  const auto f = apd::gallery_json(d, 500)["flows"];
+  const auto f = apd::gallery_json(made, 500)["flows"];
   CHECK(f["layers"] == nlohmann::json({1, 2}));
   CHECK(f["strength"] == nlohmann::json({4, 2, 1, 1}));
   CHECK(f["errors"] == nlohmann::json({1, 1, 1, 0}));
   CHECK(f["majority_count"] == nlohmann::json({3, 1, 1, 1}));
+}
+
+TEST_CASE("a link budget caps the nodes per column at the most that fit", "[report]") {
+  const auto d = apd::test::hand_made();
+  // hand_made draws 10 links at full size; fewer label nodes merge them (see the comments below).
+  CHECK(apd::sankey_view(d, 500).links.size() == 10);
+  CHECK(apd::sankey_node_cap(d, 500, 0) == 500);   // no limit
+  CHECK(apd::sankey_node_cap(d, 500, 10) == 500);  // fits
+  CHECK(apd::sankey_node_cap(d, 500, 9) == 5);     // labels 1, 2, 3, 4 + other: 4 + 5 links
+  CHECK(apd::sankey_node_cap(d, 500, 7) == 3);     // labels 1, 2 + other: 4 + 3 links
+  CHECK(apd::sankey_node_cap(d, 500, 1) == 2);     // never under 2 nodes, even over the budget
+  for (std::size_t budget = 1; budget <= 10; ++budget) {
+    const std::size_t cap = apd::sankey_node_cap(d, 500, budget);
+    const std::size_t drawn = apd::sankey_view(d, cap).links.size();
+    CHECK((drawn <= budget || cap == 2));
+    if (cap < 500) CHECK(apd::sankey_view(d, cap + 1).links.size() > budget);  // the most that fit
+  }
 }

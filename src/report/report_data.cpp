@@ -113,6 +113,35 @@ std::vector<std::vector<std::size_t>> column_order(const Diagram& d) {
   return by_column;
 }
 
+// The links a Sankey view of columns of at most `cap` nodes draws.
+std::size_t view_link_count(const Diagram& d, const std::vector<std::vector<std::size_t>>& by_column, std::size_t cap) {
+  std::vector<std::uint64_t> view_of(d.nodes.size());
+  std::uint64_t at = 0;
+  for (const auto& nodes : by_column) {
+    const std::size_t keep = nodes.size() > cap ? cap - 1 : nodes.size();
+    for (std::size_t r = 0; r < nodes.size(); ++r) view_of[nodes[r]] = at + std::min(r, keep);
+    at += std::min(nodes.size(), cap);
+  }
+  std::vector<std::uint64_t> pairs;
+  pairs.reserve(d.links.size());
+  for (const Link& l : d.links) pairs.push_back(view_of[l.source] * at + view_of[l.target]);
+  std::sort(pairs.begin(), pairs.end());
+  return static_cast<std::size_t>(std::unique(pairs.begin(), pairs.end()) - pairs.begin());
+}
+
+std::size_t sankey_node_cap(const Diagram& d, std::size_t max_nodes, std::size_t max_links) {
+  if (max_nodes < 2) throw UsageError(fmt::format("a Sankey column needs room for 2 nodes, not {}", max_nodes));
+  const auto by_column = column_order(d);
+  if (max_links == 0 || view_link_count(d, by_column, max_nodes) <= max_links) return max_nodes;
+  // Fewer nodes per column never draw more links: the largest cap within the budget, by bisection.
+  std::size_t fits = 2, over = max_nodes;
+  while (over - fits > 1) {
+    const std::size_t mid = fits + (over - fits) / 2;
+    (view_link_count(d, by_column, mid) <= max_links ? fits : over) = mid;
+  }
+  return fits;
+}
+
 SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
   if (max_nodes < 2) throw UsageError(fmt::format("a Sankey column needs room for 2 nodes, not {}", max_nodes));
   SankeyView v;
@@ -335,9 +364,11 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
       warnings.push_back(fmt::format("{}: extracted from {}, not from the report's run {}", file.string(),
                                      from.run.value_or("a bare checkpoint"), o.run.string()));
     }
-    nlohmann::json a = apd_json(file, d, from, o.max_nodes);
+    const std::size_t cap = sankey_node_cap(d, o.max_nodes, o.max_links);
+    nlohmann::json a = apd_json(file, d, from, cap);
+    a["sankey"]["node_cap"] = cap;
     if (d.has_instances) {
-      a["gallery"] = gallery_json(d, o.max_nodes);
+      a["gallery"] = gallery_json(d, cap);
       const auto images = thumbnails.add(d, file.string(), warnings);
       a["gallery"]["images"] = images ? nlohmann::json(*images) : nlohmann::json(nullptr);
     }
@@ -355,6 +386,7 @@ nlohmann::json report_data(const ReportOptions& o, std::vector<std::string>& war
   data["zmax"] = {{"all", zmax_all}, {"wrong", zmax_wrong}};
   data["datasets"] = thumbnails.json();
   data["max_nodes"] = o.max_nodes;
+  data["max_links"] = o.max_links;
   if (!o.monitor.empty()) data["monitor"] = monitor_report_json(read_monitor_scores(o.monitor), o.monitor.string());
   return data;
 }

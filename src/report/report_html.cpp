@@ -99,13 +99,18 @@ std::string render_key_numbers(const nlohmann::json& apds) {
 std::string render_apd_sections(const nlohmann::json& data) {
   bool galleries = false;
   for (const auto& a : field(data, "apds")) galleries = galleries || a.contains("gallery");
+  const auto& max_links = field(data, "max_links");
+  const std::string link_budget =
+      max_links == 0 ? ""
+                     : fmt::format(" (fewer where a diagram would draw more than {} links: its title says so)",
+                                   text_of(max_links));
   std::string out = fmt::format(
       "<h2>Figure 2: activation pattern diagrams</h2>\n<p class=\"caption\">Columns, left to right: the activation "
       "patterns of hidden layers 1..L, then the predicted labels. Node height and colour intensity are proportional "
       "to the number of instances; link width to the instances following it; link colour to its share of wrongly "
-      "classified instances. At most {} nodes per column: smaller patterns are merged into \"other\".{}</p>\n"
+      "classified instances. At most {} nodes per column{}: smaller patterns are merged into \"other\".{}</p>\n"
       "<div class=\"legend\">error share of a link: 0 <span class=\"gradient\"></span> 1</div>\n",
-      text_of(field(data, "max_nodes")), galleries ? " Click a node or a link to see its instances." : "");
+      text_of(field(data, "max_nodes")), link_budget, galleries ? " Click a node or a link to see its instances." : "");
   if (galleries) {
     out +=
         "<form id=\"instance-search\" class=\"search\"><label>Follow one instance through every diagram: dataset "

@@ -45,6 +45,12 @@ struct SankeyView {
 
 [[nodiscard]] SankeyView sankey_view(const Diagram& d, std::size_t max_nodes);
 
+// The nodes per column a Sankey of `d` draws: `max_nodes`, or fewer (the
+// most, never under 2) when it would draw more than `max_links` links
+// (0: no limit). A 60,000-instance MNIST APD draws ~15,000 links at 500
+// nodes per column, and the browser takes seconds to draw them.
+[[nodiscard]] std::size_t sankey_node_cap(const Diagram& d, std::size_t max_nodes, std::size_t max_links);
+
 // The nodes of each Sankey column c = 1..L+1 (index 0 empty) in drawing
 // order: descending count, file order among equals (the file's order
 // already, for files apd wrote).
@@ -60,6 +66,7 @@ struct ReportOptions {
   std::vector<std::int64_t> figure_epochs;
   std::filesystem::path monitor;  // optional: apd-monitor score's JSON (the monitor section)
   std::size_t max_nodes = 500;    // per Sankey column
+  std::size_t max_links = 4000;   // per Sankey: fewer nodes per column beyond it (0: no limit)
   std::string title;
   GalleryOptions gallery;  // where the galleries' pictures come from
 };

@@ -3,6 +3,7 @@
 // path in every Sankey; #node=ID, #link=SOURCE,TARGET and #instance=INDEX open those on load.
 // Embedded at build time (assets.S).
 const kGalleryMax = 100;
+const kFlowRows = 100;  // rows of a flows table: a 60,000-instance APD has ~14,000 flows
 const galleryPanel = document.getElementById('gallery');
 const hashMessage = document.getElementById('hash-message');
 
@@ -176,13 +177,18 @@ const flowsTable = (v) => {
   const head = table.createTHead().insertRow();
   const body = table.createTBody();
   let order = fl.strength.map((_, f) => f).sort((x, y) => fl.errors[y] - fl.errors[x] || x - y);
-  const fill = () => body.replaceChildren(...order.map((f) => {
-    const tr = document.createElement('tr');
-    tr.dataset.flow = f;
-    for (const [, text] of columns) tr.insertCell().textContent = text(f);
-    tr.addEventListener('click', () => showFlow(v, f));
-    return tr;
-  }));
+  const note = document.createElement('p');
+  note.className = 'note';
+  const fill = () => {
+    body.replaceChildren(...order.slice(0, kFlowRows).map((f) => {
+      const tr = document.createElement('tr');
+      tr.dataset.flow = f;
+      for (const [, text] of columns) tr.insertCell().textContent = text(f);
+      tr.addEventListener('click', () => showFlow(v, f));
+      return tr;
+    }));
+    note.textContent = order.length > kFlowRows ? `the first ${kFlowRows} of ${order.length} flows in this order` : '';
+  };
   columns.forEach(([name, , key]) => {
     const th = document.createElement('th');
     th.textContent = name;
@@ -194,7 +200,7 @@ const flowsTable = (v) => {
   });
   fill();
   box.appendChild(table);
-  wrap.append(h, box);
+  wrap.append(h, box, note);
   return wrap;
 };
 

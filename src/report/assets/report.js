@@ -63,7 +63,9 @@ data.apds.forEach((a, i) => {
            pad: 1, thickness: 16, line: {width: 0}},
     link: {source: s.source, target: s.target, value: s.value, color: s.error_share.map(errorColor),
            customdata: s.link_hover, hovertemplate: '%{customdata}<extra></extra>'},
-  }], {title: `${title}: ${a.instances} instances, ${a.errors} wrong`, height: 560, margin: {l: 20, r: 20, t: 50, b: 20},
+  }], {title: `${title}: ${a.instances} instances, ${a.errors} wrong` +
+              (s.node_cap < data.max_nodes ? ` (at most ${s.node_cap} nodes per column to draw ≤ ${data.max_links} links)` : ''),
+       height: 560, margin: {l: 20, r: 20, t: 50, b: 20},
        font: {size: 11}}, config));
   if (!a.bins) return;
   const b = a.bins;
