@@ -1,6 +1,7 @@
 // Times an apd-report page in Debian's headless Chromium (for scripts/bench-gallery.sh;
 // asserts nothing): from navigation to the first Plotly figure drawn, to every
-// figure drawn, and to the galleries ready; then the time from a click on the
+// figure drawn, and to the galleries ready, in a fresh browser (cold) and
+// loaded again (warm); then the time from a click on the
 // largest node of each Sankey (and on its smallest drawn node) to its gallery
 // shown, REPEAT times each. Prints one JSON line.
 // Usage: node time_report.mjs REPORT.html [REPEAT]
@@ -16,18 +17,25 @@ const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir()
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
 });
 const page = context.pages()[0] ?? await context.newPage();
-const t0 = Date.now();
-await page.goto('file://' + resolve(html), { waitUntil: 'commit' });
-await page.waitForFunction(() => document.querySelector('.main-svg') !== null, null, { timeout: 120000, polling: 10 });
-const firstFigure = Date.now() - t0;
-await page.waitForFunction(() => document.body.dataset.rendered === 'true', null, { timeout: 120000, polling: 10 });
-const allFigures = Date.now() - t0;
-await page.waitForFunction(() => document.body.dataset.galleries === 'ready', null, { timeout: 120000, polling: 10 });
-const galleriesReady = Date.now() - t0;
+// Navigation to the first figure drawn (a frame painted after it), every figure, the galleries ready.
+const open = async () => {
+  const t0 = Date.now();
+  await page.goto('file://' + resolve(html), { waitUntil: 'commit' });
+  await page.waitForFunction(() => document.querySelector('.main-svg') !== null, null, { timeout: 120000, polling: 10 });
+  const firstFigure = Date.now() - t0;
+  await page.waitForFunction(() => document.body.dataset.rendered === 'true', null, { timeout: 120000, polling: 10 });
+  const allFigures = Date.now() - t0;
+  await page.waitForFunction(() => document.body.dataset.galleries === 'ready', null, { timeout: 120000, polling: 10 });
+  return { firstFigure, allFigures, galleriesReady: Date.now() - t0 };
+};
+const cold = await open();  // a fresh browser: Plotly.js compiled from scratch
+const warm = await open();  // the same page again: V8 reuses what it compiled
 
 const clicks = [];
-const sankeys = await page.evaluate(() => JSON.parse(document.getElementById('apd-data').textContent).apds
-  .map((a) => a.sankey.column));
+const sankeys = await page.evaluate(() => {
+  const data = document.getElementById('apd-data');
+  return data ? JSON.parse(data.textContent).apds.map((a) => a.sankey.column) : [];
+});
 for (let a = 0; a < sankeys.length; ++a) {
   const columns = sankeys[a];
   const largest = columns.indexOf(1);
@@ -51,6 +59,6 @@ for (let a = 0; a < sankeys.length; ++a) {
 }
 await context.close();
 const ms = clicks.map((c) => c.ms).sort((x, y) => x - y);
-console.log(JSON.stringify({ firstFigure, allFigures, galleriesReady, clicks: clicks.length,
-  clickMedian: ms[Math.floor(ms.length / 2)], clickMax: ms[ms.length - 1],
-  largestGallery: Math.max(...clicks.map((c) => c.count)) }));
+console.log(JSON.stringify({ cold, warm, clicks: clicks.length,
+  clickMedian: ms.length ? ms[Math.floor(ms.length / 2)] : null, clickMax: ms.length ? ms[ms.length - 1] : null,
+  largestGallery: clicks.length ? Math.max(...clicks.map((c) => c.count)) : null }));
