@@ -34,6 +34,7 @@ mkdir -p "$dir/series"
 "$report" --series "$dir"/series/e*.json --figure-epochs 2,5 --out "$dir/series.html" --quiet
 grep -q 'Figure 1: training, from 5 APD files' "$dir/series.html" || fail "no Figure 1 from the series"
 node "$browser/check_report.mjs" "$dir/series.html" "$shots/report-series.png"
+node "$browser/check_gallery.mjs" "$dir/series.html" "$shots/gallery-series.png" "$dir"/series/e{2,5}.json
 expect 2 "--figure-epochs: epoch 7 is not in the series \(epochs 1 to 5, 5 files\)" \
   "$report" --series "$dir"/series/e*.json --figure-epochs 7 --out "$dir/never.html"
 expect 2 "--series: Figure 1 comes from --run or from --series, not both" \

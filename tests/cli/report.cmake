@@ -41,6 +41,10 @@ if(APD_BUILD_TORCH)
     COMMAND ${REPORT} --apd ${RP}/moved.json --images ${RP}/changed-data --out ${RP}/never.html)
   apd_expect(report.no_images_needs_no_dataset 0 "wrote .*no-images.html" FIXTURES report_files
     COMMAND ${REPORT} --apd ${RP}/moved.json --no-images --out ${RP}/no-images.html)
+  add_test(NAME report.galleries_on_mnist_idx
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/gallery_mnist_test.sh ${EXTRACT} ${REPORT} ${MNIST} ${APD_SCRIPT_DIR}
+            ${APD_SCRATCH}/gallery-mnist ${CMAKE_CURRENT_SOURCE_DIR}/browser ${CMAKE_BINARY_DIR}/report-screenshots)
+  set_tests_properties(report.galleries_on_mnist_idx PROPERTIES LABELS mnist FIXTURES_REQUIRED script_models)
   apd_expect(report.run_without_metrics 1 "the run has no metrics.jsonl" ONE_LINE ABSENT ${RP}/never.html
     FIXTURES report_files COMMAND ${REPORT} --run ${RP}/no-metrics --apd ${RP}/apd-e5.json --out ${RP}/never.html)
 endif()
