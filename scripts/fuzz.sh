@@ -19,12 +19,12 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
   -DAPD_BUILD_FUZZ=ON -DAPD_BUILD_TORCH=OFF -DAPD_BUILD_TESTS=OFF -DAPD_BUILD_BENCH=OFF \
   -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=6 >/dev/null
-harnesses=(fuzz_idx fuzz_apd_json fuzz_run_files fuzz_state_dict fuzz_npy fuzz_dynamics fuzz_monitor)
+harnesses=(fuzz_idx fuzz_apd_json fuzz_run_files fuzz_state_dict fuzz_npy fuzz_dynamics fuzz_monitor fuzz_thumbnails)
 cmake --build "$build" --target "${harnesses[@]}" >/dev/null
 
 # Seeds. The first byte of an IDX or run-file input picks the reader.
 seeds="$build/seeds"
-rm -rf "$seeds"; mkdir -p "$seeds"/{fuzz_idx,fuzz_apd_json,fuzz_run_files,fuzz_state_dict,fuzz_npy,fuzz_dynamics,fuzz_monitor}
+rm -rf "$seeds"; mkdir -p "$seeds"/{fuzz_idx,fuzz_apd_json,fuzz_run_files,fuzz_state_dict,fuzz_npy,fuzz_dynamics,fuzz_monitor,fuzz_thumbnails}
 if [[ -f data/mnist/train-labels-idx1-ubyte ]]; then
   { printf '\x00'; head -c $((16 + 3 * 784)) data/mnist/t10k-images-idx3-ubyte | /usr/bin/python3 -c "
 import sys; b = bytearray(sys.stdin.buffer.read()); b[4:8] = (3).to_bytes(4, 'big'); sys.stdout.buffer.write(b)"; } \
@@ -128,6 +128,24 @@ done
 # Arrays written by numpy.save (every dtype and version the tests use).
 /usr/bin/python3 tests/python/make_npy.py "$seeds/fuzz_npy" >/dev/null
 
+# The galleries' datasets: IDX images (first byte even) and .npy arrays (odd),
+# with small gray and RGB float images of numpy's own.
+[[ -f "$seeds/fuzz_idx/images" ]] && cp "$seeds/fuzz_idx/images" "$seeds/fuzz_thumbnails/idx-images"
+for f in "$seeds"/fuzz_npy/*; do
+  [[ $(stat -c %s "$f") -lt 65536 ]] && { printf '\x01'; cat "$f"; } >"$seeds/fuzz_thumbnails/$(basename "$f")"
+done
+/usr/bin/python3 - "$seeds/fuzz_thumbnails" <<'PY'
+import io, os, sys
+import numpy as np
+rng = np.random.default_rng(0)
+for name, a in {"rgb-first": rng.random((3, 3, 4, 5), dtype=np.float32),
+                "rgb-last-f64": rng.normal(size=(2, 4, 3, 3)),
+                "gray-u8": rng.integers(0, 256, (4, 6, 6), dtype=np.uint8),
+                "flat-square": rng.random((2, 16), dtype=np.float32)}.items():
+    b = io.BytesIO(); np.save(b, a)
+    open(os.path.join(sys.argv[1], name), "wb").write(b"\x01" + b.getvalue())
+PY
+
 # run_harness NAME: replays its regression inputs, then fuzzes; prints what
 # it found and leaves its exit status in $build/NAME.status.
 run_harness() {
@@ -135,7 +153,7 @@ run_harness() {
   case $harness in
     fuzz_idx) dict=fuzz_test/dict/idx.dict ;;
     fuzz_state_dict) dict=fuzz_test/dict/pickle.dict ;;
-    fuzz_npy) dict=fuzz_test/dict/npy.dict ;;
+    fuzz_npy | fuzz_thumbnails) dict=fuzz_test/dict/npy.dict ;;
     fuzz_dynamics) dict=fuzz_test/dict/dynamics.dict ;;
     fuzz_monitor) dict=fuzz_test/dict/monitor.dict ;;
     *) dict=fuzz_test/dict/json.dict ;;
