@@ -16,8 +16,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const bool npy = (data[0] & 1U) != 0;
-  static const std::string stem = (std::filesystem::temp_directory_path() /
-                                   ("apd-fuzz-thumbnails-" + std::to_string(::getpid()))).string();
+  static const std::string stem =
+      (std::filesystem::temp_directory_path() / ("apd-fuzz-thumbnails-" + std::to_string(::getpid()))).string();
   const std::filesystem::path file = stem + (npy ? ".npy" : "-images");
   {
     std::ofstream out(file, std::ios::binary | std::ios::trunc);

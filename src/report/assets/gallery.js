@@ -97,7 +97,7 @@ const showGallery = (v, kind, name, pass) => {
   document.getElementById('gallery-title').textContent = `${v.title}: ${name}`;
   const share = members.length ? (100 * wrong / members.length).toFixed(1) : '0.0';
   document.getElementById('gallery-summary').textContent =
-    `${members.length} instances, ${wrong} wrong (${share}%); wrong first` +
+    `${members.length} ${members.length === 1 ? 'instance' : 'instances'}, ${wrong} wrong (${share}%); wrong first` +
     (v.g.images === null ? '; no pictures in this page' : '');
   const items = document.getElementById('gallery-items');
   items.replaceChildren(...members.slice(0, kGalleryMax).map((i) => figure(v, i)));
