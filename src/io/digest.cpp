@@ -54,10 +54,6 @@ std::string sha256_file(const std::filesystem::path& path, const ChunkVisitor& e
   return hex;
 }
 
-}  // namespace apd
-
-namespace apd {
-
 std::string base64(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
   if (bytes.empty()) return out;

@@ -31,10 +31,9 @@ nlohmann::json column_layout(const Diagram& d, std::size_t max_nodes) {
   std::size_t at = 0;
   for (std::size_t c = 1; c < by_column.size(); ++c) {
     const std::size_t size = by_column[c].size();
-    const bool merged = size > max_nodes;
     first.push_back(at);
-    kept.push_back(merged ? max_nodes - 1 : size);
-    at += merged ? max_nodes : size;
+    kept.push_back(drawn_alone(size, max_nodes));
+    at += std::min(size, max_nodes);
     std::vector<std::uint32_t> ranks;
     for (const std::size_t k : by_column[c]) ranks.push_back(d.nodes[k].rank);
     const bool in_rank_order = std::is_sorted(ranks.begin(), ranks.end());

@@ -113,12 +113,14 @@ std::vector<std::vector<std::size_t>> column_order(const Diagram& d) {
   return by_column;
 }
 
+namespace {
+
 // The links a Sankey view of columns of at most `cap` nodes draws.
 std::size_t view_link_count(const Diagram& d, const std::vector<std::vector<std::size_t>>& by_column, std::size_t cap) {
   std::vector<std::uint64_t> view_of(d.nodes.size());
   std::uint64_t at = 0;
   for (const auto& nodes : by_column) {
-    const std::size_t keep = nodes.size() > cap ? cap - 1 : nodes.size();
+    const std::size_t keep = drawn_alone(nodes.size(), cap);
     for (std::size_t r = 0; r < nodes.size(); ++r) view_of[nodes[r]] = at + std::min(r, keep);
     at += std::min(nodes.size(), cap);
   }
@@ -128,6 +130,8 @@ std::size_t view_link_count(const Diagram& d, const std::vector<std::vector<std:
   std::sort(pairs.begin(), pairs.end());
   return static_cast<std::size_t>(std::unique(pairs.begin(), pairs.end()) - pairs.begin());
 }
+
+}  // namespace
 
 std::size_t sankey_node_cap(const Diagram& d, std::size_t max_nodes, std::size_t max_links) {
   if (max_nodes < 2) throw UsageError(fmt::format("a Sankey column needs room for 2 nodes, not {}", max_nodes));
@@ -151,7 +155,7 @@ SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
   for (std::size_t c = 1; c <= columns; ++c) {
     const auto& nodes = by_column[c];
     const bool merge = nodes.size() > max_nodes;
-    const std::size_t keep = merge ? max_nodes - 1 : nodes.size();
+    const std::size_t keep = drawn_alone(nodes.size(), max_nodes);
     for (std::size_t r = 0; r < keep; ++r) {
       const std::size_t k = nodes[r];
       const Node& n = d.nodes[k];

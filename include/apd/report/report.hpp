@@ -51,6 +51,13 @@ struct SankeyView {
 // nodes per column, and the browser takes seconds to draw them.
 [[nodiscard]] std::size_t sankey_node_cap(const Diagram& d, std::size_t max_nodes, std::size_t max_links);
 
+// Of a column of `size` nodes, how many a Sankey of at most `max_nodes`
+// per column draws as themselves: all when they fit, else max_nodes - 1
+// (the rest merge into one "other" node drawn after them).
+[[nodiscard]] constexpr std::size_t drawn_alone(std::size_t size, std::size_t max_nodes) noexcept {
+  return size > max_nodes ? max_nodes - 1 : size;
+}
+
 // The nodes of each Sankey column c = 1..L+1 (index 0 empty) in drawing
 // order: descending count, file order among equals (the file's order
 // already, for files apd wrote).
