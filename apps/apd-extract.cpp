@@ -24,6 +24,16 @@ void add_output_options(CLI::App& app, apd::ExtractOptions& o) {
       "--no-instances", [&o] { o.output.write.instances = false; }, "Omit the per-instance records (flows need them)");
 }
 
+void add_geometry_options(CLI::App& app, apd::ExtractOptions& o) {
+  auto* g =
+      app.add_option_group("Linear regions", "The exact size of each instance's linear region (docs/geometry.md)");
+  g->add_flag("--geometry", o.geometry,
+              "Record each instance's region_radius (L2 distance to the nearest point where a ReLU or a max-pooling "
+              "choice changes) and boundary_distance (to the decision hyperplane of its affine piece), in float64");
+  g->add_flag("--geometry-layers", o.geometry_layers,
+              "With --geometry and --layers: the radius over those layers' neurons only (no max-pooling windows)");
+}
+
 void add_options(CLI::App& app, Options& options) {
   apd::ExtractOptions& o = options.extract;
   auto* model = apd::app::add_model_options(app, o.model, {.series = true, .fallback = ""});
@@ -35,6 +45,7 @@ void add_options(CLI::App& app, Options& options) {
   apd::app::add_selection_options(app, o.selection, true);
   apd::app::add_view_options(app, o.views);
   add_output_options(app, o);
+  add_geometry_options(app, o);
   apd::app::add_compute_options(app, o.compute);
   apd::app::add_verbosity_flags(app, options.verbosity);
 }

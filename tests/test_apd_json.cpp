@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <fstream>
+#include <limits>
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
@@ -516,4 +518,52 @@ TEST_CASE("link records read by the fast path give what the general parser gives
       {"}", ",\"extra\":true}"},
   };
   check_fast_path_agrees(text, record, edits);
+}
+
+TEST_CASE("region radius and boundary distance round-trip exactly, +infinity as null", "[json][geometry]") {
+  auto d = sample(200, 40);
+  for (std::size_t i = 0; i < d.instances; ++i) {
+    d.region_radius.push_back(i == 3 ? std::numeric_limits<double>::infinity() : 1.0 / (3.0 + static_cast<double>(i)));
+    d.boundary_distance.push_back(i == 5 ? 0.0 : std::nextafter(0.1 * static_cast<double>(i + 1), 1.0));
+  }
+  const auto text = apd::to_apd_json(d);
+  CHECK(text.find("\"region_radius\":null,\"boundary_distance\":") != std::string::npos);
+  const auto back = apd::parse_apd_json(text, "mem");
+  CHECK(back == d);  // every double read back bit for bit (shortest round-trip text)
+  CHECK(apd::to_apd_json(back) == text);
+  // Through the general parser too: a space moves every instance record off the fast path.
+  const std::string key = "{\"index\":";
+  std::string spaced;
+  std::size_t from = 0;
+  for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
+    spaced.append(text, from, at + 1 - from).push_back(' ');
+    from = at + 1;
+  }
+  spaced.append(text, from);
+  CHECK(apd::parse_apd_json(spaced, "mem") == d);
+}
+
+TEST_CASE("distances are all or none, and never negative or text", "[json][geometry]") {
+  const auto with = [](const std::function<void(json&)>& edit) {
+    return error_after([&](json& d) {
+      for (auto& r : d["instances"]) {
+        r["region_radius"] = 0.5;
+        r["boundary_distance"] = nullptr;
+      }
+      edit(d);
+    });
+  };
+  CHECK(with([](json&) {}) == "accepted");
+  CHECK(with([](json& d) { d["instances"][7].erase("region_radius"); }) ==
+        "f.json: instances[7]: region_radius and boundary_distance go together: one is missing");
+  CHECK(with([](json& d) {
+          d["instances"][4].erase("region_radius");
+          d["instances"][4].erase("boundary_distance");
+        }) ==
+        "f.json: instances[4]: no region_radius, where other instances have one: a file has them for all "
+        "instances or none");
+  CHECK(with([](json& d) { d["instances"][2]["region_radius"] = -1; }) ==
+        "f.json: instances[2].region_radius: expected a distance (a number >= 0, or null), got number");
+  CHECK(with([](json& d) { d["instances"][2]["boundary_distance"] = "1"; }) ==
+        "f.json: instances[2].boundary_distance: expected a distance (a number >= 0, or null), got string");
 }

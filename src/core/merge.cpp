@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -151,6 +152,10 @@ struct DiagramMerger::State {
   std::vector<std::int32_t> label, predicted;
   std::vector<std::uint32_t> path;  // column-local ids, N x L
   std::size_t expected = 0;         // instance records to make room for (reserve)
+  // Whether the parts with instances carry region_radius/boundary_distance
+  // (unknown until one has instances); then their values, N each.
+  std::optional<bool> geometry;
+  std::vector<double> radius, boundary;
 
   // Room for instance records up to `end`, in one allocation when the
   // whole count was announced (page faults were a fifth of the merge).
@@ -171,6 +176,26 @@ struct DiagramMerger::State {
     label.resize(end);
     predicted.resize(end);
     path.resize(end * layers);
+    if (geometry.value_or(false)) {
+      radius.resize(end);
+      boundary.resize(end);
+    }
+  }
+
+  // A part's distances, at `at` in the merged order; every part with
+  // instances has them, or none has.
+  void add_geometry(const Diagram& part, std::size_t at) {
+    const bool has = !part.region_radius.empty();
+    if (geometry && *geometry != has) {
+      throw Error("some parts have region_radius and boundary_distance (apd-extract --geometry) and some do not");
+    }
+    geometry = has;
+    if (!has) return;
+    radius.resize(std::max(radius.size(), at + part.instances));
+    boundary.resize(radius.size());
+    std::copy(part.region_radius.begin(), part.region_radius.end(), radius.begin() + static_cast<std::ptrdiff_t>(at));
+    std::copy(part.boundary_distance.begin(), part.boundary_distance.end(),
+              boundary.begin() + static_cast<std::ptrdiff_t>(at));
   }
 
   std::uint32_t pattern_node(std::size_t layer, std::span<const std::uint64_t> row) {
@@ -263,6 +288,12 @@ struct DiagramMerger::State {
     d.predicted = std::move(predicted);
     d.path = std::move(path);
     for (std::size_t i = 0; i < d.path.size(); ++i) d.path[i] = global[i % L][d.path[i]];
+    if (geometry.value_or(false)) {
+      radius.resize(instances);
+      boundary.resize(instances);
+      d.region_radius = std::move(radius);
+      d.boundary_distance = std::move(boundary);
+    }
   }
 };
 
@@ -315,6 +346,7 @@ void DiagramMerger::add(const Diagram& part, std::uint64_t position) {
   std::copy(part.label.begin(), part.label.end(), s.label.begin() + static_cast<std::ptrdiff_t>(at));
   std::copy(part.predicted.begin(), part.predicted.end(), s.predicted.begin() + static_cast<std::ptrdiff_t>(at));
   for (std::size_t k = 0; k < part.path.size(); ++k) s.path[at * L + k] = merged[part.path[k]];
+  if (part.instances > 0) s.add_geometry(part, at);
 }
 
 void DiagramMerger::reserve(std::uint64_t instances) { state_->expected = static_cast<std::size_t>(instances); }

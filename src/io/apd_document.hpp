@@ -68,6 +68,9 @@ struct ApdDocument {
   std::vector<std::int32_t> label, predicted;
   IdArena path_ids;
   std::vector<std::uint32_t> path_count;
+  // region_radius and boundary_distance per instance: NaN when the record
+  // has none, +infinity for null.
+  std::vector<double> region_radius, boundary_distance;
 };
 
 // Where bytes come from: a file read in chunks, or memory.

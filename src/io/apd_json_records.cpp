@@ -5,6 +5,7 @@
 #include "apd_json_records.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <set>
 
@@ -13,6 +14,8 @@
 namespace apd::detail {
 
 namespace {
+
+constexpr double kAbsent = std::numeric_limits<double>::quiet_NaN();
 constexpr std::size_t kBatchBytes = std::size_t{2} << 20;
 
 // A field's key and value. Keys without escapes (all of apd's) are read in
@@ -54,6 +57,15 @@ class RecordReader {
     std::int64_t out = 0;
     if (v.get_int64().get(out) != simdjson::SUCCESS) {
       fail_at(suffix(key), fmt::format("expected an integer, got {}", type_name(type_of(v))));
+    }
+    return out;
+  }
+  // A distance >= 0, or null (+infinity).
+  double distance(sj::value v, std::string_view key) const {
+    if (type_of(v) == JsonType::null) return std::numeric_limits<double>::infinity();
+    double out = 0;
+    if (v.get_double().get(out) != simdjson::SUCCESS || !(out >= 0)) {
+      fail_at(suffix(key), fmt::format("expected a distance (a number >= 0, or null), got {}", type_name(type_of(v))));
     }
     return out;
   }
@@ -159,6 +171,8 @@ struct RecordParser::Impl {
     parsed_.label.push_back(row.label);
     parsed_.predicted.push_back(row.predicted);
     parsed_.path_count.push_back(static_cast<std::uint32_t>(row.count));
+    parsed_.region_radius.push_back(kAbsent);
+    parsed_.boundary_distance.push_back(kAbsent);
     for (std::size_t k = 0; k < row.count; ++k) parsed_.ids.add(row.ids[k]);
     if (parsed_.index.size() >= kParsedRows) submit_parsed();
   }
@@ -191,6 +205,7 @@ struct RecordParser::Impl {
     std::vector<std::int64_t> index;
     std::vector<std::int32_t> label, predicted;
     std::vector<std::uint32_t> path_count;
+    std::vector<double> region_radius, boundary_distance;
     IdArena ids;  // link ends, or path ids
 
     [[nodiscard]] std::size_t rows() const noexcept { return links.size() + index.size(); }
@@ -206,6 +221,8 @@ struct RecordParser::Impl {
       label.reserve(kParsedRows);
       predicted.reserve(kParsedRows);
       path_count.reserve(kParsedRows);
+      region_radius.reserve(kParsedRows);
+      boundary_distance.reserve(kParsedRows);
     }
   };
   static constexpr std::size_t kParsedRows = 32768;
@@ -227,6 +244,8 @@ struct RecordParser::Impl {
     doc_.label.insert(doc_.label.end(), p.label.begin(), p.label.end());
     doc_.predicted.insert(doc_.predicted.end(), p.predicted.begin(), p.predicted.end());
     doc_.path_count.insert(doc_.path_count.end(), p.path_count.begin(), p.path_count.end());
+    doc_.region_radius.insert(doc_.region_radius.end(), p.region_radius.begin(), p.region_radius.end());
+    doc_.boundary_distance.insert(doc_.boundary_distance.end(), p.boundary_distance.begin(), p.boundary_distance.end());
     doc_.path_ids.append(p.ids);
   }
 
@@ -452,6 +471,7 @@ struct RecordParser::Impl {
     std::int64_t index = 0;
     std::int32_t label = 0, predicted = 0;
     bool has_index = false, has_label = false, has_predicted = false, has_path = false;
+    double radius = kAbsent, boundary = kAbsent;
     std::uint32_t ids = 0;
     for (auto field : obj) {
       std::string_view key;
@@ -466,6 +486,10 @@ struct RecordParser::Impl {
       } else if (is(key, "predicted")) {
         predicted = r.label(v, "predicted");
         has_predicted = true;
+      } else if (is(key, "region_radius")) {
+        radius = r.distance(v, "region_radius");
+      } else if (is(key, "boundary_distance")) {
+        boundary = r.distance(v, "boundary_distance");
       } else if (is(key, "path")) {
         if (has_path) r.fail_at(".path", "given twice");
         ids = path(r, v);
@@ -480,6 +504,11 @@ struct RecordParser::Impl {
     doc_.label.push_back(label);
     doc_.predicted.push_back(predicted);
     doc_.path_count.push_back(ids);
+    if (std::isnan(radius) != std::isnan(boundary)) {
+      r.fail_at("", "region_radius and boundary_distance go together: one is missing");
+    }
+    doc_.region_radius.push_back(radius);
+    doc_.boundary_distance.push_back(boundary);
     return true;
   }
 

@@ -1,5 +1,6 @@
 // Streaming writer of apd/1 JSON: one record per line, compact within.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iterator>
 
@@ -136,6 +137,15 @@ void write_links(const Diagram& d, const std::vector<std::uint64_t>& ids, ChunkB
   }
 }
 
+// The shortest text that reads back as the same double; null for +infinity.
+void append_distance(std::string& out, double x) {
+  if (std::isfinite(x)) {
+    fmt::format_to(std::back_inserter(out), "{}", x);
+  } else {
+    out += "null";
+  }
+}
+
 void write_instances(const Diagram& d, const std::vector<std::uint64_t>& ids, ChunkBuffer& buffer) {
   std::string& out = buffer.text();
   const std::size_t layers = d.layers();
@@ -151,7 +161,14 @@ void write_instances(const Diagram& d, const std::vector<std::uint64_t>& ids, Ch
       if (l != 0) out += ',';
       append_id(out, ids[d.path[i * layers + l]]);
     }
-    out += "]}";
+    out += ']';
+    if (!d.region_radius.empty()) {
+      out += ",\"region_radius\":";
+      append_distance(out, d.region_radius[i]);
+      out += ",\"boundary_distance\":";
+      append_distance(out, d.boundary_distance[i]);
+    }
+    out += '}';
     buffer.maybe_flush();
   }
 }

@@ -2,7 +2,9 @@
 // widths, node ids and columns, links between consecutive columns, counts
 // that agree across layers, links and instances. Checked in a fixed order, so
 // a file with several faults always gets the same message.
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <limits>
 #include <unordered_map>
 
@@ -284,6 +286,21 @@ class Validator {
     return "more than 2^64-1";
   }
 
+  // Every instance's distances, or none.
+  void geometry(std::size_t count) {
+    const auto& radius = doc_.region_radius;
+    const auto given =
+        static_cast<std::size_t>(std::count_if(radius.begin(), radius.end(), [](double x) { return !std::isnan(x); }));
+    if (given == 0) return;
+    if (given != count || doc_.boundary_distance.size() != count) {
+      const auto first = std::find_if(radius.begin(), radius.end(), [](double x) { return std::isnan(x); });
+      fail(fmt::format("instances[{}]", first - radius.begin()),
+           "no region_radius, where other instances have one: a file has them for all instances or none");
+    }
+    d_.region_radius = std::move(doc_.region_radius);
+    d_.boundary_distance = std::move(doc_.boundary_distance);
+  }
+
   void instances() {
     if (doc_.instances_type == JsonType::absent) return;
     require_type("instances", doc_.instances_type, JsonType::array);
@@ -295,6 +312,7 @@ class Validator {
     d_.index = std::move(doc_.index);
     d_.label = std::move(doc_.label);
     d_.predicted = std::move(doc_.predicted);
+    geometry(count);
     d_.path.reserve(count * L);
     // Instances and wrong ones per node, side by side: one cache miss per visit.
     std::vector<std::array<std::uint64_t, 2>> seen(d_.nodes.size(), {0, 0});

@@ -41,6 +41,17 @@ void validate_script(const ExtractOptions& o) {
   }
 }
 
+void validate_geometry(const ExtractOptions& o) {
+  if (o.geometry_layers && !o.geometry) throw UsageError("--geometry-layers applies to --geometry");
+  if (!o.geometry) return;
+  if (!o.output.write.instances) {
+    throw UsageError("--geometry writes per-instance records: it cannot go with --no-instances");
+  }
+  if (o.output.format != OutputFormat::json) {
+    throw UsageError("--geometry needs --format json: GraphML files hold no per-instance records");
+  }
+}
+
 void validate_output(const ExtractOptions& o) {
   const std::string& out = o.output.out;
   if (out.empty() && !o.list_layers) throw UsageError("--out: an output file (or - for stdout) is required");
@@ -68,6 +79,7 @@ void validate(const ExtractOptions& o) {
   validate(o.compute);
   validate(o.views);
   validate_output(o);
+  validate_geometry(o);
 }
 
 namespace {
@@ -131,6 +143,15 @@ nlohmann::json dataset_record(ModelChoice::Kind kind, const JobData& data) {
   return r;
 }
 
+// How the instances' region_radius and boundary_distance were measured.
+nlohmann::json geometry_record(const GeometryScope& scope) {
+  return {{"arithmetic", "float64"},
+          {"space", "the model's input, as it reads it (after --normalize or --mean/--std)"},
+          {"region_radius", scope.layers.empty() ? "every ReLU neuron and max-pooling window: x's linear region"
+                                                 : "the neurons of the ReLU layers in radius_layers only"},
+          {"radius_layers", scope.layers.empty() ? nlohmann::json(nullptr) : nlohmann::json(scope.layers)}};
+}
+
 // Everything an APD records of how it was made; the one builder of APD
 // metadata (docs/apd-json.md).
 struct Provenance {
@@ -141,6 +162,7 @@ struct Provenance {
   DataSplit split;
   std::int64_t batch_size;
   int threads;
+  const std::optional<GeometryScope>& geometry;
 
   [[nodiscard]] nlohmann::json metadata(const ModelJob& job, const std::optional<std::vector<LayerView>>& views) const {
     nlohmann::json m{{"tool", {{"name", "apd-extract"}, {"version", version()}, {"git_sha", git_sha()}}},
@@ -156,6 +178,7 @@ struct Provenance {
       m["label_corruption"] = std::move(corrupted);
     }
     if (views) m["views"] = views_record(*views);
+    if (geometry) m["geometry"] = geometry_record(*geometry);
     return m;
   }
 };
@@ -188,8 +211,9 @@ std::future<void> build_and_write(Observed seen, nlohmann::json metadata, const 
   return std::async(std::launch::async, [&chosen, &output, out = std::move(out), seen = std::move(seen),
                                          metadata = std::move(metadata)]() mutable {
     Stopwatch watch;
-    const Diagram d =
-        build_diagram(seen.patterns, chosen.truth, seen.predicted, chosen.window.own(), std::move(metadata));
+    Diagram d = build_diagram(seen.patterns, chosen.truth, seen.predicted, chosen.window.own(), std::move(metadata));
+    d.region_radius = std::move(seen.geometry.radius);
+    d.boundary_distance = std::move(seen.geometry.boundary);
     write_apd(d, out, output);
     spdlog::debug("{}: APD of {} nodes and {} links built and written in {:.2f} s", out, d.nodes.size(), d.links.size(),
                   watch.lap());
@@ -230,7 +254,9 @@ int run_extraction(const ExtractOptions& o) {
   spdlog::debug("selected {} instances in {:.2f} s", chosen.window.own().size(), clock.lap());
   const auto planned =
       planned_views(o.views, layers, {first.architecture(), first.relu_shapes()}, o.selection.shard.has_value());
-  const Provenance provenance{series, data, chosen, layers, o.data.split, batch, threads};
+  std::optional<GeometryScope> geometry;
+  if (o.geometry) geometry = GeometryScope{o.geometry_layers ? layers : std::vector<std::size_t>{}};
+  const Provenance provenance{series, data, chosen, layers, o.data.split, batch, threads, geometry};
   // Each file's diagram is built and written on a second thread while the
   // next checkpoint's forward pass runs (memory: two epochs' patterns); a
   // failed write is reported when the next file is ready, or at the end.
@@ -238,7 +264,7 @@ int run_extraction(const ExtractOptions& o) {
   for (const ModelJob& job : series.jobs) {
     const auto& forward = chosen.window.forward;
     Observed seen = run_model(*job.model, forward.size(), read_batches(data.reader, forward, batch),
-                              {layers, batch, chosen.window.kept});
+                              {layers, batch, chosen.window.kept, geometry});
     spdlog::debug("{}: forward pass in {:.2f} s", job.out, clock.lap());
     // Views: after the runner, before the diagram; each epoch chooses its own top:K neurons.
     std::optional<std::vector<LayerView>> views = planned;

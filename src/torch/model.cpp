@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "linearised.hpp"
 
 namespace apd {
 
@@ -60,6 +61,36 @@ ModelOutput MlpModel::forward(const torch::Tensor& input, const std::vector<std:
   out.logits = mlp.forward(input.reshape({input.size(0), -1}), layers.empty() ? LayerObserver() : observe);
   mlp.train(training);
   return out;
+}
+
+// The MLP linearised: Linear -> ReLU per hidden layer, then the logits; in
+// the row space of the first layer when it is narrower than the input.
+RegionGeometry MlpModel::geometry(const torch::Tensor& input, std::span<const std::int32_t> predicted,
+                                  const GeometryScope& scope) {
+  using namespace linearised;
+  const auto& linears = (**model_).linears();
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> layers;
+  std::int64_t widest = (**model_).shape().inputs;
+  for (const auto& l : linears) {
+    layers.emplace_back(l->weight.detach().to(torch::kFloat64), l->bias.detach().to(torch::kFloat64));
+    widest = std::max(widest, l->weight.size(0));
+  }
+  const std::int64_t values = (**model_).shape().inputs;
+  std::optional<torch::Tensor> basis;
+  if (layers.front().first.size(0) < values) basis = row_space(layers.front().first);
+  const std::int64_t directions = basis ? basis->size(0) : values;
+  const torch::Tensor x = input.reshape({input.size(0), -1}).to(torch::kFloat64);
+  const std::int64_t rows = x.size(0);
+  return over_chunks(rows, chunking(widest, directions, rows), directions, scope,
+                     [&](Pass& pass, std::int64_t first, std::int64_t begin, std::int64_t k) {
+                       Dual v{x.narrow(0, first, pass.n()), linearised::directions({values}, basis, begin, k), true};
+                       for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
+                         v = pass.relu(pass.linear(v, layers[l].first, layers[l].second), l + 1);
+                       }
+                       pass.logits(
+                           pass.linear(v, layers.back().first, layers.back().second),
+                           predicted.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(pass.n())));
+                     });
 }
 
 }  // namespace apd

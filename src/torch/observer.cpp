@@ -137,8 +137,8 @@ struct Observer::Impl {
         scores.push_back(logit_scores({p + static_cast<std::size_t>(i) * classes, classes}));
       }
     };
-    Observed seen =
-        run_model(net(), indices.size(), read_batches(data.reader, indices, batch), {observed, batch, {}}, sink);
+    Observed seen = run_model(net(), indices.size(), read_batches(data.reader, indices, batch),
+                              {observed, batch, {}, std::nullopt}, sink);
     chosen.record["data"] = data.reader.data_path().string();
     chosen.record["instances"] = indices.size();
     return {std::move(seen.patterns),  indices,           std::move(chosen.truth),

@@ -33,11 +33,23 @@ void keep_rows(const ModelOutput& out, std::size_t n, std::pair<std::size_t, std
   for (std::size_t i = lo; i < hi; ++i) observed.predicted.push_back(static_cast<std::int32_t>(q[i]));
 }
 
+// The geometry of rows [lo, hi), whose predictions are the last kept ones.
+void measure_rows(Model& model, const torch::Tensor& batch, std::pair<std::size_t, std::size_t> rows,
+                  const GeometryScope& scope, Observed& observed) {
+  const auto [lo, hi] = rows;
+  const std::span<const std::int32_t> predicted(observed.predicted.data() + observed.predicted.size() - (hi - lo),
+                                                hi - lo);
+  const RegionGeometry g =
+      model.geometry(batch.slice(0, static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi)), predicted, scope);
+  observed.geometry.radius.insert(observed.geometry.radius.end(), g.radius.begin(), g.radius.end());
+  observed.geometry.boundary.insert(observed.geometry.boundary.end(), g.boundary.begin(), g.boundary.end());
+}
+
 }  // namespace
 
 Observed run_model(Model& model, std::size_t rows, const BatchSource& batches, const RunPlan& plan,
                    const LogitsSink& sink) {
-  Observed observed{PatternStore(widths_of(model, plan.layers)), {}};
+  Observed observed{PatternStore(widths_of(model, plan.layers)), {}, {}};
   const auto [first, last] = plan.kept.in_batch(0, rows);
   observed.patterns.reserve(last - first);
   observed.predicted.reserve(last - first);
@@ -45,12 +57,15 @@ Observed run_model(Model& model, std::size_t rows, const BatchSource& batches, c
   torch::InferenceMode guard;
   for (std::size_t begin = 0; begin < rows; begin += batch_size) {
     const std::size_t n = std::min(rows - begin, batch_size);
-    const ModelOutput out = model.forward(batches(begin, n), plan.layers);
+    const torch::Tensor batch = batches(begin, n);
+    const ModelOutput out = model.forward(batch, plan.layers);
     if (out.logits.dim() != 2 || out.logits.size(0) != static_cast<std::int64_t>(n)) {
       throw Error(
           fmt::format("forward returned logits of shape {} for {} instances", fmt::join(out.logits.sizes(), "x"), n));
     }
-    keep_rows(out, n, plan.kept.in_batch(begin, n), observed);
+    const auto kept = plan.kept.in_batch(begin, n);
+    keep_rows(out, n, kept, observed);
+    if (plan.geometry && kept.second > kept.first) measure_rows(model, batch, kept, *plan.geometry, observed);
     if (sink) sink(begin, out.logits);
   }
   return observed;

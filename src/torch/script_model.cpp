@@ -21,6 +21,7 @@
 #include "apd/io/atomic_file.hpp"
 #include "apd/io/digest.hpp"
 #include "apd/torch/runner.hpp"
+#include "graph_geometry.hpp"
 
 namespace apd {
 
@@ -57,6 +58,8 @@ bool in_torch(const PythonLine& line) { return line.first.find("/torch/") != std
 std::string show(const PythonLine& line) {
   return fmt::format("{}:{}", std::filesystem::path(line.first).filename().string(), line.second);
 }
+
+}  // namespace
 
 // Lines of the model's serialized code -> the user's Python lines, learnt
 // from forward's nodes before inlining: the debug info does not map every
@@ -104,6 +107,8 @@ class SourceLines {
 
   std::map<PythonLine, PythonLine> lines_;
 };
+
+namespace {
 
 bool holds_relu(const jit::Block* block) {
   for (const jit::Node* node : block->nodes()) {
@@ -179,6 +184,8 @@ struct ScriptModel::Impl {
   // neuron and a pass over the activations each.
   std::vector<std::size_t> observed;
   std::unique_ptr<jit::GraphFunction> function;
+  std::shared_ptr<const SourceLines> source_lines;
+  std::unique_ptr<GraphGeometry> geometry;  // built when first asked for
 
   void prepare(const SourceLines& lines) {
     plain = module.get_method("forward").graph()->copy();
@@ -252,9 +259,9 @@ ScriptModel::ScriptModel(const std::filesystem::path& path) : impl_(std::make_un
   impl_->path = path;
   impl_->name = path.string();
   const jit::Module loaded = load_module(path);
-  const SourceLines lines(*loaded.get_method("forward").graph());
+  impl_->source_lines = std::make_shared<const SourceLines>(*loaded.get_method("forward").graph());
   impl_->module = frozen(loaded, impl_->name);
-  impl_->prepare(lines);
+  impl_->prepare(*impl_->source_lines);
 }
 
 ScriptModel::~ScriptModel() = default;
@@ -351,6 +358,18 @@ ModelOutput ScriptModel::forward(const torch::Tensor& input, const std::vector<s
     out.patterns.push_back(p.flatten(1).contiguous());
   }
   return out;
+}
+
+RegionGeometry ScriptModel::geometry(const torch::Tensor& input, std::span<const std::int32_t> predicted,
+                                     const GeometryScope& scope) {
+  if (!impl_->geometry) {
+    impl_->geometry = std::make_unique<GraphGeometry>(
+        *impl_->plain, impl_->relus, [lines = impl_->source_lines](const jit::Node* node) { return lines->of(node); },
+        impl_->name);
+  }
+  std::int64_t widest = input.size(0) == 0 ? 1 : input.numel() / input.size(0);
+  for (const auto& l : impl_->layers) widest = std::max(widest, l.width);
+  return impl_->geometry->measure(input, predicted, scope, widest);
 }
 
 }  // namespace apd

@@ -110,7 +110,8 @@ Validation validate_model(const Mlp& mlp, const torch::Tensor& x, const torch::T
                     .to(torch::kFloat64);
     correct += logits.argmax(1).eq(labels).sum();
   };
-  (void)run_model(model, static_cast<std::size_t>(x.size(0)), tensor_batches(x), {{}, kEvalBatch, {}}, sink);
+  (void)run_model(model, static_cast<std::size_t>(x.size(0)), tensor_batches(x), {{}, kEvalBatch, {}, std::nullopt},
+                  sink);
   return {loss_sum.item<double>(), static_cast<std::uint64_t>(correct.item<std::int64_t>())};
 }
 
@@ -134,7 +135,7 @@ std::shared_ptr<const EpochTrack> track_epoch(const Mlp& mlp, const TrainingData
   std::vector<std::size_t> layers(data.shape.hidden.size());
   std::iota(layers.begin(), layers.end(), std::size_t{1});
   Observed seen = run_model(model, static_cast<std::size_t>(data.train_x.size(0)), tensor_batches(data.train_x),
-                            {layers, kEvalBatch, {}});
+                            {layers, kEvalBatch, {}, std::nullopt});
   auto track = std::make_shared<EpochTrack>(EpochTrack{std::move(seen.patterns), {}, {}, {}, {}, {}});
   std::vector<Grouping> by_layer;
   for (std::size_t l = 0; l < track->patterns.layers(); ++l) {

@@ -17,6 +17,10 @@ if(APD_BUILD_TORCH)
             ${APD_SCRATCH}/views)
   set_tests_properties(extract.views_against_numpy_merge_and_refusals PROPERTIES
     FIXTURES_REQUIRED "script_models;synthetic_run" TIMEOUT 600)
+  # --geometry: every instance's distances against a float64 oracle, their defining property, refusals.
+  add_test(NAME extract.geometry_against_float64_oracle
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/geometry_test.sh ${EXTRACT} ${MERGE} ${RUN} ${APD_SCRATCH}/geometry)
+  set_tests_properties(extract.geometry_against_float64_oracle PROPERTIES FIXTURES_REQUIRED synthetic_run TIMEOUT 600)
   add_test(NAME extract.figure2_determinism_selection_formats
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/extract_test.sh ${EXTRACT} ${RUN} ${APD_SCRATCH}/extract)
   set_tests_properties(extract.figure2_determinism_selection_formats PROPERTIES FIXTURES_REQUIRED synthetic_run)

@@ -64,6 +64,12 @@ struct Diagram {
   std::vector<std::int32_t> label;
   std::vector<std::int32_t> predicted;
   std::vector<std::uint32_t> path;  // node index of instance i in layer l: path[i * L + l - 1]
+  // Per instance when measured (apd-extract --geometry), else empty: the L2
+  // distance from x to the boundary of its linear region, and to the
+  // decision hyperplane of its affine piece (torch/geometry.hpp); +infinity
+  // (null in JSON) when nothing bounds it.
+  std::vector<double> region_radius;
+  std::vector<double> boundary_distance;
 
   [[nodiscard]] std::size_t layers() const noexcept { return widths.size(); }
   [[nodiscard]] std::size_t words(std::size_t layer) const { return (widths.at(layer - 1) + 63) / 64; }

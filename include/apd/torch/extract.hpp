@@ -25,6 +25,8 @@ struct ExtractOptions {
   ViewChoice views;                 // --view, --view-from
   std::vector<std::size_t> layers;  // --layers: ReLU layers of --model, 1-based (default all)
   bool list_layers = false;         // --list-layers: print the model's ReLU layers, write nothing
+  bool geometry = false;            // --geometry: each instance's region radius and boundary distance
+  bool geometry_layers = false;     // --geometry-layers: the radius over the --layers only
 };
 
 // Checks option combinations; throws UsageError naming the option.

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 
 #include "apd/io/instances.hpp"
 #include "apd/torch/checkpoint.hpp"
+#include "apd/torch/geometry.hpp"
 #include "apd/torch/mlp.hpp"
 
 namespace apd {
@@ -52,6 +54,12 @@ class Model {
   // Runs `input` [N, ...] (under the caller's InferenceMode) and returns the
   // logits and the patterns of `layers` (1-based ReLU layers, ascending).
   [[nodiscard]] virtual ModelOutput forward(const torch::Tensor& input, const std::vector<std::size_t>& layers) = 0;
+
+  // The region radius and boundary distance (geometry.hpp) of each row of
+  // `input`, whose predictions are `predicted`, in float64. Throws
+  // apd::Error naming an op the linearisation cannot follow.
+  [[nodiscard]] virtual RegionGeometry geometry(const torch::Tensor& input, std::span<const std::int32_t> predicted,
+                                                const GeometryScope& scope) = 0;
 };
 
 // The paper's MLP: Linear -> ReLU per hidden layer, then Linear.
@@ -69,6 +77,8 @@ class MlpModel final : public Model {
   [[nodiscard]] std::string architecture() const override;
   [[nodiscard]] nlohmann::json record(const std::vector<std::size_t>& layers) const override;
   [[nodiscard]] ModelOutput forward(const torch::Tensor& input, const std::vector<std::size_t>& layers) override;
+  [[nodiscard]] RegionGeometry geometry(const torch::Tensor& input, std::span<const std::int32_t> predicted,
+                                        const GeometryScope& scope) override;
 
  private:
   StateDict dict_;  // until bind() builds the model

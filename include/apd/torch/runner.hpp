@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -22,12 +23,14 @@ namespace apd {
 struct Observed {
   PatternStore patterns;                // the layers asked for, in that order
   std::vector<std::int32_t> predicted;  // argmax of the logits (first maximum on ties)
+  RegionGeometry geometry;              // of the kept rows, when the plan asks for it
 };
 
 struct RunPlan {
   std::vector<std::size_t> layers;  // 1-based ReLU layers, ascending; empty: predictions only
   std::int64_t batch_size = 1024;
-  KeptRows kept;  // the rows whose patterns and predictions are kept
+  KeptRows kept;                          // the rows whose patterns and predictions are kept
+  std::optional<GeometryScope> geometry;  // measure the kept rows' linear regions (geometry.hpp)
 };
 
 // The inputs of rows [begin, begin + count), as the model reads them.

@@ -62,6 +62,9 @@ class ScriptModel final : public Model {
   // the observed `layers` and the classes.
   [[nodiscard]] nlohmann::json record(const std::vector<std::size_t>& layers) const override;
   [[nodiscard]] ModelOutput forward(const torch::Tensor& input, const std::vector<std::size_t>& layers) override;
+  // The forward graph linearised node by node (graph_geometry.hpp).
+  [[nodiscard]] RegionGeometry geometry(const torch::Tensor& input, std::span<const std::int32_t> predicted,
+                                        const GeometryScope& scope) override;
 
  private:
   struct Impl;

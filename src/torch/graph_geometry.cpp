@@ -1,0 +1,591 @@
+#include "graph_geometry.hpp"
+
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/remove_mutation.h>
+
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "apd/core/error.hpp"
+#include "linearised.hpp"
+
+namespace apd {
+
+namespace geometry_ops {
+
+// How each supported op acts on a value that depends on the input.
+enum class Rule {
+  relu,
+  max_pool,
+  conv,
+  linear,
+  addmm,
+  matmul,
+  batch_norm,
+  same_op,   // linear, acting on dimensions >= 1 only: the op itself applied to the tangents
+  reshape,   // keeps the batch dimension: tangents reshaped to the result's shape
+  identity,  // a copy, a cast to another float type, dropout in eval mode
+  add,
+  sub,
+  rsub,
+  scale,  // mul or div by something that does not depend on the input
+  neg,
+  cat,
+  list,
+  last_softmax,
+};
+
+}  // namespace geometry_ops
+
+namespace {
+
+namespace jit = torch::jit;
+using geometry_ops::Rule;
+using linearised::Dual;
+using linearised::Pass;
+using linearised::Window2d;
+
+const std::unordered_map<std::string, Rule>& rules() {
+  static const std::unordered_map<std::string, Rule> table{
+      {"aten::relu", Rule::relu},
+      {"aten::relu_", Rule::relu},
+      {"aten::max_pool2d", Rule::max_pool},
+      {"aten::max_pool2d_with_indices", Rule::max_pool},
+      {"aten::conv2d", Rule::conv},
+      {"aten::_convolution", Rule::conv},
+      {"aten::linear", Rule::linear},
+      {"aten::addmm", Rule::addmm},
+      {"aten::matmul", Rule::matmul},
+      {"aten::mm", Rule::matmul},
+      {"aten::batch_norm", Rule::batch_norm},
+      {"aten::avg_pool2d", Rule::same_op},
+      {"aten::adaptive_avg_pool2d", Rule::same_op},
+      {"aten::mean", Rule::same_op},
+      {"aten::sum", Rule::same_op},
+      {"aten::permute", Rule::same_op},
+      {"aten::transpose", Rule::same_op},
+      {"aten::slice", Rule::same_op},
+      {"aten::select", Rule::same_op},
+      {"aten::reflection_pad2d", Rule::same_op},
+      {"aten::replication_pad2d", Rule::same_op},
+      {"aten::constant_pad_nd", Rule::same_op},
+      {"aten::flatten", Rule::reshape},
+      {"aten::view", Rule::reshape},
+      {"aten::reshape", Rule::reshape},
+      {"aten::view_as", Rule::reshape},
+      {"aten::reshape_as", Rule::reshape},
+      {"aten::squeeze", Rule::reshape},
+      {"aten::unsqueeze", Rule::reshape},
+      {"aten::contiguous", Rule::identity},
+      {"aten::clone", Rule::identity},
+      {"aten::detach", Rule::identity},
+      {"aten::dropout", Rule::identity},
+      {"aten::feature_dropout", Rule::identity},
+      {"aten::alpha_dropout", Rule::identity},
+      {"aten::feature_alpha_dropout", Rule::identity},
+      {"aten::to", Rule::identity},
+      {"aten::type_as", Rule::identity},
+      {"aten::float", Rule::identity},
+      {"aten::double", Rule::identity},
+      {"aten::add", Rule::add},
+      {"aten::add_", Rule::add},
+      {"aten::sub", Rule::sub},
+      {"aten::sub_", Rule::sub},
+      {"aten::rsub", Rule::rsub},
+      {"aten::mul", Rule::scale},
+      {"aten::mul_", Rule::scale},
+      {"aten::div", Rule::scale},
+      {"aten::div_", Rule::scale},
+      {"aten::neg", Rule::neg},
+      {"aten::cat", Rule::cat},
+      {"prim::ListConstruct", Rule::list},
+      {"aten::softmax", Rule::last_softmax},
+      {"aten::log_softmax", Rule::last_softmax},
+  };
+  return table;
+}
+
+bool is_data(const c10::TypePtr& type) {
+  return type->kind() == c10::TypeKind::TensorType ||
+         (type->kind() == c10::TypeKind::ListType && type->containedType(0)->kind() == c10::TypeKind::TensorType);
+}
+
+std::array<std::int64_t, 2> pair_of(const c10::IValue& v, std::int64_t fallback) {
+  const std::vector<std::int64_t> list = v.isNone() ? std::vector<std::int64_t>{} : v.toIntVector();
+  if (list.empty()) return {fallback, fallback};
+  return {list[0], list.size() > 1 ? list[1] : list[0]};
+}
+
+std::int64_t normalised_dim(std::int64_t dim, std::int64_t dims) { return dim < 0 ? dim + dims : dim; }
+
+// The interpreter's own list and tuple instructions, which have no operator.
+bool construct(const jit::Node* node, jit::Stack& stack) {
+  const auto kind = node->kind();
+  if (kind == c10::prim::ListConstruct) {
+    const c10::TypePtr element = node->output()->type()->containedType(0);
+    c10::impl::GenericList list(element);
+    for (auto& v : stack) list.push_back(std::move(v));
+    stack = {c10::IValue(std::move(list))};
+  } else if (kind == c10::prim::TupleConstruct) {
+    stack = {c10::ivalue::Tuple::create(std::move(stack))};
+  } else if (kind == c10::prim::ListUnpack || kind == c10::prim::TupleUnpack) {
+    const c10::IValue whole = stack.at(0);
+    stack = whole.isTuple() ? whole.toTupleRef().elements().vec() : whole.toListRef().vec();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+using geometry_ops::Rule;
+
+struct GraphGeometry::Impl {
+  std::shared_ptr<jit::Graph> graph;
+  std::unordered_map<const jit::Node*, std::size_t> relu_layer;
+  std::unordered_map<const jit::Node*, Rule> rule;
+  std::optional<torch::Tensor> basis;  // a narrow first Linear layer's row space
+  SourceOf where;
+  std::string name;
+
+  // One pass's values: every value's primal, the linearised ones' tangents.
+  std::unordered_map<const jit::Value*, c10::IValue> values;
+  std::unordered_map<const jit::Value*, Dual> duals;
+  std::unordered_map<const jit::Value*, std::vector<std::optional<Dual>>> lists;
+  std::unordered_map<const jit::Value*, torch::Tensor> doubles;  // constants in float64
+
+  [[nodiscard]] Error refused(const jit::Node* node, std::string_view why) const {
+    const std::string line = where(node);
+    return Error(fmt::format("{}: --geometry: {}{} {}", name, node->kind().toQualString(),
+                             line.empty() ? "" : " at " + line, why));
+  }
+
+  void check(const jit::Value* input);
+  void find_basis(const jit::Value* input);
+  [[nodiscard]] std::int64_t directions(std::int64_t inputs) const { return basis ? basis->size(0) : inputs; }
+  void run(Pass& pass, const torch::Tensor& x, const torch::Tensor& directions,
+           std::span<const std::int32_t> predicted);
+  void step(Pass& pass, const jit::Node* node);
+  [[nodiscard]] jit::Stack call(const jit::Node* node, const jit::Value* swap = nullptr, const c10::IValue& with = {});
+  void evaluate(const jit::Node* node, const jit::Value* swap = nullptr, const c10::IValue& with = {});
+  [[nodiscard]] c10::IValue arg(const jit::Node* node, std::size_t i) const;
+  [[nodiscard]] const Dual* dual(const jit::Value* v) const {
+    const auto d = duals.find(v);
+    return d == duals.end() ? nullptr : &d->second;
+  }
+  [[nodiscard]] bool linearised(const jit::Node* node) const;
+  [[nodiscard]] torch::Tensor constant(const jit::Value* v);
+  [[nodiscard]] torch::Tensor optional_constant(const jit::Value* v);
+  [[nodiscard]] const Dual& only_dual(const jit::Node* node, std::size_t input) const;
+  void put(const jit::Value* v, Dual d) {
+    values[v] = d.p;
+    duals[v] = std::move(d);
+  }
+
+  void max_pool(Pass& pass, const jit::Node* node);
+  void conv(Pass& pass, const jit::Node* node);
+  void product(Pass& pass, const jit::Node* node, Rule r);
+  void same_op(Pass& pass, const jit::Node* node);
+  // `dim` of a `dims`-dimensional value, which must not be the batch's.
+  void keep_batch_dim(const jit::Node* node, std::int64_t dim, std::int64_t dims) const;
+  void reshape(const jit::Node* node);
+  void identity(const jit::Node* node);
+  void combine(Pass& pass, const jit::Node* node, Rule r);
+  void scale(const jit::Node* node);
+  void cat(Pass& pass, const jit::Node* node);
+  void list(const jit::Node* node);
+};
+
+// Every op on a value that depends on the input must have a rule; softmax
+// only as the graph's result.
+void GraphGeometry::Impl::check(const jit::Value* input) {
+  std::set<const jit::Value*> dependent{input};
+  for (const jit::Node* node : graph->nodes()) {
+    bool depends = false;
+    for (const jit::Value* v : node->inputs()) depends = depends || dependent.count(v) > 0;
+    if (!depends) continue;
+    const auto found = rules().find(node->kind().toQualString());
+    bool data_out = false;
+    for (const jit::Value* v : node->outputs()) {
+      if (is_data(v->type())) {
+        dependent.insert(v);
+        data_out = true;
+      }
+    }
+    if (!data_out) continue;  // a shape query (size, dim): read on the values themselves
+    if (found == rules().end()) {
+      throw refused(node,
+                    "is not an op --geometry follows: the network's only non-linearities must be ReLU and "
+                    "max-pooling, its other ops linear (docs/geometry.md lists them)");
+    }
+    if (found->second == Rule::last_softmax && node->output() != graph->outputs()[0]) {
+      throw refused(node, "is followed only as forward's last op (its decision is the logits')");
+    }
+    rule[node] = found->second;
+  }
+  if (dependent.count(graph->outputs()[0]) == 0)
+    throw Error(fmt::format("{}: forward's result does not depend on its input", name));
+}
+
+GraphGeometry::GraphGeometry(jit::Graph& graph, std::size_t relus, SourceOf where, std::string name)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->graph = graph.copy();
+  impl_->where = std::move(where);
+  impl_->name = std::move(name);
+  // In-place ops become functional where nothing else aliases their input.
+  jit::RemoveTensorMutation(impl_->graph);
+  jit::EliminateDeadCode(impl_->graph);
+  for (const jit::Node* node : impl_->graph->nodes()) {
+    const std::string kind = node->kind().toQualString();
+    if (kind == "aten::relu" || kind == "aten::relu_") impl_->relu_layer[node] = impl_->relu_layer.size() + 1;
+  }
+  if (impl_->relu_layer.size() != relus) {
+    throw Error(fmt::format("{}: --geometry found {} ReLU calls where the model has {}", impl_->name,
+                            impl_->relu_layer.size(), relus));
+  }
+  const jit::Value* input = impl_->graph->inputs().at(1);
+  impl_->check(input);
+  impl_->find_basis(input);
+}
+
+GraphGeometry::~GraphGeometry() = default;
+
+// When the input feeds, through reshapes only, one Linear layer narrower
+// than the input, every gradient lies in that layer's row space: its
+// orthonormal basis replaces the input's (same norms, far fewer directions).
+void GraphGeometry::Impl::find_basis(const jit::Value* input) {
+  const jit::Value* v = input;
+  while (v->uses().size() == 1) {
+    const jit::Node* user = v->uses()[0].user;
+    const auto r = rule.find(user);
+    if (r == rule.end()) return;
+    if (r->second == Rule::reshape || r->second == Rule::identity) {
+      v = user->output();
+      continue;
+    }
+    if (r->second != Rule::linear || user->input(0) != v) return;
+    const auto weight = jit::toIValue(user->input(1));
+    if (!weight || !weight->isTensor()) return;
+    const torch::Tensor w = weight->toTensor();
+    if (w.dim() == 2 && w.size(0) < w.size(1)) basis = linearised::row_space(w);
+    return;
+  }
+}
+
+RegionGeometry GraphGeometry::measure(const torch::Tensor& input, std::span<const std::int32_t> predicted,
+                                      const GeometryScope& scope, std::int64_t widest) {
+  const std::int64_t rows = input.size(0);
+  std::vector<std::int64_t> shape(input.sizes().begin() + 1, input.sizes().end());
+  const std::int64_t values = rows == 0 ? 0 : input.numel() / rows;
+  const std::int64_t directions = impl_->directions(values);
+  const torch::Tensor x = input.to(torch::kFloat64);
+  return linearised::over_chunks(
+      rows, linearised::chunking(widest, directions, rows), directions, scope,
+      [&](Pass& pass, std::int64_t first, std::int64_t begin, std::int64_t k) {
+        impl_->run(pass, x.narrow(0, first, pass.n()), linearised::directions(shape, impl_->basis, begin, k),
+                   predicted.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(pass.n())));
+      });
+}
+
+void GraphGeometry::Impl::run(Pass& pass, const torch::Tensor& x, const torch::Tensor& directions,
+                              std::span<const std::int32_t> predicted) {
+  values.clear();
+  duals.clear();
+  lists.clear();
+  values[graph->inputs()[0]] = c10::IValue();
+  put(graph->inputs()[1], Dual{x, directions, true});
+  for (const jit::Node* node : graph->nodes()) step(pass, node);
+  const auto out = duals.find(graph->outputs()[0]);
+  if (out == duals.end() || out->second.p.dim() != 2)
+    throw Error(fmt::format("{}: --geometry: forward's result is not [N, classes] logits", name));
+  pass.logits(out->second, predicted);
+}
+
+bool GraphGeometry::Impl::linearised(const jit::Node* node) const { return rule.count(node) > 0; }
+
+c10::IValue GraphGeometry::Impl::arg(const jit::Node* node, std::size_t i) const {
+  const jit::Value* v = node->input(i);
+  const auto known = values.find(v);
+  return known != values.end() ? known->second : *jit::toIValue(v);
+}
+
+// Runs `node`'s own operation on the values (with `swap` replaced by `with`).
+jit::Stack GraphGeometry::Impl::call(const jit::Node* node, const jit::Value* swap, const c10::IValue& with) {
+  jit::Stack stack;
+  for (std::size_t i = 0; i < node->inputs().size(); ++i) {
+    stack.push_back(node->input(i) == swap ? with : arg(node, i));
+  }
+  if (!construct(node, stack)) node->getOperation()(stack);
+  return stack;
+}
+
+void GraphGeometry::Impl::evaluate(const jit::Node* node, const jit::Value* swap, const c10::IValue& with) {
+  const jit::Stack stack = call(node, swap, with);
+  for (std::size_t i = 0; i < node->outputs().size(); ++i) values[node->outputs()[i]] = stack[i];
+}
+
+torch::Tensor GraphGeometry::Impl::constant(const jit::Value* v) {
+  const auto known = doubles.find(v);
+  if (known != doubles.end()) return known->second;
+  const auto value = values.find(v);
+  const torch::Tensor t = (value != values.end() ? value->second : *jit::toIValue(v)).toTensor().to(torch::kFloat64);
+  if (v->node()->kind() == c10::prim::Constant) doubles[v] = t;
+  return t;
+}
+
+torch::Tensor GraphGeometry::Impl::optional_constant(const jit::Value* v) {
+  const auto value = values.find(v);
+  const bool none = value != values.end() ? value->second.isNone() : jit::toIValue(v)->isNone();
+  return none ? torch::Tensor() : constant(v);
+}
+
+const Dual& GraphGeometry::Impl::only_dual(const jit::Node* node, std::size_t input) const {
+  for (std::size_t i = 0; i < node->inputs().size(); ++i) {
+    if (i != input && (duals.count(node->input(i)) || lists.count(node->input(i)))) {
+      throw refused(node, fmt::format("takes the input-dependent value as argument {}: only argument {} may depend on "
+                                      "the input for the network to stay piecewise linear",
+                                      i + 1, input + 1));
+    }
+  }
+  const auto d = duals.find(node->input(input));
+  if (d == duals.end()) throw refused(node, fmt::format("argument {} must be the input-dependent value", input + 1));
+  return d->second;
+}
+
+void GraphGeometry::Impl::step(Pass& pass, const jit::Node* node) {
+  if (node->kind() == c10::prim::Constant) return;  // read where used
+  const auto found = rule.find(node);
+  if (found == rule.end()) return evaluate(node);
+  switch (found->second) {
+    case Rule::relu: return put(node->output(), pass.relu(only_dual(node, 0), relu_layer.at(node)));
+    case Rule::max_pool: return max_pool(pass, node);
+    case Rule::conv: return conv(pass, node);
+    case Rule::linear:
+    case Rule::addmm:
+    case Rule::matmul: return product(pass, node, found->second);
+    case Rule::batch_norm: {
+      const Dual& x = only_dual(node, 0);
+      if (arg(node, 5).toBool()) throw refused(node, "in training mode: save the model after model.eval()");
+      if (arg(node, 3).isNone() || arg(node, 4).isNone()) throw refused(node, "without running statistics");
+      return put(node->output(),
+                 pass.batch_norm(x, optional_constant(node->input(1)), optional_constant(node->input(2)),
+                                 constant(node->input(3)), constant(node->input(4)), arg(node, 7).toDouble()));
+    }
+    case Rule::same_op: return same_op(pass, node);
+    case Rule::reshape: return reshape(node);
+    case Rule::identity: return identity(node);
+    case Rule::add:
+    case Rule::sub:
+    case Rule::rsub: return combine(pass, node, found->second);
+    case Rule::scale: return scale(node);
+    case Rule::neg: {
+      const Dual& x = only_dual(node, 0);
+      return put(node->output(), Dual{-x.p, -x.t, x.shared});
+    }
+    case Rule::cat: return cat(pass, node);
+    case Rule::list: return list(node);
+    case Rule::last_softmax: return put(node->output(), only_dual(node, 0));
+  }
+}
+
+void GraphGeometry::Impl::max_pool(Pass& pass, const jit::Node* node) {
+  const Dual& x = only_dual(node, 0);
+  if (x.p.dim() != 4) throw refused(node, "over a tensor that is not [N, C, H, W]");
+  const auto kernel = pair_of(arg(node, 1), 1);
+  const auto stride = arg(node, 2).toIntVector().empty() ? kernel : pair_of(arg(node, 2), 1);
+  const auto padding = pair_of(arg(node, 3), 0);
+  const auto dilation = pair_of(arg(node, 4), 1);
+  const Window2d w{kernel[0],   kernel[1],   stride[0],
+                   stride[1],   padding[0],  padding[1],
+                   dilation[0], dilation[1], arg(node, 5).toBool()};
+  Dual out = pass.max_pool2d(x, w);
+  if (node->outputs().size() > 1) evaluate(node);  // the indices, as the op gives them
+  put(node->output(0), std::move(out));
+}
+
+void GraphGeometry::Impl::conv(Pass& pass, const jit::Node* node) {
+  Dual x = only_dual(node, 0);
+  const torch::Tensor weight = constant(node->input(1));
+  if (x.p.dim() != 4 || weight.dim() != 4) throw refused(node, "is followed for 2-D convolutions of [N, C, H, W] only");
+  const bool full = node->kind().toQualString() == std::string("aten::_convolution");
+  if (full && arg(node, 6).toBool()) throw refused(node, "transposed: not followed");
+  const std::int64_t groups = arg(node, full ? 8 : 6).toInt();
+  const auto stride = pair_of(arg(node, 3), 1);
+  const auto dilation = pair_of(arg(node, 5), 1);
+  std::array<std::int64_t, 2> padding{0, 0};
+  if (arg(node, 4).isString()) {
+    if (arg(node, 4).toStringRef() == "same") {  // padded here: PyTorch pads the odd one out at the end
+      const std::int64_t th = dilation[0] * (weight.size(2) - 1), tw = dilation[1] * (weight.size(3) - 1);
+      const std::vector<std::int64_t> pad{tw / 2, tw - tw / 2, th / 2, th - th / 2};
+      x = Dual{at::constant_pad_nd(x.p, pad, 0.0), at::constant_pad_nd(x.t, pad, 0.0), x.shared};
+    }
+  } else {
+    padding = pair_of(arg(node, 4), 0);
+  }
+  const Window2d w{weight.size(2), weight.size(3), stride[0],   stride[1], padding[0],
+                   padding[1],     dilation[0],    dilation[1], false};
+  put(node->output(), pass.conv2d(x, weight, optional_constant(node->input(2)), w, groups));
+}
+
+void GraphGeometry::Impl::product(Pass& pass, const jit::Node* node, Rule r) {
+  if (r == Rule::linear) {
+    const Dual& x = only_dual(node, 0);
+    return put(node->output(), pass.linear(x, constant(node->input(1)), optional_constant(node->input(2))));
+  }
+  if (r == Rule::addmm) {  // bias + x @ w, scaled
+    const Dual& x = only_dual(node, 1);
+    const double beta = arg(node, 3).toScalar().toDouble(), alpha = arg(node, 4).toScalar().toDouble();
+    const torch::Tensor w = constant(node->input(2));
+    return put(node->output(),
+               Dual{at::addmm(constant(node->input(0)), x.p, w, beta, alpha), x.t.mm(w) * alpha, x.shared});
+  }
+  const Dual& x = only_dual(node, 0);
+  const torch::Tensor w = constant(node->input(1));
+  if (x.p.dim() < 2 || w.dim() != 2)
+    throw refused(node, "is followed as a product of [N, ..., F] by a constant matrix only");
+  put(node->output(), Dual{at::matmul(x.p, w), at::matmul(x.t, w), x.shared});
+}
+
+void GraphGeometry::Impl::keep_batch_dim(const jit::Node* node, std::int64_t dim, std::int64_t dims) const {
+  if (normalised_dim(dim, dims) == 0) throw refused(node, "acts on the batch dimension");
+}
+
+void GraphGeometry::Impl::same_op(Pass& /*pass*/, const jit::Node* node) {
+  const Dual& x = only_dual(node, 0);
+  const std::string kind = node->kind().toQualString();
+  const std::int64_t dims = x.p.dim();
+  if (kind == "aten::mean" || kind == "aten::sum") {
+    if (node->inputs().size() < 3 || arg(node, 1).isNone())
+      throw refused(node, "over every dimension, the batch's too");
+    for (const auto d : arg(node, 1).toIntVector()) keep_batch_dim(node, d, dims);
+  } else if (kind == "aten::permute") {
+    if (normalised_dim(arg(node, 1).toIntVector().at(0), dims) != 0) throw refused(node, "moves the batch dimension");
+  } else if (kind == "aten::transpose") {
+    keep_batch_dim(node, arg(node, 1).toInt(), dims);
+    keep_batch_dim(node, arg(node, 2).toInt(), dims);
+  } else if (kind == "aten::select") {
+    keep_batch_dim(node, arg(node, 1).toInt(), dims);
+  } else if (kind == "aten::slice" && normalised_dim(arg(node, 1).toInt(), dims) == 0) {
+    const auto start = arg(node, 2), end = arg(node, 3);
+    const bool whole = (start.isNone() || start.toInt() == 0) && (end.isNone() || end.toInt() >= x.p.size(0)) &&
+                       arg(node, 4).toInt() == 1;
+    if (!whole) throw refused(node, "slices the batch dimension");
+    return put(node->output(), x);
+  } else if (kind == "aten::constant_pad_nd") {
+    if (static_cast<std::int64_t>(arg(node, 1).toIntVector().size()) > 2 * (dims - 1)) {
+      throw refused(node, "pads the batch dimension");
+    }
+    evaluate(node, node->input(0), x.p);
+    const torch::Tensor p = values.at(node->output()).toTensor();
+    return put(node->output(), Dual{p, at::constant_pad_nd(x.t, arg(node, 1).toIntVector(), 0.0), x.shared});
+  }
+  evaluate(node, node->input(0), x.p);
+  const torch::Tensor p = values.at(node->output()).toTensor();
+  put(node->output(), Dual{p, call(node, node->input(0), x.t)[0].toTensor(), x.shared});
+}
+
+void GraphGeometry::Impl::reshape(const jit::Node* node) {
+  const Dual& x = only_dual(node, 0);
+  evaluate(node, node->input(0), x.p.contiguous());
+  const torch::Tensor p = values.at(node->output()).toTensor();
+  if (p.dim() == 0 || p.size(0) != x.p.size(0)) throw refused(node, "merges the batch dimension with others");
+  put(node->output(), Dual{p, Pass::reshaped(x.t, p), x.shared});
+}
+
+void GraphGeometry::Impl::identity(const jit::Node* node) {
+  const Dual& x = only_dual(node, 0);
+  const std::string kind = node->kind().toQualString();
+  if (kind.find("dropout") != std::string::npos && arg(node, 2).toBool()) {
+    throw refused(node, "in training mode: save the model after model.eval()");
+  }
+  if (kind == "aten::to" || kind == "aten::type_as") {
+    evaluate(node, node->input(0), x.p);
+    if (!values.at(node->output()).toTensor().is_floating_point()) throw refused(node, "casts to a non-float type");
+  }
+  put(node->output(), x);
+}
+
+void GraphGeometry::Impl::combine(Pass& pass, const jit::Node* node, Rule r) {
+  const Dual* a = dual(node->input(0));
+  const Dual* b = dual(node->input(1));
+  evaluate(node);
+  const torch::Tensor p = values.at(node->output()).toTensor().to(torch::kFloat64);
+  const double alpha = node->inputs().size() > 2 ? arg(node, 2).toScalar().toDouble() : 1.0;
+  const double wa = r == Rule::rsub ? -alpha : 1.0;
+  const double wb = r == Rule::add ? alpha : r == Rule::sub ? -alpha : 1.0;
+  const bool shared = (!a || a->shared) && (!b || b->shared);
+  torch::Tensor t;
+  for (const auto& [d, weight] : {std::pair{a, wa}, std::pair{b, wb}}) {
+    if (!d) continue;
+    torch::Tensor term = (shared ? d->t : pass.spread(*d)) * weight;
+    t = t.defined() ? t + term : term;
+  }
+  const std::vector<std::int64_t> shape = [&] {
+    std::vector<std::int64_t> s{t.size(0)};
+    s.insert(s.end(), p.sizes().begin() + 1, p.sizes().end());
+    return s;
+  }();
+  if (p.dim() == 0 || p.size(0) != pass.n() || t.dim() != p.dim())
+    throw refused(node, "broadcasts over the batch dimension");
+  put(node->output(), Dual{p, t.expand(shape), shared});
+}
+
+void GraphGeometry::Impl::scale(const jit::Node* node) {
+  const bool div = node->kind().toQualString()[5] == 'd';
+  if (div && node->inputs().size() > 2 && !arg(node, 2).isNone()) throw refused(node, "rounds: not linear");
+  const std::size_t which = dual(node->input(0)) ? 0 : 1;
+  if (div && which == 1) throw refused(node, "divides by an input-dependent value");
+  const Dual& x = only_dual(node, which);
+  const c10::IValue other = arg(node, 1 - which);
+  evaluate(node);
+  const torch::Tensor p = values.at(node->output()).toTensor().to(torch::kFloat64);
+  torch::Tensor t;
+  if (other.isTensor()) {
+    const torch::Tensor f = other.toTensor().to(torch::kFloat64);
+    if (f.dim() >= x.p.dim() && f.size(0) != 1) throw refused(node, "scales each instance differently");
+    t = div ? x.t / f : x.t * f;
+  } else {
+    const double f = other.toScalar().toDouble();
+    t = div ? x.t / f : x.t * f;
+  }
+  put(node->output(), Dual{p, t, x.shared});
+}
+
+void GraphGeometry::Impl::list(const jit::Node* node) {
+  evaluate(node);
+  std::vector<std::optional<Dual>> elements;
+  for (const jit::Value* v : node->inputs()) elements.push_back(dual(v) ? std::optional<Dual>(*dual(v)) : std::nullopt);
+  lists[node->output()] = std::move(elements);
+}
+
+void GraphGeometry::Impl::cat(Pass& pass, const jit::Node* node) {
+  const auto found = lists.find(node->input(0));
+  if (found == lists.end()) throw refused(node, "of a list not built in forward");
+  const std::vector<c10::IValue> primal = values.at(node->input(0)).toListRef().vec();
+  const std::int64_t dims = primal.at(0).toTensor().dim();
+  keep_batch_dim(node, arg(node, 1).toInt(), dims);
+  bool shared = true;
+  for (const auto& e : found->second) shared = shared && (!e || e->shared);
+  std::vector<torch::Tensor> ps, ts;
+  for (std::size_t i = 0; i < primal.size(); ++i) {
+    const auto& e = found->second[i];
+    ps.push_back(e ? e->p : primal[i].toTensor().to(torch::kFloat64));
+    if (e) {
+      ts.push_back(shared ? e->t : pass.spread(*e));
+    } else {
+      std::vector<std::int64_t> shape{shared ? pass.k() : pass.n() * pass.k()};
+      shape.insert(shape.end(), ps.back().sizes().begin() + 1, ps.back().sizes().end());
+      ts.push_back(torch::zeros(shape, torch::kFloat64));
+    }
+  }
+  const std::int64_t dim = arg(node, 1).toInt();
+  put(node->output(), Dual{at::cat(ps, dim), at::cat(ts, dim), shared});
+}
+
+}  // namespace apd

@@ -1,0 +1,241 @@
+#include "linearised.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include "apd/core/error.hpp"
+
+namespace apd::linearised {
+
+namespace {
+
+constexpr std::size_t kLogits = std::numeric_limits<std::size_t>::max();
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+// Bytes of one im2col block of a convolution's tangents: the rows are
+// gathered and multiplied this many at a time.
+constexpr std::int64_t kBlockBytes = std::int64_t{64} << 20;
+// What one sub-batch's tangents may take, and an estimate of the live
+// copies of the widest value per instance and direction.
+constexpr std::int64_t kPassBytes = std::int64_t{256} << 20;
+constexpr std::int64_t kLiveCopies = 8;
+
+std::vector<std::int64_t> with_leading(std::int64_t first, at::IntArrayRef rest) {
+  std::vector<std::int64_t> shape{first};
+  shape.insert(shape.end(), rest.begin(), rest.end());
+  return shape;
+}
+
+// [N, K, ...] for a per-instance tangent [N*K, ...].
+std::vector<std::int64_t> instance_major(std::int64_t n, std::int64_t k, const torch::Tensor& t) {
+  std::vector<std::int64_t> shape{n, k};
+  shape.insert(shape.end(), t.sizes().begin() + 1, t.sizes().end());
+  return shape;
+}
+
+// PyTorch's output size of a pooling or convolution window along one axis.
+std::int64_t windows_along(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d,
+                           bool ceil_mode) {
+  const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
+  if (span < 0) throw Error(fmt::format("--geometry: a {}-wide window does not fit an input of {}", k, in));
+  std::int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+// `x` [B, C, H, W] padded with `fill` as the window `w` needs, and the
+// number of windows along each axis.
+struct Padded {
+  torch::Tensor x;
+  std::int64_t ho = 0, wo = 0;
+};
+
+Padded padded(const torch::Tensor& x, const Window2d& w, double fill) {
+  if (x.dim() != 4) throw Error(fmt::format("--geometry: a 2-D window over a tensor of {} dimensions", x.dim()));
+  const std::int64_t ho = windows_along(x.size(2), w.kh, w.sh, w.ph, w.dh, w.ceil_mode);
+  const std::int64_t wo = windows_along(x.size(3), w.kw, w.sw, w.pw, w.dw, w.ceil_mode);
+  // ceil_mode's last window may reach past the padding: pad it too.
+  const std::int64_t extra_h =
+      std::max<std::int64_t>(0, (ho - 1) * w.sh + w.dh * (w.kh - 1) + 1 - x.size(2) - 2 * w.ph);
+  const std::int64_t extra_w =
+      std::max<std::int64_t>(0, (wo - 1) * w.sw + w.dw * (w.kw - 1) + 1 - x.size(3) - 2 * w.pw);
+  return {at::constant_pad_nd(x, {w.pw, w.pw + extra_w, w.ph, w.ph + extra_h}, fill).contiguous(), ho, wo};
+}
+
+// The windows of a padded [B, C, Hp, Wp] as [B, C, L, kh*kw] (a copy).
+torch::Tensor windows_of(const Padded& padded, const Window2d& w) {
+  const torch::Tensor& x = padded.x;
+  const std::int64_t b = x.size(0), c = x.size(1), hp = x.size(2), wp = x.size(3);
+  return x
+      .as_strided({b, c, padded.ho, padded.wo, w.kh, w.kw}, {c * hp * wp, hp * wp, w.sh * wp, w.sw, w.dh * wp, w.dw})
+      .reshape({b, c, padded.ho * padded.wo, w.kh * w.kw});
+}
+
+// A bias-free 2-D convolution as im2col and one matrix product per block
+// of rows and group: LibTorch's float64 convolution calls one small GEMM per
+// image, ~20x slower on the thousands of tangent images a pass holds.
+torch::Tensor convolve(const torch::Tensor& x, const torch::Tensor& weight, const Window2d& w, std::int64_t groups) {
+  const Padded p = padded(x, w, 0.0);
+  const std::int64_t b = x.size(0), c = x.size(1), hp = p.x.size(2), wp = p.x.size(3);
+  const std::int64_t cg = c / groups, og = weight.size(0) / groups, l = p.ho * p.wo;
+  const std::int64_t row_bytes = l * cg * w.kh * w.kw * static_cast<std::int64_t>(sizeof(double));
+  const std::int64_t block = std::max<std::int64_t>(1, kBlockBytes / std::max<std::int64_t>(1, row_bytes));
+  std::vector<torch::Tensor> blocks;
+  for (std::int64_t first = 0; first < b; first += block) {
+    const std::int64_t rows = std::min(block, b - first);
+    std::vector<torch::Tensor> parts;
+    for (std::int64_t g = 0; g < groups; ++g) {
+      const torch::Tensor in = p.x.narrow(0, first, rows).narrow(1, g * cg, cg);
+      const torch::Tensor cols =
+          in.as_strided({rows, p.ho, p.wo, cg, w.kh, w.kw}, {c * hp * wp, w.sh * wp, w.sw, hp * wp, w.dh * wp, w.dw})
+              .reshape({rows * l, cg * w.kh * w.kw});
+      parts.push_back(cols.mm(weight.narrow(0, g * og, og).reshape({og, -1}).t()));
+    }
+    blocks.push_back((groups == 1 ? parts[0] : at::cat(parts, 1)).view({rows, p.ho, p.wo, og * groups}));
+  }
+  return (blocks.size() == 1 ? blocks[0] : at::cat(blocks, 0)).permute({0, 3, 1, 2});
+}
+
+// Broadcasts a per-channel vector over dimension 1 of a `dims`-dimensional tensor.
+torch::Tensor per_channel(const torch::Tensor& v, std::int64_t dims) {
+  std::vector<std::int64_t> shape(static_cast<std::size_t>(dims), 1);
+  shape[1] = v.numel();
+  return v.reshape(shape);
+}
+
+}  // namespace
+
+Pass::Pass(std::int64_t n, std::int64_t k, std::vector<Constraint>& constraints)
+    : n_(n), k_(k), constraints_(constraints) {}
+
+torch::Tensor Pass::spread(const Dual& d) const {
+  if (!d.shared) return d.t;
+  return d.t.unsqueeze(0).expand(with_leading(n_, d.t.sizes())).reshape(with_leading(n_ * k_, d.t.sizes().slice(1)));
+}
+
+torch::Tensor Pass::reshaped(const torch::Tensor& t, const torch::Tensor& p) {
+  return t.reshape(with_leading(t.size(0), p.sizes().slice(1)));
+}
+
+void Pass::record(std::size_t layer, const torch::Tensor& value, const torch::Tensor& squares) {
+  if (next_ == constraints_.size()) {
+    constraints_.push_back({layer, value.reshape({n_, -1}).contiguous(), squares.reshape({n_, -1}).clone()});
+  } else {
+    constraints_[next_].squares += squares.reshape({n_, -1});
+  }
+  ++next_;
+}
+
+Dual Pass::relu(const Dual& z, std::size_t layer) {
+  const torch::Tensor squares = z.shared ? z.t.reshape({k_, -1}).square().sum(0).unsqueeze(0).expand({n_, -1})
+                                         : z.t.reshape({n_, k_, -1}).square().sum(1);
+  record(layer, z.p.abs(), squares);
+  const torch::Tensor on = z.p.gt(0).to(torch::kFloat64).unsqueeze(1);  // [N, 1, ...]
+  const torch::Tensor t = z.shared ? z.t.unsqueeze(0) : z.t.reshape(instance_major(n_, k_, z.t));
+  return {at::relu(z.p), (t * on).reshape(with_leading(n_ * k_, z.p.sizes().slice(1))), false};
+}
+
+Dual Pass::max_pool2d(const Dual& x, const Window2d& w) {
+  const Padded pp = padded(x.p, w, -kInfinity);
+  const torch::Tensor values = windows_of(pp, w);               // [N, C, L, kk]
+  const torch::Tensor chosen = values.argmax(3, true);          // first maximum, as PyTorch's pooling takes
+  const torch::Tensor p = values.gather(3, chosen).squeeze(3);  // [N, C, L]
+  const std::int64_t c = values.size(1), l = values.size(2), kk = values.size(3);
+  // v_m - v_q per window; padding (-inf) and the chosen input itself never bind.
+  torch::Tensor margin = p.unsqueeze(3) - values;
+  margin.scatter_(3, chosen, kInfinity);
+  const torch::Tensor tw = windows_of(padded(x.t, w, 0.0), w);  // [B, C, L, kk]
+  const torch::Tensor t = x.shared ? tw.unsqueeze(0).expand({n_, k_, c, l, kk}) : tw.view({n_, k_, c, l, kk});
+  const torch::Tensor tm = t.gather(4, chosen.unsqueeze(1).expand({n_, k_, c, l, 1}));  // [N, K, C, L, 1]
+  record(0, margin, (tm - t).square().sum(1));
+  return {p.view({n_, c, pp.ho, pp.wo}), tm.reshape({n_ * k_, c, pp.ho, pp.wo}), false};
+}
+
+Dual Pass::conv2d(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias, const Window2d& w,
+                  std::int64_t groups) const {
+  torch::Tensor p = convolve(x.p, weight, w, groups);
+  if (bias.defined()) p = p + per_channel(bias, 4);
+  return {p.contiguous(), convolve(x.t, weight, w, groups), x.shared};
+}
+
+Dual Pass::linear(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias) const {
+  return {at::linear(x.p, weight, bias), at::linear(x.t, weight), x.shared};
+}
+
+Dual Pass::batch_norm(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& mean,
+                      const torch::Tensor& var, double eps) const {
+  if (x.p.dim() < 2) throw Error("--geometry: batch normalisation of a tensor without channels");
+  torch::Tensor scale = (var + eps).rsqrt();
+  if (weight.defined()) scale = scale * weight;
+  torch::Tensor shift = -mean * scale;
+  if (bias.defined()) shift = shift + bias;
+  const std::int64_t dims = x.p.dim();
+  return {x.p * per_channel(scale, dims) + per_channel(shift, dims), x.t * per_channel(scale, dims), x.shared};
+}
+
+void Pass::logits(const Dual& o, std::span<const std::int32_t> predicted) {
+  const std::int64_t classes = o.p.size(1);
+  const torch::Tensor k =
+      torch::tensor(std::vector<std::int64_t>(predicted.begin(), predicted.end()), torch::kInt64).unsqueeze(1);
+  torch::Tensor margin = o.p.gather(1, k) - o.p;  // o_k - o_j, [N, C]
+  margin.scatter_(1, k, kInfinity);
+  const torch::Tensor t = o.shared ? o.t.unsqueeze(0).expand({n_, k_, classes}) : o.t.view({n_, k_, classes});
+  const torch::Tensor tk = t.gather(2, k.unsqueeze(1).expand({n_, k_, 1}));
+  record(kLogits, margin, (tk - t).square().sum(1));
+}
+
+RegionGeometry distances(const std::vector<Constraint>& constraints, const GeometryScope& scope) {
+  if (constraints.empty()) return {};
+  const std::int64_t n = constraints.front().value.size(0);
+  torch::Tensor radius = torch::full({n}, kInfinity, torch::kFloat64);
+  torch::Tensor boundary = radius.clone();
+  for (const Constraint& c : constraints) {
+    // A constraint whose gradient is zero is constant over the region: it
+    // never binds while it holds (and, negative, is already crossed: 0).
+    const torch::Tensor flat = c.squares.eq(0);
+    const torch::Tensor dist =
+        torch::where(flat, torch::where(c.value.ge(0), kInfinity, 0.0), c.value / c.squares.sqrt()).amin(1);
+    const bool admitted = c.layer == 0 ? scope.layers.empty()
+                                       : scope.layers.empty() || std::find(scope.layers.begin(), scope.layers.end(),
+                                                                           c.layer) != scope.layers.end();
+    if (c.layer == kLogits) {
+      boundary = torch::minimum(boundary, dist);
+    } else if (admitted) {
+      radius = torch::minimum(radius, dist);
+    }
+  }
+  boundary.clamp_min_(0.0);  // the float32 model's prediction, a hair across in float64
+  const auto* r = radius.data_ptr<double>();
+  const auto* d = boundary.data_ptr<double>();
+  return {std::vector<double>(r, r + n), std::vector<double>(d, d + n)};
+}
+
+torch::Tensor directions(const std::vector<std::int64_t>& shape, const std::optional<torch::Tensor>& basis,
+                         std::int64_t begin, std::int64_t count) {
+  std::vector<std::int64_t> sizes{count};
+  sizes.insert(sizes.end(), shape.begin(), shape.end());
+  if (basis) return basis->narrow(0, begin, count).reshape(sizes);
+  std::int64_t values = 1;
+  for (const auto s : shape) values *= s;
+  torch::Tensor rows = torch::zeros({count, values}, torch::kFloat64);
+  rows.diagonal(begin).fill_(1.0);
+  return rows.reshape(sizes);
+}
+
+torch::Tensor row_space(const torch::Tensor& weight) {
+  const auto [q, r] = at::linalg_qr(weight.to(torch::kFloat64).t(), "reduced");
+  return q.t().contiguous();
+}
+
+Chunking chunking(std::int64_t widest, std::int64_t directions, std::int64_t rows) {
+  const std::int64_t per_direction = std::max<std::int64_t>(1, widest) * kLiveCopies * 8;
+  const std::int64_t per_instance = per_direction * directions;
+  if (per_instance <= kPassBytes) {
+    return {std::clamp<std::int64_t>(kPassBytes / per_instance, 1, std::max<std::int64_t>(1, rows)), directions};
+  }
+  return {1, std::clamp<std::int64_t>(kPassBytes / per_direction, 1, directions)};
+}
+
+}  // namespace apd::linearised

@@ -1,0 +1,125 @@
+// A ReLU network linearised on each instance's region, in forward mode: every
+// value carries, next to itself (float64, [N, ...]), its derivative along K
+// directions of the input space. Directions are an orthonormal basis of the
+// input space (or of a subspace holding every gradient: the row space of a
+// first Linear layer narrower than the input), so a neuron's squared gradient
+// norm is the sum of its squared tangents over the K directions, accumulated
+// chunk by chunk when K directions at once would not fit in memory.
+//
+// While no ReLU or max-pooling has acted on it, a tangent is the same for
+// every instance and is kept once ([K, ...], "shared"); after, it is
+// per instance ([N*K, ...], instance-major). The Pass records, at each ReLU
+// and max-pooling, the constraints that bound the region (geometry.hpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "apd/torch/geometry.hpp"
+
+namespace apd::linearised {
+
+struct Dual {
+  torch::Tensor p;  // the value, float64 [N, ...]
+  torch::Tensor t;  // its tangents: [K, ...] when shared, else [N*K, ...]
+  bool shared = true;
+};
+
+struct Window2d {
+  std::int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  bool ceil_mode = false;
+};
+
+// Every constraint's numerator (>= 0; +inf: never binding) and the running
+// sum of its gradient's squared components, [N, m] each, in the order the
+// pass meets them; `layer` is the ReLU layer (0 for max-pooling windows).
+struct Constraint {
+  std::size_t layer = 0;
+  torch::Tensor value;
+  torch::Tensor squares;
+};
+
+class Pass {
+ public:
+  // `n` instances, `k` directions in this chunk; `constraints` persist from
+  // chunk to chunk (empty on the first).
+  Pass(std::int64_t n, std::int64_t k, std::vector<Constraint>& constraints);
+
+  [[nodiscard]] std::int64_t n() const noexcept { return n_; }
+  [[nodiscard]] std::int64_t k() const noexcept { return k_; }
+  // The tangent [N*K, ...] of `d`, expanding a shared one.
+  [[nodiscard]] torch::Tensor spread(const Dual& d) const;
+  // A tangent applied to `op`'s result shape: the leading dimension kept,
+  // the rest those of `p` ([N, ...]); for per-instance reshapes.
+  [[nodiscard]] static torch::Tensor reshaped(const torch::Tensor& t, const torch::Tensor& p);
+
+  // ReLU layer `layer` (1-based, in call order): records |z| and z's gradients.
+  [[nodiscard]] Dual relu(const Dual& z, std::size_t layer);
+  // 2-D max-pooling: records, per window, v_m - v_q for every other input q.
+  [[nodiscard]] Dual max_pool2d(const Dual& x, const Window2d& w);
+  [[nodiscard]] Dual conv2d(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias, const Window2d& w,
+                            std::int64_t groups) const;
+  [[nodiscard]] Dual linear(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias) const;
+  // Eval-mode batch normalisation over dimension 1.
+  [[nodiscard]] Dual batch_norm(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                const torch::Tensor& mean, const torch::Tensor& var, double eps) const;
+  // The logits: records, per class j != k (k = `predicted`), o_k - o_j and its gradient.
+  void logits(const Dual& o, std::span<const std::int32_t> predicted);
+
+ private:
+  void record(std::size_t layer, const torch::Tensor& value, const torch::Tensor& squares);
+
+  std::int64_t n_, k_;
+  std::vector<Constraint>& constraints_;
+  std::size_t next_ = 0;
+};
+
+// After the last chunk: the radius over the constraints `scope` admits
+// (geometry.hpp) and the boundary distance, per instance.
+[[nodiscard]] RegionGeometry distances(const std::vector<Constraint>& constraints, const GeometryScope& scope);
+
+// The directions: rows [begin, begin + count) of the identity on `shape`'s
+// values ([count, *shape]), or of `basis` ([D', D]) when given.
+[[nodiscard]] torch::Tensor directions(const std::vector<std::int64_t>& shape,
+                                       const std::optional<torch::Tensor>& basis, std::int64_t begin,
+                                       std::int64_t count);
+// An orthonormal basis ([r, D] rows) of the row space of `weight` ([m, D],
+// m < D): every gradient of a network whose input feeds only this layer
+// lies in it.
+[[nodiscard]] torch::Tensor row_space(const torch::Tensor& weight);
+
+// Instances per sub-batch and directions per chunk for a network whose
+// widest value holds `widest` numbers per instance, with `directions` in all.
+struct Chunking {
+  std::int64_t instances = 1;
+  std::int64_t directions = 1;
+};
+[[nodiscard]] Chunking chunking(std::int64_t widest, std::int64_t directions, std::int64_t rows);
+
+// Runs `pass_once(pass, begin, count)` over sub-batches and chunks of `rows`
+// instances and returns their geometry; `pass_once` runs the network on the
+// pass with directions [begin, begin + count) and must call Pass::logits.
+template <typename Run>
+[[nodiscard]] RegionGeometry over_chunks(std::int64_t rows, const Chunking& c, std::int64_t directions,
+                                         const GeometryScope& scope, Run&& run) {
+  RegionGeometry all;
+  for (std::int64_t first = 0; first < rows; first += c.instances) {
+    const std::int64_t n = std::min(c.instances, rows - first);
+    std::vector<Constraint> constraints;
+    for (std::int64_t begin = 0; begin < directions; begin += c.directions) {
+      const std::int64_t k = std::min(c.directions, directions - begin);
+      Pass pass(n, k, constraints);
+      run(pass, first, begin, k);
+    }
+    RegionGeometry part = distances(constraints, scope);
+    all.radius.insert(all.radius.end(), part.radius.begin(), part.radius.end());
+    all.boundary.insert(all.boundary.end(), part.boundary.begin(), part.boundary.end());
+  }
+  return all;
+}
+
+}  // namespace apd::linearised

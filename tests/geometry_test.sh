@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# apd-extract --geometry end to end: every instance's region_radius and
+# boundary_distance against an independent float64 oracle
+# (tests/python/check_geometry.py) for the paper's MLP (an apd-train run) and
+# a small CNN (conv, batch norm, max-pooling plain and overlapping-padded, a
+# residual addition, concatenation, average pooling), scripted and traced;
+# the 0.99/1.01 property tests; --geometry-layers; determinism and apd-merge
+# of sharded geometry; the refusals.
+# Usage: geometry_test.sh APD_EXTRACT APD_MERGE RUN_DIR SCRATCH
+set -euo pipefail
+extract="$1"; merge="$2"; run="$3"; dir="$4"
+here="$(cd "$(dirname "$0")" && pwd)"
+py=/usr/bin/python3
+rm -rf "$dir"; mkdir -p "$dir"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# The paper's MLP (16-8 hidden, a first layer narrower than the input: its row space is the basis).
+"$extract" --run "$run" --epoch 5 --geometry --limit 1500 --out "$dir/mlp.json" --quiet
+"$py" "$here/python/check_geometry.py" mlp "$dir/mlp.json" "$run" 5 || fail "MLP: differs from the oracle"
+
+# The CNN, scripted and traced, and points near its decision boundary.
+"$py" "$here/python/make_geometry_models.py" "$dir" 200
+cnn=(--data "$dir/X.npy" --targets "$dir/y.npy" --geometry --quiet)
+for kind in cnn cnn_traced; do
+  "$extract" --model "$dir/$kind.pt" "${cnn[@]}" --out "$dir/$kind.json"
+  "$py" "$here/python/check_geometry.py" cnn "$dir/$kind.json" "$dir" || fail "$kind: differs from the oracle"
+done
+"$py" "$here/python/check_geometry.py" near "$dir" 30
+"$extract" --model "$dir/cnn.pt" --data "$dir/X_near.npy" --targets "$dir/y_near.npy" --geometry --quiet \
+  --out "$dir/near.json"
+"$py" "$here/python/check_geometry.py" cnn "$dir/near.json" "$dir" X_near.npy --min-crossed 20 ||
+  fail "near the decision boundary: differs from the oracle or the property"
+
+# --geometry-layers: the radius over layers 2 and 4 only (no max-pooling windows).
+"$extract" --model "$dir/cnn.pt" "${cnn[@]}" --layers 2,4 --geometry-layers --out "$dir/layers.json"
+"$py" "$here/python/check_geometry.py" cnn "$dir/layers.json" "$dir" --layers 2,4 || fail "--geometry-layers"
+echo "ok: MLP and CNN (scripted, traced) equal the float64 oracle; 0.99/1.01 properties; --geometry-layers"
+
+# Byte-identical again; batches of 7 (sub-batches and chunks fall elsewhere) give the same numbers;
+# two shards merged give the one-process file.
+"$extract" --model "$dir/cnn.pt" "${cnn[@]}" --out "$dir/again.json"
+cmp -s "$dir/cnn.json" "$dir/again.json" || fail "a second extraction differs"
+"$extract" --model "$dir/cnn.pt" "${cnn[@]}" --batch-size 7 --out "$dir/batch7.json"
+"$py" - "$dir/cnn.json" "$dir/batch7.json" <<'PY' || fail "--batch-size 7 changed the distances"
+import json, sys
+a, b = (json.load(open(p))["instances"] for p in sys.argv[1:3])
+for x, y in zip(a, b):
+    for key in ("region_radius", "boundary_distance"):
+        assert abs(x[key] - y[key]) <= 1e-12 * x[key], (x, y)
+PY
+for k in 0 1; do
+  "$extract" --model "$dir/cnn.pt" "${cnn[@]}" --shard "$k/2" --out "$dir/shard$k.json"
+done
+"$merge" "$dir/shard0.json" "$dir/shard1.json" --out "$dir/merged.json" --quiet
+"$py" - "$dir/cnn.json" "$dir/merged.json" <<'PY' || fail "merged shards lost or changed the distances"
+import json, sys
+a, b = (json.load(open(p))["instances"] for p in sys.argv[1:3])
+key = lambda r: r["index"]
+assert [(r["index"], r["region_radius"], r["boundary_distance"]) for r in sorted(a, key=key)] == \
+       [(r["index"], r["region_radius"], r["boundary_distance"]) for r in sorted(b, key=key)]
+PY
+echo "ok: byte-identical twice; other batch sizes agree; two merged shards carry every instance's distances"
+
+# Refusals: one line naming the op and its source line (exit 1), or the option (exit 2); nothing written.
+for act in gelu:gelu relu6:hardtanh sigmoid:sigmoid; do
+  expect 1 "${act%%:*}\.pt: --geometry: aten::${act#*:} at make_geometry_models\.py:[0-9]+ is not an op" \
+    "$extract" --model "$dir/${act%%:*}.pt" "${cnn[@]}" --out "$dir/refused.json"
+done
+expect 2 "--geometry .*--no-instances" "$extract" --model "$dir/cnn.pt" "${cnn[@]}" --no-instances --out "$dir/refused.json"
+expect 2 "--geometry needs --format json" "$extract" --model "$dir/cnn.pt" "${cnn[@]}" --format graphml --out "$dir/refused.json"
+expect 2 "--geometry-layers applies to --geometry" "$extract" --model "$dir/cnn.pt" --data "$dir/X.npy" \
+  --targets "$dir/y.npy" --geometry-layers --out "$dir/refused.json"
+expect_absent "$dir/refused.json"
+echo "ok: GELU, ReLU6 and sigmoid refused by op and source line; --no-instances, graphml, --geometry-layers alone"
