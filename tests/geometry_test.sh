@@ -31,6 +31,13 @@ done
 "$py" "$here/python/check_geometry.py" cnn "$dir/near.json" "$dir" X_near.npy --min-crossed 20 ||
   fail "near the decision boundary: differs from the oracle or the property"
 
+# --geometry-gradients float32: the same distances to 1e-5, with the arithmetic recorded.
+"$extract" --model "$dir/cnn.pt" "${cnn[@]}" --geometry-gradients float32 --out "$dir/float32.json"
+grep -q '"gradients":"float32"' "$dir/float32.json" || fail "float32 gradients not recorded"
+"$py" "$here/python/check_geometry.py" cnn "$dir/float32.json" "$dir" --rtol 1e-5 || fail "float32 gradients"
+"$extract" --run "$run" --epoch 5 --geometry --geometry-gradients float32 --limit 500 --out "$dir/mlp32.json" --quiet
+"$py" "$here/python/check_geometry.py" mlp "$dir/mlp32.json" "$run" 5 --rtol 1e-5 || fail "MLP, float32 gradients"
+
 # --geometry-layers: the radius over layers 2 and 4 only (no max-pooling windows).
 "$extract" --model "$dir/cnn.pt" "${cnn[@]}" --layers 2,4 --geometry-layers --out "$dir/layers.json"
 "$py" "$here/python/check_geometry.py" cnn "$dir/layers.json" "$dir" --layers 2,4 || fail "--geometry-layers"
@@ -70,5 +77,9 @@ expect 2 "--geometry .*--no-instances" "$extract" --model "$dir/cnn.pt" "${cnn[@
 expect 2 "--geometry needs --format json" "$extract" --model "$dir/cnn.pt" "${cnn[@]}" --format graphml --out "$dir/refused.json"
 expect 2 "--geometry-layers applies to --geometry" "$extract" --model "$dir/cnn.pt" --data "$dir/X.npy" \
   --targets "$dir/y.npy" --geometry-layers --out "$dir/refused.json"
+expect 2 "--geometry-gradients applies to --geometry" "$extract" --model "$dir/cnn.pt" --data "$dir/X.npy" \
+  --targets "$dir/y.npy" --geometry-gradients float32 --out "$dir/refused.json"
+expect 2 "--geometry-gradients: float16 not in" "$extract" --model "$dir/cnn.pt" "${cnn[@]}" \
+  --geometry-gradients float16 --out "$dir/refused.json"
 expect_absent "$dir/refused.json"
 echo "ok: GELU, ReLU6 and sigmoid refused by op and source line; --no-instances, graphml, --geometry-layers alone"

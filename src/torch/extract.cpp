@@ -43,6 +43,7 @@ void validate_script(const ExtractOptions& o) {
 
 void validate_geometry(const ExtractOptions& o) {
   if (o.geometry_layers && !o.geometry) throw UsageError("--geometry-layers applies to --geometry");
+  if (o.geometry_float32 && !o.geometry) throw UsageError("--geometry-gradients applies to --geometry");
   if (!o.geometry) return;
   if (!o.output.write.instances) {
     throw UsageError("--geometry writes per-instance records: it cannot go with --no-instances");
@@ -144,12 +145,13 @@ nlohmann::json dataset_record(ModelChoice::Kind kind, const JobData& data) {
 }
 
 // How the instances' region_radius and boundary_distance were measured.
-nlohmann::json geometry_record(const GeometryScope& scope) {
+nlohmann::json geometry_record(const GeometryPlan& plan) {
   return {{"arithmetic", "float64"},
+          {"gradients", plan.float32_gradients ? "float32" : "float64"},
           {"space", "the model's input, as it reads it (after --normalize or --mean/--std)"},
-          {"region_radius", scope.layers.empty() ? "every ReLU neuron and max-pooling window: x's linear region"
-                                                 : "the neurons of the ReLU layers in radius_layers only"},
-          {"radius_layers", scope.layers.empty() ? nlohmann::json(nullptr) : nlohmann::json(scope.layers)}};
+          {"region_radius", plan.layers.empty() ? "every ReLU neuron and max-pooling window: x's linear region"
+                                                : "the neurons of the ReLU layers in radius_layers only"},
+          {"radius_layers", plan.layers.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.layers)}};
 }
 
 // Everything an APD records of how it was made; the one builder of APD
@@ -162,7 +164,7 @@ struct Provenance {
   DataSplit split;
   std::int64_t batch_size;
   int threads;
-  const std::optional<GeometryScope>& geometry;
+  const std::optional<GeometryPlan>& geometry;
 
   [[nodiscard]] nlohmann::json metadata(const ModelJob& job, const std::optional<std::vector<LayerView>>& views) const {
     nlohmann::json m{{"tool", {{"name", "apd-extract"}, {"version", version()}, {"git_sha", git_sha()}}},
@@ -254,8 +256,8 @@ int run_extraction(const ExtractOptions& o) {
   spdlog::debug("selected {} instances in {:.2f} s", chosen.window.own().size(), clock.lap());
   const auto planned =
       planned_views(o.views, layers, {first.architecture(), first.relu_shapes()}, o.selection.shard.has_value());
-  std::optional<GeometryScope> geometry;
-  if (o.geometry) geometry = GeometryScope{o.geometry_layers ? layers : std::vector<std::size_t>{}};
+  std::optional<GeometryPlan> geometry;
+  if (o.geometry) geometry = GeometryPlan{o.geometry_layers ? layers : std::vector<std::size_t>{}, o.geometry_float32};
   const Provenance provenance{series, data, chosen, layers, o.data.split, batch, threads, geometry};
   // Each file's diagram is built and written on a second thread while the
   // next checkpoint's forward pass runs (memory: two epochs' patterns); a

@@ -12,145 +12,28 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "graph_ops.hpp"
 #include "linearised.hpp"
 
 namespace apd {
 
-namespace geometry_ops {
-
-// How each supported op acts on a value that depends on the input.
-enum class Rule {
-  relu,
-  max_pool,
-  conv,
-  linear,
-  addmm,
-  matmul,
-  batch_norm,
-  same_op,   // linear, acting on dimensions >= 1 only: the op itself applied to the tangents
-  reshape,   // keeps the batch dimension: tangents reshaped to the result's shape
-  identity,  // a copy, a cast to another float type, dropout in eval mode
-  add,
-  sub,
-  rsub,
-  scale,  // mul or div by something that does not depend on the input
-  neg,
-  cat,
-  list,
-  last_softmax,
-};
-
-}  // namespace geometry_ops
-
-namespace {
-
 namespace jit = torch::jit;
+using geometry_ops::construct;
+using geometry_ops::is_data;
+using geometry_ops::normalised_dim;
+using geometry_ops::pair_of;
 using geometry_ops::Rule;
+using geometry_ops::rules;
 using linearised::Dual;
 using linearised::Pass;
 using linearised::Window2d;
-
-const std::unordered_map<std::string, Rule>& rules() {
-  static const std::unordered_map<std::string, Rule> table{
-      {"aten::relu", Rule::relu},
-      {"aten::relu_", Rule::relu},
-      {"aten::max_pool2d", Rule::max_pool},
-      {"aten::max_pool2d_with_indices", Rule::max_pool},
-      {"aten::conv2d", Rule::conv},
-      {"aten::_convolution", Rule::conv},
-      {"aten::linear", Rule::linear},
-      {"aten::addmm", Rule::addmm},
-      {"aten::matmul", Rule::matmul},
-      {"aten::mm", Rule::matmul},
-      {"aten::batch_norm", Rule::batch_norm},
-      {"aten::avg_pool2d", Rule::same_op},
-      {"aten::adaptive_avg_pool2d", Rule::same_op},
-      {"aten::mean", Rule::same_op},
-      {"aten::sum", Rule::same_op},
-      {"aten::permute", Rule::same_op},
-      {"aten::transpose", Rule::same_op},
-      {"aten::slice", Rule::same_op},
-      {"aten::select", Rule::same_op},
-      {"aten::reflection_pad2d", Rule::same_op},
-      {"aten::replication_pad2d", Rule::same_op},
-      {"aten::constant_pad_nd", Rule::same_op},
-      {"aten::flatten", Rule::reshape},
-      {"aten::view", Rule::reshape},
-      {"aten::reshape", Rule::reshape},
-      {"aten::view_as", Rule::reshape},
-      {"aten::reshape_as", Rule::reshape},
-      {"aten::squeeze", Rule::reshape},
-      {"aten::unsqueeze", Rule::reshape},
-      {"aten::contiguous", Rule::identity},
-      {"aten::clone", Rule::identity},
-      {"aten::detach", Rule::identity},
-      {"aten::dropout", Rule::identity},
-      {"aten::feature_dropout", Rule::identity},
-      {"aten::alpha_dropout", Rule::identity},
-      {"aten::feature_alpha_dropout", Rule::identity},
-      {"aten::to", Rule::identity},
-      {"aten::type_as", Rule::identity},
-      {"aten::float", Rule::identity},
-      {"aten::double", Rule::identity},
-      {"aten::add", Rule::add},
-      {"aten::add_", Rule::add},
-      {"aten::sub", Rule::sub},
-      {"aten::sub_", Rule::sub},
-      {"aten::rsub", Rule::rsub},
-      {"aten::mul", Rule::scale},
-      {"aten::mul_", Rule::scale},
-      {"aten::div", Rule::scale},
-      {"aten::div_", Rule::scale},
-      {"aten::neg", Rule::neg},
-      {"aten::cat", Rule::cat},
-      {"prim::ListConstruct", Rule::list},
-      {"aten::softmax", Rule::last_softmax},
-      {"aten::log_softmax", Rule::last_softmax},
-  };
-  return table;
-}
-
-bool is_data(const c10::TypePtr& type) {
-  return type->kind() == c10::TypeKind::TensorType ||
-         (type->kind() == c10::TypeKind::ListType && type->containedType(0)->kind() == c10::TypeKind::TensorType);
-}
-
-std::array<std::int64_t, 2> pair_of(const c10::IValue& v, std::int64_t fallback) {
-  const std::vector<std::int64_t> list = v.isNone() ? std::vector<std::int64_t>{} : v.toIntVector();
-  if (list.empty()) return {fallback, fallback};
-  return {list[0], list.size() > 1 ? list[1] : list[0]};
-}
-
-std::int64_t normalised_dim(std::int64_t dim, std::int64_t dims) { return dim < 0 ? dim + dims : dim; }
-
-// The interpreter's own list and tuple instructions, which have no operator.
-bool construct(const jit::Node* node, jit::Stack& stack) {
-  const auto kind = node->kind();
-  if (kind == c10::prim::ListConstruct) {
-    const c10::TypePtr element = node->output()->type()->containedType(0);
-    c10::impl::GenericList list(element);
-    for (auto& v : stack) list.push_back(std::move(v));
-    stack = {c10::IValue(std::move(list))};
-  } else if (kind == c10::prim::TupleConstruct) {
-    stack = {c10::ivalue::Tuple::create(std::move(stack))};
-  } else if (kind == c10::prim::ListUnpack || kind == c10::prim::TupleUnpack) {
-    const c10::IValue whole = stack.at(0);
-    stack = whole.isTuple() ? whole.toTupleRef().elements().vec() : whole.toListRef().vec();
-  } else {
-    return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-using geometry_ops::Rule;
 
 struct GraphGeometry::Impl {
   std::shared_ptr<jit::Graph> graph;
   std::unordered_map<const jit::Node*, std::size_t> relu_layer;
   std::unordered_map<const jit::Node*, Rule> rule;
   std::optional<torch::Tensor> basis;  // a narrow first Linear layer's row space
+  std::int64_t widest = 0;             // the widest per-instance tangent a pass makes (0: not known yet)
   SourceOf where;
   std::string name;
 
@@ -169,8 +52,8 @@ struct GraphGeometry::Impl {
   void check(const jit::Value* input);
   void find_basis(const jit::Value* input);
   [[nodiscard]] std::int64_t directions(std::int64_t inputs) const { return basis ? basis->size(0) : inputs; }
-  void run(Pass& pass, const torch::Tensor& x, const torch::Tensor& directions,
-           std::span<const std::int32_t> predicted);
+  [[nodiscard]] std::int64_t run(Pass& pass, const torch::Tensor& x, const torch::Tensor& directions,
+                                 std::span<const std::int32_t> predicted);
   void step(Pass& pass, const jit::Node* node);
   [[nodiscard]] jit::Stack call(const jit::Node* node, const jit::Value* swap = nullptr, const c10::IValue& with = {});
   void evaluate(const jit::Node* node, const jit::Value* swap = nullptr, const c10::IValue& with = {});
@@ -180,6 +63,7 @@ struct GraphGeometry::Impl {
     return d == duals.end() ? nullptr : &d->second;
   }
   [[nodiscard]] bool linearised(const jit::Node* node) const;
+  [[nodiscard]] bool pooled_only(const jit::Node* node) const;
   [[nodiscard]] torch::Tensor constant(const jit::Value* v);
   [[nodiscard]] torch::Tensor optional_constant(const jit::Value* v);
   [[nodiscard]] const Dual& only_dual(const jit::Node* node, std::size_t input) const;
@@ -279,22 +163,31 @@ void GraphGeometry::Impl::find_basis(const jit::Value* input) {
 }
 
 RegionGeometry GraphGeometry::measure(const torch::Tensor& input, std::span<const std::int32_t> predicted,
-                                      const GeometryScope& scope, std::int64_t widest) {
+                                      const GeometryPlan& plan, std::int64_t phase, std::int64_t estimate) {
   const std::int64_t rows = input.size(0);
-  std::vector<std::int64_t> shape(input.sizes().begin() + 1, input.sizes().end());
-  const std::int64_t values = rows == 0 ? 0 : input.numel() / rows;
-  const std::int64_t directions = impl_->directions(values);
+  if (rows == 0) return {};
+  const std::vector<std::int64_t> shape(input.sizes().begin() + 1, input.sizes().end());
+  const std::int64_t directions = impl_->directions(input.numel() / rows);
+  const auto type = plan.float32_gradients ? torch::kFloat32 : torch::kFloat64;
   const torch::Tensor x = input.to(torch::kFloat64);
-  return linearised::over_chunks(
-      rows, linearised::chunking(widest, directions, rows), directions, scope,
-      [&](Pass& pass, std::int64_t first, std::int64_t begin, std::int64_t k) {
-        impl_->run(pass, x.narrow(0, first, pass.n()), linearised::directions(shape, impl_->basis, begin, k),
-                   predicted.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(pass.n())));
-      });
+  std::int64_t seen = 1;
+  const auto run = [&](Pass& pass, std::int64_t first, std::int64_t begin, std::int64_t k) {
+    seen = std::max(
+        seen,
+        impl_->run(pass, x.narrow(0, first, pass.n()), linearised::directions(shape, impl_->basis, begin, k, type),
+                   predicted.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(pass.n()))));
+    return seen;
+  };
+  if (impl_->widest == 0) {  // sized once, by a pass over one instance (its result is not used)
+    (void)linearised::over_chunks(1, 0, directions, plan, estimate, run);
+    impl_->widest = seen;
+  }
+  return linearised::over_chunks(rows, phase, directions, plan, impl_->widest, run);
 }
 
-void GraphGeometry::Impl::run(Pass& pass, const torch::Tensor& x, const torch::Tensor& directions,
-                              std::span<const std::int32_t> predicted) {
+// One pass of the graph; returns the widest per-instance tangent it made.
+std::int64_t GraphGeometry::Impl::run(Pass& pass, const torch::Tensor& x, const torch::Tensor& directions,
+                                      std::span<const std::int32_t> predicted) {
   values.clear();
   duals.clear();
   lists.clear();
@@ -305,9 +198,22 @@ void GraphGeometry::Impl::run(Pass& pass, const torch::Tensor& x, const torch::T
   if (out == duals.end() || out->second.p.dim() != 2)
     throw Error(fmt::format("{}: --geometry: forward's result is not [N, classes] logits", name));
   pass.logits(out->second, predicted);
+  std::int64_t most = 1;
+  for (const auto& [v, d] : duals) {
+    if (!d.shared && !d.mask.defined()) most = std::max(most, d.p.numel() / pass.n());
+  }
+  return most;
 }
 
 bool GraphGeometry::Impl::linearised(const jit::Node* node) const { return rule.count(node) > 0; }
+
+// A ReLU whose output only a max-pooling reads: its tangents may stay lazily masked.
+bool GraphGeometry::Impl::pooled_only(const jit::Node* node) const {
+  const auto& uses = node->output()->uses();
+  if (uses.size() != 1 || uses[0].offset != 0) return false;
+  const auto r = rule.find(uses[0].user);
+  return r != rule.end() && r->second == Rule::max_pool;
+}
 
 c10::IValue GraphGeometry::Impl::arg(const jit::Node* node, std::size_t i) const {
   const jit::Value* v = node->input(i);
@@ -363,7 +269,7 @@ void GraphGeometry::Impl::step(Pass& pass, const jit::Node* node) {
   const auto found = rule.find(node);
   if (found == rule.end()) return evaluate(node);
   switch (found->second) {
-    case Rule::relu: return put(node->output(), pass.relu(only_dual(node, 0), relu_layer.at(node)));
+    case Rule::relu: return put(node->output(), pass.relu(only_dual(node, 0), relu_layer.at(node), pooled_only(node)));
     case Rule::max_pool: return max_pool(pass, node);
     case Rule::conv: return conv(pass, node);
     case Rule::linear:

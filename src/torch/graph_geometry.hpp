@@ -42,9 +42,11 @@ class GraphGeometry {
   ~GraphGeometry();
 
   // `input` [N, ...] as the model reads it, `predicted` its N predictions,
-  // `widest` the most values any layer holds per instance.
+  // `phase` its first row's place in the runner's batch (linearised.hpp's
+  // over_chunks), `estimate` the most values any layer holds per instance
+  // (sizes the first call's one-instance pass that sizes the others).
   [[nodiscard]] RegionGeometry measure(const torch::Tensor& input, std::span<const std::int32_t> predicted,
-                                       const GeometryScope& scope, std::int64_t widest);
+                                       const GeometryPlan& plan, std::int64_t phase, std::int64_t estimate);
 
  private:
   struct Impl;

@@ -20,7 +20,7 @@ constexpr std::int64_t kBlockBytes = std::int64_t{64} << 20;
 // What one sub-batch's tangents may take, and an estimate of the live
 // copies of the widest value per instance and direction.
 constexpr std::int64_t kPassBytes = std::int64_t{256} << 20;
-constexpr std::int64_t kLiveCopies = 8;
+constexpr std::int64_t kLiveCopies = 6;
 
 std::vector<std::int64_t> with_leading(std::int64_t first, at::IntArrayRef rest) {
   std::vector<std::int64_t> shape{first};
@@ -61,6 +61,7 @@ Padded padded(const torch::Tensor& x, const Window2d& w, double fill) {
       std::max<std::int64_t>(0, (ho - 1) * w.sh + w.dh * (w.kh - 1) + 1 - x.size(2) - 2 * w.ph);
   const std::int64_t extra_w =
       std::max<std::int64_t>(0, (wo - 1) * w.sw + w.dw * (w.kw - 1) + 1 - x.size(3) - 2 * w.pw);
+  if (w.pw == 0 && w.ph == 0 && extra_w == 0 && extra_h == 0) return {x.contiguous(), ho, wo};
   return {at::constant_pad_nd(x, {w.pw, w.pw + extra_w, w.ph, w.ph + extra_h}, fill).contiguous(), ho, wo};
 }
 
@@ -98,6 +99,18 @@ torch::Tensor convolve(const torch::Tensor& x, const torch::Tensor& weight, cons
   return (blocks.size() == 1 ? blocks[0] : at::cat(blocks, 0)).permute({0, 3, 1, 2});
 }
 
+// sum of squares over `dim`, accumulated in float64 whatever the tangents' type.
+torch::Tensor square_sum(const torch::Tensor& t, std::int64_t dim) {
+  return at::sum(t.square(), {dim}, false, torch::kFloat64);
+}
+
+// v_m - v_q per window [N, C, L, kk]; padding (-inf) and the chosen input itself never bind.
+torch::Tensor margin_of(const torch::Tensor& values, const torch::Tensor& chosen) {
+  torch::Tensor margin = values.gather(3, chosen) - values;
+  margin.scatter_(3, chosen, kInfinity);
+  return margin;
+}
+
 // Broadcasts a per-channel vector over dimension 1 of a `dims`-dimensional tensor.
 torch::Tensor per_channel(const torch::Tensor& v, std::int64_t dims) {
   std::vector<std::int64_t> shape(static_cast<std::size_t>(dims), 1);
@@ -128,40 +141,68 @@ void Pass::record(std::size_t layer, const torch::Tensor& value, const torch::Te
   ++next_;
 }
 
-Dual Pass::relu(const Dual& z, std::size_t layer) {
-  const torch::Tensor squares = z.shared ? z.t.reshape({k_, -1}).square().sum(0).unsqueeze(0).expand({n_, -1})
-                                         : z.t.reshape({n_, k_, -1}).square().sum(1);
+Dual Pass::relu(const Dual& z, std::size_t layer, bool keep_mask) {
+  const torch::Tensor squares = z.shared ? square_sum(z.t.reshape({k_, -1}), 0).unsqueeze(0).expand({n_, -1})
+                                         : square_sum(z.t.reshape({n_, k_, -1}), 1);
   record(layer, z.p.abs(), squares);
-  const torch::Tensor on = z.p.gt(0).to(torch::kFloat64).unsqueeze(1);  // [N, 1, ...]
+  if (z.shared && keep_mask) return {at::relu(z.p), z.t, true, z.p.gt(0)};
+  const torch::Tensor on = z.p.gt(0).to(z.t.scalar_type()).unsqueeze(1);  // [N, 1, ...]
   const torch::Tensor t = z.shared ? z.t.unsqueeze(0) : z.t.reshape(instance_major(n_, k_, z.t));
-  return {at::relu(z.p), (t * on).reshape(with_leading(n_ * k_, z.p.sizes().slice(1))), false};
+  return {at::relu(z.p), (t * on).reshape(with_leading(n_ * k_, z.p.sizes().slice(1))), false, {}};
+}
+
+// Max-pooling of ReLU outputs whose tangents are shared ones masked per
+// instance: sum_k (a_m s_m - a_q s_q)^2 = a_m G_mm + a_q G_qq - 2 a_m a_q G_mq
+// with G the windows' Gram matrices over the directions, computed once for
+// all instances; only the chosen inputs' tangents are made per instance.
+Dual Pass::masked_max_pool2d(const Dual& x, const Window2d& w, const torch::Tensor& values,
+                             const torch::Tensor& chosen) {
+  const std::int64_t c = values.size(1), l = values.size(2), kk = values.size(3);
+  const torch::Tensor sw = windows_of(padded(x.t, w, 0.0), w);  // [K, C, L, kk]
+  const torch::Tensor s = sw.permute({1, 2, 3, 0}).reshape({c * l, kk, k_});
+  const torch::Tensor gram = at::bmm(s, s.transpose(1, 2)).to(torch::kFloat64).view({1, c, l, kk, kk});
+  const torch::Tensor a = windows_of(padded(x.mask.to(torch::kFloat64), w, 0.0), w);  // [N, C, L, kk]
+  const torch::Tensor am = a.gather(3, chosen);
+  const torch::Tensor diag = gram.diagonal(0, 3, 4);  // [1, C, L, kk]
+  const torch::Tensor gmm = diag.expand({n_, c, l, kk}).gather(3, chosen);
+  const torch::Tensor gmq = gram.expand({n_, c, l, kk, kk}).gather(3, chosen.unsqueeze(4).expand({n_, c, l, 1, kk}));
+  record(0, margin_of(values, chosen), (am * gmm + a * diag - 2.0 * am * a * gmq.squeeze(3)).clamp_min(0.0));
+  // The chosen inputs' tangents: one index_select of the shared windows' columns for all instances.
+  const torch::Tensor at = (torch::arange(c * l, torch::kInt64).mul_(kk).view({1, c, l, 1}) + chosen).view(-1);
+  const torch::Tensor tm = sw.reshape({k_, c * l * kk}).index_select(1, at).view({k_, n_, c, l}).transpose(0, 1);
+  return {values.gather(3, chosen), tm * am.squeeze(3).unsqueeze(1).to(tm.scalar_type()), false, {}};
 }
 
 Dual Pass::max_pool2d(const Dual& x, const Window2d& w) {
   const Padded pp = padded(x.p, w, -kInfinity);
-  const torch::Tensor values = windows_of(pp, w);               // [N, C, L, kk]
-  const torch::Tensor chosen = values.argmax(3, true);          // first maximum, as PyTorch's pooling takes
-  const torch::Tensor p = values.gather(3, chosen).squeeze(3);  // [N, C, L]
+  const torch::Tensor values = windows_of(pp, w);       // [N, C, L, kk]
+  const torch::Tensor chosen = values.argmax(3, true);  // first maximum, as PyTorch's pooling takes
   const std::int64_t c = values.size(1), l = values.size(2), kk = values.size(3);
-  // v_m - v_q per window; padding (-inf) and the chosen input itself never bind.
-  torch::Tensor margin = p.unsqueeze(3) - values;
-  margin.scatter_(3, chosen, kInfinity);
+  if (x.mask.defined()) {
+    const Dual out = masked_max_pool2d(x, w, values, chosen);
+    return {out.p.view({n_, c, pp.ho, pp.wo}), out.t.reshape({n_ * k_, c, pp.ho, pp.wo}), false, {}};
+  }
+  const torch::Tensor p = values.gather(3, chosen).squeeze(3);  // [N, C, L]
   const torch::Tensor tw = windows_of(padded(x.t, w, 0.0), w);  // [B, C, L, kk]
   const torch::Tensor t = x.shared ? tw.unsqueeze(0).expand({n_, k_, c, l, kk}) : tw.view({n_, k_, c, l, kk});
   const torch::Tensor tm = t.gather(4, chosen.unsqueeze(1).expand({n_, k_, c, l, 1}));  // [N, K, C, L, 1]
-  record(0, margin, (tm - t).square().sum(1));
-  return {p.view({n_, c, pp.ho, pp.wo}), tm.reshape({n_ * k_, c, pp.ho, pp.wo}), false};
+  record(0, margin_of(values, chosen), square_sum(tm - t, 1));
+  return {p.view({n_, c, pp.ho, pp.wo}), tm.reshape({n_ * k_, c, pp.ho, pp.wo}), false, {}};
 }
 
 Dual Pass::conv2d(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias, const Window2d& w,
                   std::int64_t groups) const {
   torch::Tensor p = convolve(x.p, weight, w, groups);
   if (bias.defined()) p = p + per_channel(bias, 4);
-  return {p.contiguous(), convolve(x.t, weight, w, groups), x.shared};
+  const torch::Tensor t =
+      x.t.scalar_type() == torch::kFloat64
+          ? convolve(x.t, weight, w, groups)
+          : at::conv2d(x.t, weight.to(x.t.scalar_type()), {}, {w.sh, w.sw}, {w.ph, w.pw}, {w.dh, w.dw}, groups);
+  return {p.contiguous(), t, x.shared, {}};
 }
 
 Dual Pass::linear(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias) const {
-  return {at::linear(x.p, weight, bias), at::linear(x.t, weight), x.shared};
+  return {at::linear(x.p, weight, bias), at::linear(x.t, weight.to(x.t.scalar_type())), x.shared, {}};
 }
 
 Dual Pass::batch_norm(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& mean,
@@ -172,7 +213,10 @@ Dual Pass::batch_norm(const Dual& x, const torch::Tensor& weight, const torch::T
   torch::Tensor shift = -mean * scale;
   if (bias.defined()) shift = shift + bias;
   const std::int64_t dims = x.p.dim();
-  return {x.p * per_channel(scale, dims) + per_channel(shift, dims), x.t * per_channel(scale, dims), x.shared};
+  return {x.p * per_channel(scale, dims) + per_channel(shift, dims),
+          x.t * per_channel(scale, dims).to(x.t.scalar_type()),
+          x.shared,
+          {}};
 }
 
 void Pass::logits(const Dual& o, std::span<const std::int32_t> predicted) {
@@ -183,10 +227,10 @@ void Pass::logits(const Dual& o, std::span<const std::int32_t> predicted) {
   margin.scatter_(1, k, kInfinity);
   const torch::Tensor t = o.shared ? o.t.unsqueeze(0).expand({n_, k_, classes}) : o.t.view({n_, k_, classes});
   const torch::Tensor tk = t.gather(2, k.unsqueeze(1).expand({n_, k_, 1}));
-  record(kLogits, margin, (tk - t).square().sum(1));
+  record(kLogits, margin, square_sum(tk - t, 1));
 }
 
-RegionGeometry distances(const std::vector<Constraint>& constraints, const GeometryScope& scope) {
+RegionGeometry distances(const std::vector<Constraint>& constraints, const GeometryPlan& plan) {
   if (constraints.empty()) return {};
   const std::int64_t n = constraints.front().value.size(0);
   torch::Tensor radius = torch::full({n}, kInfinity, torch::kFloat64);
@@ -197,9 +241,9 @@ RegionGeometry distances(const std::vector<Constraint>& constraints, const Geome
     const torch::Tensor flat = c.squares.eq(0);
     const torch::Tensor dist =
         torch::where(flat, torch::where(c.value.ge(0), kInfinity, 0.0), c.value / c.squares.sqrt()).amin(1);
-    const bool admitted = c.layer == 0 ? scope.layers.empty()
-                                       : scope.layers.empty() || std::find(scope.layers.begin(), scope.layers.end(),
-                                                                           c.layer) != scope.layers.end();
+    const bool admitted = c.layer == 0 ? plan.layers.empty()
+                                       : plan.layers.empty() || std::find(plan.layers.begin(), plan.layers.end(),
+                                                                          c.layer) != plan.layers.end();
     if (c.layer == kLogits) {
       boundary = torch::minimum(boundary, dist);
     } else if (admitted) {
@@ -213,13 +257,13 @@ RegionGeometry distances(const std::vector<Constraint>& constraints, const Geome
 }
 
 torch::Tensor directions(const std::vector<std::int64_t>& shape, const std::optional<torch::Tensor>& basis,
-                         std::int64_t begin, std::int64_t count) {
+                         std::int64_t begin, std::int64_t count, torch::ScalarType type) {
   std::vector<std::int64_t> sizes{count};
   sizes.insert(sizes.end(), shape.begin(), shape.end());
-  if (basis) return basis->narrow(0, begin, count).reshape(sizes);
+  if (basis) return basis->narrow(0, begin, count).reshape(sizes).to(type);
   std::int64_t values = 1;
   for (const auto s : shape) values *= s;
-  torch::Tensor rows = torch::zeros({count, values}, torch::kFloat64);
+  torch::Tensor rows = torch::zeros({count, values}, type);
   rows.diagonal(begin).fill_(1.0);
   return rows.reshape(sizes);
 }
@@ -229,11 +273,11 @@ torch::Tensor row_space(const torch::Tensor& weight) {
   return q.t().contiguous();
 }
 
-Chunking chunking(std::int64_t widest, std::int64_t directions, std::int64_t rows) {
-  const std::int64_t per_direction = std::max<std::int64_t>(1, widest) * kLiveCopies * 8;
+Chunking chunking(std::int64_t widest, std::int64_t bytes, std::int64_t directions) {
+  const std::int64_t per_direction = std::max<std::int64_t>(1, widest) * kLiveCopies * bytes;
   const std::int64_t per_instance = per_direction * directions;
   if (per_instance <= kPassBytes) {
-    return {std::clamp<std::int64_t>(kPassBytes / per_instance, 1, std::max<std::int64_t>(1, rows)), directions};
+    return {std::max<std::int64_t>(kPassBytes / per_instance, 1), directions};
   }
   return {1, std::clamp<std::int64_t>(kPassBytes / per_direction, 1, directions)};
 }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <torch/types.h>
@@ -24,9 +25,16 @@
 namespace apd::linearised {
 
 struct Dual {
+  Dual() = default;
+  Dual(torch::Tensor value, torch::Tensor tangents, bool same_for_all, torch::Tensor lazy_mask = {})
+      : p(std::move(value)), t(std::move(tangents)), shared(same_for_all), mask(std::move(lazy_mask)) {}
+
   torch::Tensor p;  // the value, float64 [N, ...]
-  torch::Tensor t;  // its tangents: [K, ...] when shared, else [N*K, ...]
+  torch::Tensor t;  // its tangents (float64, or float32 when asked for): [K, ...] when shared, else [N*K, ...]
   bool shared = true;
+  // Only from relu(..., keep_mask) of a shared tangent, only for max_pool2d:
+  // the tangents are t masked per instance by `mask` (bool [N, ...]).
+  torch::Tensor mask;
 };
 
 struct Window2d {
@@ -58,7 +66,9 @@ class Pass {
   [[nodiscard]] static torch::Tensor reshaped(const torch::Tensor& t, const torch::Tensor& p);
 
   // ReLU layer `layer` (1-based, in call order): records |z| and z's gradients.
-  [[nodiscard]] Dual relu(const Dual& z, std::size_t layer);
+  // `keep_mask`: when the output goes to max_pool2d only, a shared tangent
+  // stays shared, masked lazily (the pooling needs only the chosen inputs').
+  [[nodiscard]] Dual relu(const Dual& z, std::size_t layer, bool keep_mask = false);
   // 2-D max-pooling: records, per window, v_m - v_q for every other input q.
   [[nodiscard]] Dual max_pool2d(const Dual& x, const Window2d& w);
   [[nodiscard]] Dual conv2d(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias, const Window2d& w,
@@ -72,50 +82,58 @@ class Pass {
 
  private:
   void record(std::size_t layer, const torch::Tensor& value, const torch::Tensor& squares);
+  // max_pool2d of a lazily masked shared tangent: values [N, C, L, kk], the chosen [N, C, L, 1].
+  [[nodiscard]] Dual masked_max_pool2d(const Dual& x, const Window2d& w, const torch::Tensor& values,
+                                       const torch::Tensor& chosen);
 
   std::int64_t n_, k_;
   std::vector<Constraint>& constraints_;
   std::size_t next_ = 0;
 };
 
-// After the last chunk: the radius over the constraints `scope` admits
+// After the last chunk: the radius over the constraints `plan` admits
 // (geometry.hpp) and the boundary distance, per instance.
-[[nodiscard]] RegionGeometry distances(const std::vector<Constraint>& constraints, const GeometryScope& scope);
+[[nodiscard]] RegionGeometry distances(const std::vector<Constraint>& constraints, const GeometryPlan& plan);
 
 // The directions: rows [begin, begin + count) of the identity on `shape`'s
-// values ([count, *shape]), or of `basis` ([D', D]) when given.
+// values ([count, *shape]), or of `basis` ([D', D]) when given, as `type`.
 [[nodiscard]] torch::Tensor directions(const std::vector<std::int64_t>& shape,
                                        const std::optional<torch::Tensor>& basis, std::int64_t begin,
-                                       std::int64_t count);
+                                       std::int64_t count, torch::ScalarType type = torch::kFloat64);
 // An orthonormal basis ([r, D] rows) of the row space of `weight` ([m, D],
 // m < D): every gradient of a network whose input feeds only this layer
 // lies in it.
 [[nodiscard]] torch::Tensor row_space(const torch::Tensor& weight);
 
-// Instances per sub-batch and directions per chunk for a network whose
-// widest value holds `widest` numbers per instance, with `directions` in all.
+// Instances per sub-batch and directions per chunk, for a network whose
+// widest per-instance tangent holds `widest` numbers per direction, each of
+// `bytes`, with `directions` in all: a pass holds about kPassBytes.
 struct Chunking {
   std::int64_t instances = 1;
   std::int64_t directions = 1;
 };
-[[nodiscard]] Chunking chunking(std::int64_t widest, std::int64_t directions, std::int64_t rows);
+[[nodiscard]] Chunking chunking(std::int64_t widest, std::int64_t bytes, std::int64_t directions);
 
-// Runs `pass_once(pass, begin, count)` over sub-batches and chunks of `rows`
-// instances and returns their geometry; `pass_once` runs the network on the
-// pass with directions [begin, begin + count) and must call Pass::logits.
+// Runs `run(pass, first, begin, count)` over sub-batches of `rows` instances
+// and chunks of directions and returns their geometry. `run` runs the network
+// on the pass (instances [first, first + pass.n()), directions [begin, begin +
+// count)), calls Pass::logits, and returns the widest per-instance tangent it
+// made (numbers per instance and direction). Sub-batches start where
+// (row + phase) is a multiple of their size: the same instances share one
+// whichever rows of a batch are measured (a shard's give one process's bytes).
 template <typename Run>
-[[nodiscard]] RegionGeometry over_chunks(std::int64_t rows, const Chunking& c, std::int64_t directions,
-                                         const GeometryScope& scope, Run&& run) {
+[[nodiscard]] RegionGeometry over_chunks(std::int64_t rows, std::int64_t phase, std::int64_t directions,
+                                         const GeometryPlan& plan, std::int64_t widest, Run&& run) {
+  const Chunking c = chunking(widest, plan.float32_gradients ? 4 : 8, directions);
   RegionGeometry all;
-  for (std::int64_t first = 0; first < rows; first += c.instances) {
-    const std::int64_t n = std::min(c.instances, rows - first);
+  for (std::int64_t first = 0, n = 0; first < rows; first += n) {
+    n = std::min(c.instances - (first + phase) % c.instances, rows - first);
     std::vector<Constraint> constraints;
     for (std::int64_t begin = 0; begin < directions; begin += c.directions) {
-      const std::int64_t k = std::min(c.directions, directions - begin);
-      Pass pass(n, k, constraints);
-      run(pass, first, begin, k);
+      Pass pass(n, std::min(c.directions, directions - begin), constraints);
+      (void)run(pass, first, begin, pass.k());
     }
-    RegionGeometry part = distances(constraints, scope);
+    RegionGeometry part = distances(constraints, plan);
     all.radius.insert(all.radius.end(), part.radius.begin(), part.radius.end());
     all.boundary.insert(all.boundary.end(), part.boundary.begin(), part.boundary.end());
   }

@@ -66,7 +66,7 @@ ModelOutput MlpModel::forward(const torch::Tensor& input, const std::vector<std:
 // The MLP linearised: Linear -> ReLU per hidden layer, then the logits; in
 // the row space of the first layer when it is narrower than the input.
 RegionGeometry MlpModel::geometry(const torch::Tensor& input, std::span<const std::int32_t> predicted,
-                                  const GeometryScope& scope) {
+                                  const GeometryPlan& plan, std::int64_t phase) {
   using namespace linearised;
   const auto& linears = (**model_).linears();
   std::vector<std::pair<torch::Tensor, torch::Tensor>> layers;
@@ -79,18 +79,19 @@ RegionGeometry MlpModel::geometry(const torch::Tensor& input, std::span<const st
   std::optional<torch::Tensor> basis;
   if (layers.front().first.size(0) < values) basis = row_space(layers.front().first);
   const std::int64_t directions = basis ? basis->size(0) : values;
+  const auto type = plan.float32_gradients ? torch::kFloat32 : torch::kFloat64;
   const torch::Tensor x = input.reshape({input.size(0), -1}).to(torch::kFloat64);
   const std::int64_t rows = x.size(0);
-  return over_chunks(rows, chunking(widest, directions, rows), directions, scope,
-                     [&](Pass& pass, std::int64_t first, std::int64_t begin, std::int64_t k) {
-                       Dual v{x.narrow(0, first, pass.n()), linearised::directions({values}, basis, begin, k), true};
-                       for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
-                         v = pass.relu(pass.linear(v, layers[l].first, layers[l].second), l + 1);
-                       }
-                       pass.logits(
-                           pass.linear(v, layers.back().first, layers.back().second),
-                           predicted.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(pass.n())));
-                     });
+  return over_chunks(
+      rows, phase, directions, plan, widest, [&](Pass& pass, std::int64_t first, std::int64_t begin, std::int64_t k) {
+        Dual v{x.narrow(0, first, pass.n()), linearised::directions({values}, basis, begin, k, type), true};
+        for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
+          v = pass.relu(pass.linear(v, layers[l].first, layers[l].second), l + 1);
+        }
+        pass.logits(pass.linear(v, layers.back().first, layers.back().second),
+                    predicted.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(pass.n())));
+        return widest;
+      });
 }
 
 }  // namespace apd

@@ -35,12 +35,15 @@ void keep_rows(const ModelOutput& out, std::size_t n, std::pair<std::size_t, std
 
 // The geometry of rows [lo, hi), whose predictions are the last kept ones.
 void measure_rows(Model& model, const torch::Tensor& batch, std::pair<std::size_t, std::size_t> rows,
-                  const GeometryScope& scope, Observed& observed) {
+                  const GeometryPlan& plan, Observed& observed) {
   const auto [lo, hi] = rows;
   const std::span<const std::int32_t> predicted(observed.predicted.data() + observed.predicted.size() - (hi - lo),
                                                 hi - lo);
-  const RegionGeometry g =
-      model.geometry(batch.slice(0, static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi)), predicted, scope);
+  const RegionGeometry g = model.geometry(batch.slice(0, static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi)),
+                                          predicted, plan, static_cast<std::int64_t>(lo));
+  if (g.radius.size() != hi - lo || g.boundary.size() != hi - lo) {
+    throw Error(fmt::format("--geometry measured {} of {} instances", g.radius.size(), hi - lo));
+  }
   observed.geometry.radius.insert(observed.geometry.radius.end(), g.radius.begin(), g.radius.end());
   observed.geometry.boundary.insert(observed.geometry.boundary.end(), g.boundary.begin(), g.boundary.end());
 }

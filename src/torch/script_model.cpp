@@ -361,7 +361,7 @@ ModelOutput ScriptModel::forward(const torch::Tensor& input, const std::vector<s
 }
 
 RegionGeometry ScriptModel::geometry(const torch::Tensor& input, std::span<const std::int32_t> predicted,
-                                     const GeometryScope& scope) {
+                                     const GeometryPlan& plan, std::int64_t phase) {
   if (!impl_->geometry) {
     impl_->geometry = std::make_unique<GraphGeometry>(
         *impl_->plain, impl_->relus, [lines = impl_->source_lines](const jit::Node* node) { return lines->of(node); },
@@ -369,7 +369,7 @@ RegionGeometry ScriptModel::geometry(const torch::Tensor& input, std::span<const
   }
   std::int64_t widest = input.size(0) == 0 ? 1 : input.numel() / input.size(0);
   for (const auto& l : impl_->layers) widest = std::max(widest, l.width);
-  return impl_->geometry->measure(input, predicted, scope, widest);
+  return impl_->geometry->measure(input, predicted, plan, phase, widest);
 }
 
 }  // namespace apd

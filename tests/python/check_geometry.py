@@ -13,6 +13,7 @@ defining property.
                             boundary (d < r), for the boundary's property test
 
 Options: --layers 1,3 (the APD's --geometry-layers: radius over those layers only);
+         --rtol R (default 1e-9; the APD's gradients in float32: 1e-5);
          --min-crossed K (at least K instances must have 1.01 d <= r)
 
 Oracle (docs/geometry.md): r = min over ReLU inputs z of |z| / ||dz/dx|| and over
@@ -32,7 +33,7 @@ import sys
 import numpy as np
 import torch
 
-RTOL = 1e-9
+RTOL = 1e-9  # --rtol changes it (--geometry-gradients float32: 1e-5)
 
 
 def read_idx(path):
@@ -224,7 +225,12 @@ def main():
     args = sys.argv[1:]
     if args[0] == "near":
         return near_boundary(args[1], int(args[2]))
+    global RTOL
     layers, min_crossed = [], 0
+    if "--rtol" in args:
+        at = args.index("--rtol")
+        RTOL = float(args[at + 1])
+        del args[at:at + 2]
     if "--min-crossed" in args:
         at = args.index("--min-crossed")
         min_crossed = int(args[at + 1])

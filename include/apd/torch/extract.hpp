@@ -27,6 +27,7 @@ struct ExtractOptions {
   bool list_layers = false;         // --list-layers: print the model's ReLU layers, write nothing
   bool geometry = false;            // --geometry: each instance's region radius and boundary distance
   bool geometry_layers = false;     // --geometry-layers: the radius over the --layers only
+  bool geometry_float32 = false;    // --geometry-gradients float32
 };
 
 // Checks option combinations; throws UsageError naming the option.

@@ -19,13 +19,16 @@
 
 namespace apd {
 
-// Which constraints bound the region radius.
-struct GeometryScope {
-  // 1-based ReLU layers whose neurons count; empty: every ReLU layer and every
-  // max-pooling window (the full region). Restricted, r is the distance to the
-  // nearest hyperplane where a neuron of those layers changes state, in x's
-  // affine piece (>= the full radius).
+struct GeometryPlan {
+  // 1-based ReLU layers whose neurons bound the radius; empty: every ReLU
+  // layer and every max-pooling window (the full region). Restricted, r is
+  // the distance to the nearest hyperplane where a neuron of those layers
+  // changes state, in x's affine piece (>= the full radius).
   std::vector<std::size_t> layers;
+  // The gradients (tangents) in float32, the values, sums of squares and
+  // distances still in float64: LibTorch's float32 convolutions are ~50x
+  // faster than float64 ones; distances within ~1e-5 (relative).
+  bool float32_gradients = false;
 };
 
 struct RegionGeometry {

@@ -56,10 +56,12 @@ class Model {
   [[nodiscard]] virtual ModelOutput forward(const torch::Tensor& input, const std::vector<std::size_t>& layers) = 0;
 
   // The region radius and boundary distance (geometry.hpp) of each row of
-  // `input`, whose predictions are `predicted`, in float64. Throws
-  // apd::Error naming an op the linearisation cannot follow.
+  // `input`, whose predictions are `predicted`; `phase` is the first row's
+  // place in the runner's batch (sub-batches fall at the same rows whichever
+  // rows are measured). Throws apd::Error naming an op the linearisation
+  // cannot follow.
   [[nodiscard]] virtual RegionGeometry geometry(const torch::Tensor& input, std::span<const std::int32_t> predicted,
-                                                const GeometryScope& scope) = 0;
+                                                const GeometryPlan& plan, std::int64_t phase) = 0;
 };
 
 // The paper's MLP: Linear -> ReLU per hidden layer, then Linear.
@@ -78,7 +80,7 @@ class MlpModel final : public Model {
   [[nodiscard]] nlohmann::json record(const std::vector<std::size_t>& layers) const override;
   [[nodiscard]] ModelOutput forward(const torch::Tensor& input, const std::vector<std::size_t>& layers) override;
   [[nodiscard]] RegionGeometry geometry(const torch::Tensor& input, std::span<const std::int32_t> predicted,
-                                        const GeometryScope& scope) override;
+                                        const GeometryPlan& plan, std::int64_t phase) override;
 
  private:
   StateDict dict_;  // until bind() builds the model

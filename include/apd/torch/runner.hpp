@@ -29,8 +29,8 @@ struct Observed {
 struct RunPlan {
   std::vector<std::size_t> layers;  // 1-based ReLU layers, ascending; empty: predictions only
   std::int64_t batch_size = 1024;
-  KeptRows kept;                          // the rows whose patterns and predictions are kept
-  std::optional<GeometryScope> geometry;  // measure the kept rows' linear regions (geometry.hpp)
+  KeptRows kept;                         // the rows whose patterns and predictions are kept
+  std::optional<GeometryPlan> geometry;  // measure the kept rows' linear regions (geometry.hpp)
 };
 
 // The inputs of rows [begin, begin + count), as the model reads them.

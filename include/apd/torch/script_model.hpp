@@ -64,7 +64,7 @@ class ScriptModel final : public Model {
   [[nodiscard]] ModelOutput forward(const torch::Tensor& input, const std::vector<std::size_t>& layers) override;
   // The forward graph linearised node by node (graph_geometry.hpp).
   [[nodiscard]] RegionGeometry geometry(const torch::Tensor& input, std::span<const std::int32_t> predicted,
-                                        const GeometryScope& scope) override;
+                                        const GeometryPlan& plan, std::int64_t phase) override;
 
  private:
   struct Impl;
