@@ -16,6 +16,7 @@
 #include "apd/io/output.hpp"
 #include "apd/io/run_info.hpp"
 #include "apd/report/forgetting.hpp"
+#include "apd/report/regions.hpp"
 #include "apd/report/series.hpp"
 #include "apd/report/stats.hpp"
 #include "app_support.hpp"
@@ -33,18 +34,22 @@ enum class TableChoice {
   clusters,
   members,
   corruption,
+  regions,
+  region_correlations,
   epochs,
   forgetting,
   forgetting_summary,
   forgetting_histogram
 };
-constexpr apd::NameTable<TableChoice, 11> kTableNames{{{"layers", TableChoice::layers},
+constexpr apd::NameTable<TableChoice, 13> kTableNames{{{"layers", TableChoice::layers},
                                                        {"flows", TableChoice::flows},
                                                        {"bins", TableChoice::bins},
                                                        {"errors", TableChoice::errors},
                                                        {"clusters", TableChoice::clusters},
                                                        {"members", TableChoice::members},
                                                        {"corruption", TableChoice::corruption},
+                                                       {"regions", TableChoice::regions},
+                                                       {"region_correlations", TableChoice::region_correlations},
                                                        {"epochs", TableChoice::epochs},
                                                        {"forgetting", TableChoice::forgetting},
                                                        {"forgetting_summary", TableChoice::forgetting_summary},
@@ -168,7 +173,8 @@ apd::StatsSpec stats_spec(const Options& o) {
 int run_apd_tables(const Options& o) {
   if (o.format == apd::TableFormat::csv && o.table == TableChoice::all) {
     throw apd::UsageError(
-        "--format csv writes one table: add --table layers, flows, bins, errors, clusters, members or corruption");
+        "--format csv writes one table: add --table layers, flows, bins, errors, clusters, members, corruption, "
+        "regions or region_correlations");
   }
   if (is_run_table(o.table)) return series_tables(o);
   const bool all = o.table == TableChoice::all;
@@ -191,6 +197,9 @@ int run_apd_tables(const Options& o) {
     const bool flows = all || o.table == TableChoice::flows, bins = all || o.table == TableChoice::bins,
                errors = all || o.table == TableChoice::errors;
     if (flows || bins || errors) apd::add_flow_rows(tables, file, d, spec, flows, bins, errors);
+    if (errors) apd::add_region_error_rows(tables, file, d);
+    const bool regions = o.table == TableChoice::regions || o.table == TableChoice::region_correlations;
+    if (regions || (all && !d.region_radius.empty())) apd::add_region_rows(tables, file, d, spec);
     const bool clusters = all || o.table == TableChoice::clusters, members = o.table == TableChoice::members;
     if (clusters || members) apd::add_cluster_rows(tables, file, d, spec, members);
     if (all || o.table == TableChoice::corruption) apd::add_corruption_rows(tables, file, d, spec);
@@ -204,6 +213,12 @@ int run_apd_tables(const Options& o) {
   // Only files of runs with corrupted labels have rows: "all" shows it then.
   if (o.table == TableChoice::corruption || (all && !tables.corruption.rows.empty())) {
     chosen.push_back(std::move(tables.corruption));
+  }
+  // Only files extracted with --geometry have rows: "all" shows them then; CSV holds one table.
+  const bool regions = o.table == TableChoice::regions || (all && !tables.regions.rows.empty());
+  if (regions) chosen.push_back(std::move(tables.regions));
+  if ((regions && o.format != apd::TableFormat::csv) || o.table == TableChoice::region_correlations) {
+    chosen.push_back(std::move(tables.region_correlations));
   }
   apd::write_output(o.out, render(chosen, o.format));
   spdlog::debug("wrote {} in {:.2f} s", o.out == "-" ? "stdout" : o.out, clock.lap());
@@ -237,7 +252,9 @@ int main(int argc, char** argv) {
   apd::app::add_enum_option<TableChoice>(
       app, "--table", kTableNames, [&o](TableChoice t) { o.table = t; },
       "One table: layers, flows, bins, errors, clusters (the authors' decision-tree clusters), members "
-      "(each instance's cluster) or corruption (clean vs corrupted-label instances); with --run: epochs, forgetting "
+      "(each instance's cluster), corruption (clean vs corrupted-label instances), regions (region radius and "
+      "boundary distance per flow and node, files of apd-extract --geometry) or region_correlations; with --run: "
+      "epochs, forgetting "
       "(per instance), forgetting_summary or "
       "forgetting_histogram; default all but members and the per-instance forgetting");
   apd::app::add_enum_option(app, "--format", apd::kTableFormatNames, o.format, "text, csv, json or markdown");

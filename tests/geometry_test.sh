@@ -68,6 +68,56 @@ assert [(r["index"], r["region_radius"], r["boundary_distance"]) for r in sorted
 PY
 echo "ok: byte-identical twice; other batch sizes agree; two merged shards carry every instance's distances"
 
+# apd-stats and apd-report read them: the AUROC rows, the regions tables, and the medians the report's hovers
+# show, each recomputed here from the file's own instance records.
+stats="$(dirname "$extract")/apd-stats"; report="$(dirname "$extract")/apd-report"
+"$stats" "$dir/cnn.json" --table errors --format csv --out "$dir/errors.csv"
+"$stats" "$dir/cnn.json" --table regions --top 0 --format csv --out "$dir/regions.csv"
+"$stats" "$dir/cnn.json" --table region_correlations --format csv --out "$dir/correlations.csv"
+"$report" --apd "$dir/cnn.json" --no-images --out "$dir/report.html" --quiet
+"$py" - "$dir" <<'PY' || fail "apd-stats or apd-report disagree with the file's distances"
+import csv, json, math, sys
+import numpy as np
+d = sys.argv[1]
+apd = json.load(open(f"{d}/cnn.json"))
+ins = apd["instances"]
+r = np.array([i["region_radius"] if i["region_radius"] is not None else math.inf for i in ins])
+b = np.array([i["boundary_distance"] for i in ins])
+wrong = np.array([i["label"] != i["predicted"] for i in ins])
+def auroc(score, positive):  # Mann-Whitney with average ranks
+    order = np.argsort(score, kind="stable"); ranks = np.empty(len(score)); s = score[order]; i = 0
+    while i < len(s):
+        j = i
+        while j < len(s) and s[j] == s[i]: j += 1
+        ranks[order[i:j]] = (i + 1 + j) / 2; i = j
+    p = positive.sum(); n = len(score) - p
+    return (ranks[positive].sum() - p * (p + 1) / 2) / (p * n)
+rows = {row["score"]: row for row in csv.DictReader(open(f"{d}/errors.csv"))}
+assert abs(float(rows["small_region_radius"]["auroc"]) - auroc(-r, wrong)) < 1e-12
+assert abs(float(rows["small_boundary_distance"]["auroc"]) - auroc(-b, wrong)) < 1e-12
+def ranks(x):
+    return np.argsort(np.argsort(x, kind="stable"), kind="stable")  # distinct values here
+rho = np.corrcoef(ranks(r), ranks(b))[0, 1]
+corr = list(csv.DictReader(open(f"{d}/correlations.csv")))
+assert abs(float(corr[0]["spearman"]) - rho) < 1e-9, (corr[0], rho)
+nodes = {n["id"]: [] for n in apd["nodes"]}
+for k, i in enumerate(ins):
+    for node in i["path"]: nodes[node].append(k)
+for row in csv.DictReader(open(f"{d}/regions.csv")):
+    if row["kind"] != "node": continue
+    members = nodes[row["id"]]
+    assert int(row["instances"]) == len(members)
+    assert float(row["radius_median"]) == float(np.median(r[members])), row
+    assert float(row["boundary_max"]) == float(b[members].max()), row
+html = open(f"{d}/report.html").read()
+page = json.loads(html.split('id="apd-data">')[1].split("</script>")[0])
+hover = page["apds"][0]["sankey"]["hover"]
+largest = max((n for n in apd["nodes"] if n["kind"] == "pattern" and n["layer"] == 1), key=lambda n: n["count"])
+text = next(h for h in hover if largest["id"] in h)
+assert f"median region radius {float(np.median(r[nodes[largest['id']]])):.4g}" in text, text
+print("ok: AUROC rows, regions, Spearman and the report's hover medians recomputed from the file")
+PY
+
 # Refusals: one line naming the op and its source line (exit 1), or the option (exit 2); nothing written.
 for act in gelu:gelu relu6:hardtanh sigmoid:sigmoid; do
   expect 1 "${act%%:*}\.pt: --geometry: aten::${act#*:} at make_geometry_models\.py:[0-9]+ is not an op" \

@@ -9,7 +9,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 report="$1"; extract="$2"; monitor="$3"; run="$4"; dir="$5"; browser="$6"; shots="$7"
 rm -rf "$dir"; mkdir -p "$dir" "$shots"
-"$extract" --run "$run" --epochs 1,3,5 --labels 1 --limit 500 --out "$dir/apd-e{epoch}.json" --quiet
+"$extract" --run "$run" --epochs 1,3 --labels 1 --limit 500 --out "$dir/apd-e{epoch}.json" --quiet
+# Epoch 5 with the instances' distances: Figure 3's region panel, medians in the hovers.
+"$extract" --run "$run" --epoch 5 --labels 1 --limit 500 --geometry --out "$dir/apd-e5.json" --quiet
 data="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["dataset"]["dir"])' "$run/run.json")"
 # The monitor section: the run's own test split scored, with itself as "out of distribution".
 "$monitor" build --run "$run" --layers 1,2 --out "$dir/monitor.json" --quiet

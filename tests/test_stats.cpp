@@ -9,6 +9,7 @@
 #include "hand_made.hpp"
 
 #include "apd/core/error.hpp"
+#include "apd/report/regions.hpp"
 #include "apd/report/stats.hpp"
 
 namespace {
@@ -171,4 +172,76 @@ TEST_CASE("AUROC and FPR rank a NaN score above every other, and end", "[stats]"
   CHECK(apd::auroc(groups) == apd::auroc(with_inf));
   CHECK(apd::fpr_at_95_tpr(groups) == apd::fpr_at_95_tpr(with_inf));
   CHECK(apd::auroc(groups).value() == Approx(3.5 / 6));  // pos {inf, 0.2} vs neg {0.1, 0.5, inf}: 2.5 + 1 of 6
+}
+
+namespace {
+
+// hand_made() with distances: r = 0.1 .. 0.7 and +inf (instance 7), d = 1 .. 8.
+apd::Diagram with_distances() {
+  auto d = apd::test::hand_made({{"epoch", 7}});
+  d.region_radius = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, std::numeric_limits<double>::infinity()};
+  d.boundary_distance = {1, 2, 3, 4, 5, 6, 7, 8};
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("Spearman and spreads match the hand calculation, +infinity ranking last", "[stats][geometry]") {
+  const std::vector<double> r = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, std::numeric_limits<double>::infinity()};
+  const std::vector<double> strength = {4, 4, 4, 4, 2, 2, 1, 1};
+  // Ranks 1..8 against average ranks 6.5 x4, 3.5 x2, 1.5 x2: -36 / sqrt(42 * 36).
+  CHECK(*apd::spearman(r, strength) == Approx(-36.0 / std::sqrt(42.0 * 36.0)));
+  CHECK(*apd::spearman(r, std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8}) == Approx(1.0));
+  CHECK_FALSE(apd::spearman(r, std::vector<double>(8, 3.0)));  // constant: undefined
+  CHECK_FALSE(apd::spearman(std::vector<double>{1.0}, std::vector<double>{2.0}));
+  const auto s = apd::spread_of({0.4, 0.1, 0.3, 0.2});
+  CHECK(s.min == 0.1);
+  CHECK(s.median == Approx(0.25));
+  CHECK(s.max == 0.4);
+  CHECK(std::isinf(apd::spread_of({1.0, std::numeric_limits<double>::infinity()}).max));
+}
+
+TEST_CASE("small region radius and boundary distance flag the wrong instances as computed by hand",
+          "[stats][geometry]") {
+  auto t = apd::make_stats_tables();
+  apd::add_region_error_rows(t, "h.json", with_distances());
+  // Wrong: instances 3, 5, 7 (r 0.4, 0.6, inf): scores -r rank them 5, 3, 1 of 8 -> U = 9 - 6 = 3 -> 3 / 15.
+  const auto rows = parse_csv(apd::render_csv(t.errors));
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[1] == std::vector<std::string>{"h.json", "7", "small_region_radius", "0.2", "8", "3", "instance"});
+  CHECK(rows[2] == std::vector<std::string>{"h.json", "7", "small_boundary_distance", "0.2", "8", "3", "instance"});
+  auto none = apd::make_stats_tables();
+  apd::add_region_error_rows(none, "h.json", apd::test::hand_made());
+  CHECK(none.errors.rows.empty());
+}
+
+TEST_CASE("the regions table gives each flow's and node's spread and the file's correlations", "[stats][geometry]") {
+  auto t = apd::make_stats_tables();
+  apd::StatsSpec spec;
+  spec.top = 0;
+  apd::add_region_rows(t, "h.json", with_distances(), spec);
+  const auto rows = parse_csv(apd::render_csv(t.regions));
+  CHECK(rows[0] == std::vector<std::string>{"file", "epoch", "kind", "id", "instances", "purity", "wrong", "radius_min",
+                                            "radius_median", "radius_max", "boundary_min", "boundary_median",
+                                            "boundary_max"});
+  CHECK(rows[1] ==
+        std::vector<std::string>{"h.json", "7", "flow", "f0", "4", "0.75", "1", "0.1", "0.25", "0.4", "1", "2.5", "4"});
+  CHECK(rows[2] ==
+        std::vector<std::string>{"h.json", "7", "flow", "f1", "2", "0.5", "1", "0.5", "0.55", "0.6", "5", "5.5", "6"});
+  // Flow D (instance 7, before C: equal strength, smaller node) is unbounded: empty in CSV, "inf" in text.
+  CHECK(rows[3] == std::vector<std::string>{"h.json", "7", "flow", "f2", "1", "1", "1", "", "", "", "8", "8", "8"});
+  CHECK(rows[4] ==
+        std::vector<std::string>{"h.json", "7", "flow", "f3", "1", "1", "0", "0.7", "0.7", "0.7", "7", "7", "7"});
+  CHECK(apd::render_text(t.regions).find("inf") != std::string::npos);
+  // Layer 1's node "00" holds instances 0-3 and 7: median radius 0.3.
+  CHECK(rows[5] ==
+        std::vector<std::string>{"h.json", "7", "node", "l1n0", "5", "0.6", "2", "0.1", "0.3", "", "1", "3", "8"});
+  const auto c = parse_csv(apd::render_csv(t.region_correlations));
+  REQUIRE(c.size() == 3);
+  CHECK(c[1] == std::vector<std::string>{"h.json", "7", "region_radius", "boundary_distance", "1", "8"});
+  CHECK(c[2][3] == "flow_strength (1+2)");
+  CHECK(std::stod(c[2][4]) == Approx(-36.0 / std::sqrt(42.0 * 36.0)));
+  CHECK_THROWS_WITH(apd::add_region_rows(t, "plain.json", apd::test::hand_made(), spec),
+                    Catch::Matchers::Contains("plain.json: no region_radius or boundary_distance") &&
+                        Catch::Matchers::Contains("--geometry"));
 }

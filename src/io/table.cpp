@@ -19,7 +19,9 @@ std::string shown(const Cell& c) {
         if constexpr (std::is_same_v<T, std::monostate>) {
           return "n/a";
         } else if constexpr (std::is_same_v<T, Decimal>) {
-          return std::isfinite(v.value) ? fmt::format("{:.{}f}", v.value, v.digits) : "n/a";
+          if (v.significant && std::isinf(v.value) && v.value > 0) return "inf";
+          if (!std::isfinite(v.value)) return "n/a";
+          return v.significant ? fmt::format("{:.{}g}", v.value, v.digits) : fmt::format("{:.{}f}", v.value, v.digits);
         } else if constexpr (std::is_same_v<T, bool>) {
           return v ? "yes" : "";
         } else if constexpr (std::is_same_v<T, std::string>) {

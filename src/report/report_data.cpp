@@ -9,6 +9,7 @@
 #include "apd/io/apd_json.hpp"
 #include "apd/io/run_dir.hpp"
 #include "apd/io/run_info.hpp"
+#include "apd/report/regions.hpp"
 #include "apd/report/report.hpp"
 #include "apd/report/series.hpp"
 
@@ -51,7 +52,12 @@ nlohmann::json sankey_json(const Diagram& d, std::size_t max_nodes) {
     j["target"].push_back(l.target);
     j["value"].push_back(l.count);
     j["error_share"].push_back(share);
-    j["link_hover"].push_back(fmt::format("{} instances, {} wrong ({:.1f}%)", l.count, l.errors, 100 * share));
+    std::string hover = fmt::format("{} instances, {} wrong ({:.1f}%)", l.count, l.errors, 100 * share);
+    if (!d.region_radius.empty()) {
+      hover +=
+          fmt::format("<br>median region radius {:.4g}, boundary distance {:.4g}", l.median_radius, l.median_boundary);
+    }
+    j["link_hover"].push_back(std::move(hover));
   }
   j["node_count"] = v.nodes.size();
   j["link_count"] = v.links.size();
@@ -146,6 +152,45 @@ std::size_t sankey_node_cap(const Diagram& d, std::size_t max_nodes, std::size_t
   return fits;
 }
 
+namespace {
+
+// The median region radius and boundary distance of every view node's and
+// link's instances, appended to their hovers.
+void add_median_distances(const Diagram& d, const std::vector<std::size_t>& view_of,
+                          const std::map<std::pair<std::size_t, std::size_t>, std::size_t>& link_of, SankeyView& v) {
+  std::map<std::int32_t, std::size_t> label_node;
+  for (std::size_t k = 0; k < d.nodes.size(); ++k) {
+    if (d.nodes[k].kind == NodeKind::label) label_node[d.nodes[k].label] = view_of[k];
+  }
+  std::vector<std::vector<std::size_t>> node_members(v.nodes.size()), link_members(v.links.size());
+  for (std::size_t i = 0; i < d.instances; ++i) {
+    std::size_t previous = 0;
+    for (std::size_t l = 1; l <= d.layers() + 1; ++l) {
+      const std::size_t at = l <= d.layers() ? view_of[d.path_node(i, l)] : label_node.at(d.predicted[i]);
+      node_members[at].push_back(i);
+      if (l > 1) link_members[link_of.at({previous, at})].push_back(i);
+      previous = at;
+    }
+  }
+  const auto medians = [&](const std::vector<std::size_t>& members, double& radius, double& boundary) {
+    for (auto [column, out] : {std::pair{&d.region_radius, &radius}, std::pair{&d.boundary_distance, &boundary}}) {
+      std::vector<double> values;
+      for (const auto i : members) values.push_back((*column)[i]);
+      *out = spread_of(std::move(values)).median;
+    }
+  };
+  for (std::size_t k = 0; k < v.nodes.size(); ++k) {
+    auto& n = v.nodes[k];
+    medians(node_members[k], n.median_radius, n.median_boundary);
+    n.hover +=
+        fmt::format("<br>median region radius {:.4g}, boundary distance {:.4g}", n.median_radius, n.median_boundary);
+  }
+  for (std::size_t k = 0; k < v.links.size(); ++k)
+    medians(link_members[k], v.links[k].median_radius, v.links[k].median_boundary);
+}
+
+}  // namespace
+
 SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
   if (max_nodes < 2) throw UsageError(fmt::format("a Sankey column needs room for 2 nodes, not {}", max_nodes));
   SankeyView v;
@@ -199,6 +244,7 @@ SankeyView sankey_view(const Diagram& d, std::size_t max_nodes) {
     v.links[it->second].count += l.count;
     v.links[it->second].errors += l.errors;
   }
+  if (!d.region_radius.empty()) add_median_distances(d, view_of, link_of, v);
   return v;
 }
 
@@ -320,6 +366,7 @@ nlohmann::json apd_json(const std::filesystem::path& file, const Diagram& d, con
   a["architecture"] = from.architecture;
   a["sankey"] = sankey_json(d, max_nodes);
   if (d.has_instances) a["bins"] = bins_json(d);
+  if (!d.region_radius.empty()) a["regions"] = region_panel_json(d, BinSpec{});
   return a;
 }
 

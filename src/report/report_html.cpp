@@ -121,7 +121,9 @@ std::string render_apd_sections(const nlohmann::json& data) {
       "<div id=\"sankeys\"></div>\n<h2>Figure 3: flows by strength and purity</h2>\n<p class=\"caption\">Instances "
       "grouped by their patterns on the last two hidden layers (flows). Strength: instances in the flow (log-2 "
       "bins); purity: share of the flow's most frequent predicted label. Colour scales are shared across "
-      "files.</p>\n<div id=\"heatmaps\"></div>\n";
+      "files. For files extracted with --geometry, a panel of each instance's region radius (the L2 distance to "
+      "the boundary of its linear region) against the strength of its flow, and the medians in every node's and "
+      "link's hover.</p>\n<div id=\"heatmaps\"></div>\n";
   if (!galleries) return out;
   return out +
          "<div id=\"flows\"></div>\n<aside id=\"gallery\" hidden><header><h3 id=\"gallery-title\"></h3>"

@@ -178,6 +178,11 @@ StatsTables make_stats_tables() {
                   {"file", "epoch", "group", "instances", "mean_cluster_size", "median_cluster_size",
                    "in_singleton_clusters", "mean_flow_strength", "predicted_label", "predicted_train_label"},
                   {}};
+  t.regions = {"regions",
+               {"file", "epoch", "kind", "id", "instances", "purity", "wrong", "radius_min", "radius_median",
+                "radius_max", "boundary_min", "boundary_median", "boundary_max"},
+               {}};
+  t.region_correlations = {"region_correlations", {"file", "epoch", "x", "y", "spearman", "instances"}, {}};
   return t;
 }
 

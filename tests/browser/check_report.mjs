@@ -2,7 +2,9 @@
 // browser) and checks what a reader would see: no console errors, no network
 // request outside the file, one rendered Sankey per APD file with one node per
 // displayed node and one path per displayed link, the heatmaps and Figure 1
-// drawn, and the monitor's histograms (one bar trace per group) and tables.
+// drawn, Figure 3's region panel (two traces) for every file with distances
+// (apd-extract --geometry) and their medians in every node's and link's hover,
+// and the monitor's histograms (one bar trace per group) and tables.
 // Writes a PNG screenshot. With PAYLOAD (HTML put into every string the page
 // shows, --title included), also: the page rendered all the same, no payload
 // ran (window.pwned) or became an element, and the title shows it as text.
@@ -45,6 +47,11 @@ const result = await page.evaluate(() => {
   }));
   const heatmaps = [...document.querySelectorAll('.heatmap-plot')].map((div) => ({
     id: div.id, images: div.querySelectorAll('g.hm image').length }));
+  const regions = [...document.querySelectorAll('.region-plot')].map((div) => ({
+    id: div.id, traces: div.querySelectorAll('.scatterlayer .trace').length }));
+  const withRegions = data.apds.filter((a) => a.regions);
+  const hoversWithMedians = withRegions.every((a) => a.sankey.hover.every((h) => h.includes('median region radius')) &&
+                                                     a.sankey.link_hover.every((h) => h.includes('median region radius')));
   const fig1 = document.getElementById('fig1-loss');
   const fig1p = document.getElementById('fig1-patterns');
   const fig1c = document.getElementById('fig1-churn');
@@ -53,7 +60,7 @@ const result = await page.evaluate(() => {
     withBins: data.apds.filter((a) => a.bins).length,
     hasRun: Boolean(data.run),
     layers: data.run ? data.run.unique.length : 0,
-    sankeys, heatmaps,
+    sankeys, heatmaps, regions, withRegions: withRegions.length, hoversWithMedians,
     lossTraces: fig1 ? fig1.querySelectorAll('.scatterlayer .trace').length : 0,
     patternTraces: fig1p ? fig1p.querySelectorAll('.scatterlayer .trace').length : 0,
     hasChurn: Boolean(data.run && data.run.churn),
@@ -83,6 +90,9 @@ for (const s of result.sankeys) {
 }
 if (result.heatmaps.length !== result.withBins) failures.push(`${result.heatmaps.length} heatmap plots for ${result.withBins} files`);
 for (const h of result.heatmaps) if (h.images !== 2) failures.push(`${h.id}: ${h.images} heatmaps drawn, 2 expected`);
+if (result.regions.length !== result.withRegions) failures.push(`${result.regions.length} region panels for ${result.withRegions} files with distances`);
+for (const r of result.regions) if (r.traces !== 2) failures.push(`${r.id}: ${r.traces} region traces drawn, 2 expected`);
+if (!result.hoversWithMedians) failures.push('a node or link hover of a file with distances lacks its median region radius');
 if (result.hasRun && result.lossTraces !== 2) failures.push(`Figure 1: ${result.lossTraces} loss curves, 2 expected`);
 if (result.hasRun && result.patternTraces !== result.layers) failures.push(`Figure 1: ${result.patternTraces} pattern curves, ${result.layers} expected`);
 if (result.hasChurn && result.churnTraces !== result.churnLayers + 1) failures.push(`Figure 1: ${result.churnTraces} churn curves, ${result.churnLayers + 1} expected`);
@@ -112,4 +122,4 @@ if (failures.length) {
   console.log(`FAIL ${html}:\n  ${failures.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`ok ${html}: ${summary}; ${result.heatmaps.length} heatmap plots; ${result.monitorPlots.length} monitor histograms; screenshot ${png}`);
+console.log(`ok ${html}: ${summary}; ${result.heatmaps.length} heatmap plots; ${result.regions.length} region panels; ${result.monitorPlots.length} monitor histograms; screenshot ${png}`);

@@ -27,7 +27,9 @@ if(APD_BUILD_TORCH)
     FIXTURES stats_files COMMAND ${STATS} ${ST}/apd-e5.json --flow-layers 2,3)
   apd_expect(stats.csv_needs_one_table 2 "--format csv writes one table" ONE_LINE
     FIXTURES stats_files COMMAND ${STATS} ${ST}/apd-e5.json --format csv)
-  apd_expect(stats.bad_table 2 "--table: 'nodes' is not layers, flows, bins, errors, clusters, members, corruption, epochs, forgetting, forgetting_summary or forgetting_histogram" ONE_LINE
+  apd_expect(stats.regions_without_geometry 1 "apd-e5.json: no region_radius or boundary_distance in its instance records \\(extract it with apd-extract --geometry\\)"
+    ONE_LINE FIXTURES stats_files COMMAND ${STATS} ${ST}/apd-e5.json --table regions)
+  apd_expect(stats.bad_table 2 "--table: 'nodes' is not layers, flows, bins, errors, clusters, members, corruption, regions, region_correlations, epochs, forgetting, forgetting_summary or forgetting_histogram" ONE_LINE
     FIXTURES stats_files COMMAND ${STATS} ${ST}/apd-e5.json --table nodes)
   apd_expect(stats.run_without_metrics 1 "not a run directory" ONE_LINE COMMAND ${STATS} --run ${APD_SCRATCH})
   # Option values outside their documented ranges (issue: they wrapped, hung or wrote out of bounds).

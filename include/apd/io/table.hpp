@@ -18,7 +18,8 @@ namespace apd {
 
 struct Decimal {
   double value = 0;
-  int digits = 4;  // shown in text and markdown
+  int digits = 4;            // shown in text and markdown: after the point, or significant ones
+  bool significant = false;  // for values spanning orders of magnitude (distances); +inf shows as "inf"
 };
 
 using Cell = std::variant<std::monostate, std::int64_t, std::uint64_t, Decimal, std::string, bool>;

@@ -33,16 +33,21 @@ struct SankeyView {
     std::string label;       // shown next to the node ("" for patterns)
     std::string hover;       // pattern, count, errors, label histogram
     std::uint64_t count = 0, errors = 0;
-    std::size_t merged = 1;  // patterns behind the node
+    std::size_t merged = 1;      // patterns behind the node
+    double median_radius = 0;    // of its instances' region_radius (files of apd-extract --geometry)
+    double median_boundary = 0;  // and boundary_distance
   };
   struct ViewLink {
     std::size_t source = 0, target = 0;
     std::uint64_t count = 0, errors = 0;
+    double median_radius = 0, median_boundary = 0;
   };
   std::vector<ViewNode> nodes;
   std::vector<ViewLink> links;
 };
 
+// With the instances' distances (apd-extract --geometry), every node's and
+// link's hover also gives their medians.
 [[nodiscard]] SankeyView sankey_view(const Diagram& d, std::size_t max_nodes);
 
 // The nodes per column a Sankey of `d` draws: `max_nodes`, or fewer (the

@@ -63,7 +63,7 @@ struct CorruptionMarks {
 // One file's rows appended to the four tables (created with their columns by
 // make_stats_tables). `file` names the source in the rows.
 struct StatsTables {
-  Table layers, flows, bins, errors, clusters, cluster_members, corruption;
+  Table layers, flows, bins, errors, clusters, cluster_members, corruption, regions, region_correlations;
 };
 [[nodiscard]] StatsTables make_stats_tables();
 void add_layer_rows(StatsTables& t, const std::string& file, const Diagram& d);

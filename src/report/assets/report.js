@@ -48,6 +48,27 @@ if (data.series) {
   plots.push(patternsPlot(r, 'lines+markers', "the files' instances"));
   plots.push(churnPlot(r, 'lines+markers', 'files'));
 }
+// Figure 3's region panel (files of apd-extract --geometry): the instances'
+// region radius per strength bin of their flow, median with quartiles, and
+// the wrong instances' median.
+const regionPlot = (g, title, i) => {
+  const div = document.createElement('div');
+  div.id = `regions-${i}`;
+  div.className = 'plot region-plot';
+  document.getElementById('heatmaps').appendChild(div);
+  const rho = (x) => (x === null ? 'n/a' : x.toFixed(3));
+  const gap = (a, b) => a.map((v, k) => (v === null || b[k] === null ? null : Math.abs(v - b[k])));
+  return Plotly.newPlot(div, [
+    {x: g.x, y: g.median, name: 'all instances: median, quartiles', mode: 'lines+markers', line: {color: '#08306b'},
+     error_y: {type: 'data', symmetric: false, array: gap(g.q3, g.median), arrayminus: gap(g.median, g.q1)},
+     customdata: g.instances, hovertemplate: 'strength %{x}<br>median radius %{y:.4g}<br>%{customdata} instances<extra></extra>'},
+    {x: g.x, y: g.wrong_median, name: 'wrong instances: median', mode: 'markers',
+     marker: {color: '#d62728', size: 9, symbol: 'x'}},
+  ], {title: `${title}: region radius vs flow strength (Spearman: radius-strength ${rho(g.spearman_strength)}, ` +
+             `radius-boundary distance ${rho(g.spearman_boundary)})`,
+      xaxis: {title: `strength of the instance's flow over layers ${g.flow_layers.join(' and ')} (log bins)`},
+      yaxis: {title: 'region radius (L2, input space)', type: 'log'}, height: 380}, config);
+};
 data.apds.forEach((a, i) => {
   const s = a.sankey;
   const div = document.createElement('div');
@@ -85,6 +106,7 @@ data.apds.forEach((a, i) => {
       xaxis: {title: 'strength (instances in the flow, log bins)', domain: [0.06, 0.39]}, yaxis: {title: 'purity'},
       xaxis2: {title: 'strength (instances in the flow, log bins)', domain: [0.62, 0.965]}, yaxis2: {title: 'purity'}},
     config));
+  if (a.regions) plots.push(regionPlot(a.regions, title, i));
 });
 if (data.monitor) {
   const groupColors = {'correct': '#1f77b4', 'wrong': '#d62728', 'out of distribution': '#7f7f7f'};
