@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, measured side by side in one run on this machine (it is shared
 # and noisy: compare ratios within a run, not figures across runs). Prints
-# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|model|shards|monitor|views|series|gallery|stats|paper|all]
+# figures; asserts nothing. Usage: scripts/bench.sh [core|train|extract|model|shards|monitor|views|series|gallery|geometry|stats|paper|all]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -318,4 +318,9 @@ fi
 if [[ "$what" == gallery || "$what" == all ]]; then
   echo
   bash "$root/scripts/bench-gallery.sh" "$bin" "$scratch"
+fi
+
+if [[ "$what" == geometry || "$what" == all ]]; then
+  echo
+  bash "$root/scripts/bench-geometry.sh" "$bin" "$scratch"
 fi

@@ -57,6 +57,16 @@ d = json.load(open(sys.argv[1]))
 d["graph"]["selection"]["shard"] = {"index": 0, "count": 1, "begin": 0, "end": 3, "of": 3}
 json.dump(d, open(sys.argv[2], "w"))
 PY
+# The same example with the instances' distances (apd-extract --geometry), one unbounded (null).
+/usr/bin/python3 - "$seeds/fuzz_apd_json/docs-example.json" "$seeds/fuzz_apd_json/docs-geometry.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["graph"]["geometry"] = {"arithmetic": "float64", "gradients": "float64", "radius_layers": None}
+for k, r in enumerate(d["instances"]):
+    r["region_radius"] = None if k == 1 else 0.028415320750887818 * (k + 1)
+    r["boundary_distance"] = 0.7388944463540718 / (k + 1)
+json.dump(d, open(sys.argv[2], "w"), separators=(",", ":"))
+PY
 scratch="$root/build/release/test-scratch"
 for f in "$scratch"/stats/apd-e5.json "$scratch"/stats/lean.json "$scratch"/report/shallow.json; do
   [[ -f "$f" ]] && [[ $(stat -c %s "$f") -lt 400000 ]] && cp "$f" "$seeds/fuzz_apd_json/"

@@ -48,12 +48,15 @@ echo "ok: MLP and CNN (scripted, traced) equal the float64 oracle; 0.99/1.01 pro
 "$extract" --model "$dir/cnn.pt" "${cnn[@]}" --out "$dir/again.json"
 cmp -s "$dir/cnn.json" "$dir/again.json" || fail "a second extraction differs"
 "$extract" --model "$dir/cnn.pt" "${cnn[@]}" --batch-size 7 --out "$dir/batch7.json"
-"$py" - "$dir/cnn.json" "$dir/batch7.json" <<'PY' || fail "--batch-size 7 changed the distances"
+"$extract" --model "$dir/cnn.pt" "${cnn[@]}" --threads 2 --out "$dir/threads2.json"
+"$py" - "$dir/cnn.json" "$dir/batch7.json" "$dir/threads2.json" <<'PY' || fail "--batch-size 7 or --threads 2 changed the distances"
 import json, sys
-a, b = (json.load(open(p))["instances"] for p in sys.argv[1:3])
+a, b, c = (json.load(open(p))["instances"] for p in sys.argv[1:4])
 for x, y in zip(a, b):
     for key in ("region_radius", "boundary_distance"):
         assert abs(x[key] - y[key]) <= 1e-12 * x[key], (x, y)
+# Passes run one thread whatever --threads says: the same bits (the predictions agree here).
+assert [(x["region_radius"], x["boundary_distance"]) for x in a] == [(x["region_radius"], x["boundary_distance"]) for x in c]
 PY
 for k in 0 1; do
   "$extract" --model "$dir/cnn.pt" "${cnn[@]}" --shard "$k/2" --out "$dir/shard$k.json"
@@ -66,7 +69,7 @@ key = lambda r: r["index"]
 assert [(r["index"], r["region_radius"], r["boundary_distance"]) for r in sorted(a, key=key)] == \
        [(r["index"], r["region_radius"], r["boundary_distance"]) for r in sorted(b, key=key)]
 PY
-echo "ok: byte-identical twice; other batch sizes agree; two merged shards carry every instance's distances"
+echo "ok: byte-identical twice; other batch sizes and --threads 2 agree; two merged shards carry every instance's distances"
 
 # apd-stats and apd-report read them: the AUROC rows, the regions tables, and the medians the report's hovers
 # show, each recomputed here from the file's own instance records.

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apd/core/error.hpp"
+#include "threading.hpp"
 
 namespace apd {
 
@@ -22,6 +23,7 @@ std::vector<std::size_t> widths_of(const Model& model, const std::vector<std::si
 // Appends rows [lo, hi) of the batch's patterns and predictions.
 void keep_rows(const ModelOutput& out, std::size_t n, std::pair<std::size_t, std::size_t> rows, Observed& observed) {
   const auto [lo, hi] = rows;
+  const OneThread one;
   for (std::size_t k = 0; k < out.patterns.size(); ++k) {
     const torch::Tensor p = out.patterns[k].reshape({static_cast<std::int64_t>(n), -1}).contiguous();
     const std::size_t width = static_cast<std::size_t>(p.numel()) / n;

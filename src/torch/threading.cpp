@@ -15,4 +15,12 @@ void set_thread_count(int threads) {
   }
 }
 
+OneThread::OneThread() : previous_(at::get_num_threads()) {
+  if (previous_ != 1) set_thread_count(1);
+}
+
+OneThread::~OneThread() {
+  if (previous_ != 1) set_thread_count(previous_);
+}
+
 }  // namespace apd

@@ -9,4 +9,19 @@ namespace apd {
 // made a 3x40 MNIST epoch ~15% faster at one thread.
 void set_thread_count(int threads);
 
+// One thread for a scope, the previous count restored after. --geometry's
+// passes run so: their tensors are small enough that two threads made them
+// slower here (the paper's MLP over 54,000 images: 4.3 s against 1.6-2.5 s),
+// and their numbers then never depend on --threads.
+class OneThread {
+ public:
+  OneThread();
+  OneThread(const OneThread&) = delete;
+  OneThread& operator=(const OneThread&) = delete;
+  ~OneThread();
+
+ private:
+  int previous_;
+};
+
 }  // namespace apd

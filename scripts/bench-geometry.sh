@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# apd-extract --geometry (docs/geometry.md), measured against the issue's targets:
+#  1. the paper's MLP (trained 100 epochs here, cached) on its 54,000 training
+#     images: wall time with --geometry over the same extraction without it
+#     (target <= 3x), best of 3, alternated;
+#  2. LeNet-5 (examples/lenet, 3 epochs, cached) on the 10,000 MNIST test
+#     images: wall time (target <= 120 s on this 2-core machine) with float32
+#     gradients, and float64 gradients on 1,000 images;
+#  3. peak RSS bounded by the batch: LeNet-5 on 1,000 and on 10,000 images.
+# One thread (apd-extract's default). Prints figures; asserts nothing.
+# Usage: scripts/bench-geometry.sh BIN_DIR SCRATCH   (called by scripts/bench.sh geometry)
+set -euo pipefail
+bin="$1"; scratch="$2"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+models="$root/build/bench-models"  # kept between runs: training takes minutes
+run="$models/mlp-100"
+mkdir -p "$models"
+if [[ ! -f "$run/checkpoints/epoch-0100.pt" ]]; then
+  echo "  (training the run once: 100 epochs, cached in $run)"
+  rm -rf "$run"
+  "$bin/apps/apd-train" --data data/mnist --out "$run" --epochs 100 --threads 2 --quiet
+fi
+if [[ ! -f "$models/lenet5/scripted/epoch-3.pt" ]]; then
+  echo "  (training LeNet-5 for 3 epochs into $models/lenet5)"
+  /usr/bin/python3 examples/lenet/train_lenet.py --arch lenet5 --data data/mnist --out "$models/lenet5" --epochs 3 >/dev/null
+fi
+extract="$bin/apps/apd-extract"
+
+measure() { # NAME COMMAND... -> "NAME wall_s peak_kB"
+  local name="$1"; shift
+  /usr/bin/time -f "$name %e %M" -o "$scratch/measure" "$@" >/dev/null
+  cat "$scratch/measure"
+}
+
+echo "== apd-extract --geometry: the paper's MLP (784-40-40-40-10, epoch 100), 54,000 training images"
+{
+  for _ in 1 2 3; do  # alternated, so the machine's noise falls on both
+    measure plain "$extract" --run "$run" --epoch 100 --split train --threads 1 --out "$scratch/mlp.json" --quiet
+    measure geometry "$extract" --run "$run" --epoch 100 --split train --threads 1 --geometry --out "$scratch/mlp-g.json" --quiet
+  done
+} >"$scratch/mlp.txt"
+/usr/bin/python3 - "$scratch/mlp.txt" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+best = {k: min(float(r[1]) for r in rows if r[0] == k) for k in ("plain", "geometry")}
+rss = {k: max(int(r[2]) for r in rows if r[0] == k) / 1024 for k in ("plain", "geometry")}
+print(f"  without {best['plain']:.2f} s ({rss['plain']:.0f} MB), --geometry {best['geometry']:.2f} s "
+      f"({rss['geometry']:.0f} MB): {best['geometry'] / best['plain']:.2f}x (target <= 3x), best of 3")
+PY
+
+echo "== LeNet-5 (3 epochs), MNIST test images"
+lenet=(--model "$models/lenet5/scripted/epoch-3.pt" --data data/mnist --split test --input-shape 1,28,28 --quiet)
+{
+  measure "without,10000" "$extract" "${lenet[@]}" --out "$scratch/lenet.json"
+  measure "float32,1000" "$extract" "${lenet[@]}" --limit 1000 --geometry --geometry-gradients float32 --out "$scratch/l.json"
+  measure "float64,1000" "$extract" "${lenet[@]}" --limit 1000 --geometry --out "$scratch/l.json"
+  measure "float32,10000" "$extract" "${lenet[@]}" --geometry --geometry-gradients float32 --out "$scratch/l.json"
+} >"$scratch/lenet.txt"
+/usr/bin/python3 - "$scratch/lenet.txt" <<'PY'
+import sys
+rows = {r.split()[0]: (float(r.split()[1]), int(r.split()[2]) / 1024) for r in open(sys.argv[1])}
+w, m = rows["without,10000"]
+print(f"  without --geometry, 10,000 images: {w:.1f} s, {m:.0f} MB")
+for grad in ("float32", "float64"):
+    s, mb = rows[f"{grad},1000"]
+    print(f"  {grad} gradients, 1,000 images: {s:.1f} s, {mb:.0f} MB peak -> {10 * s:.0f} s for 10,000 (projected)")
+s, mb = rows["float32,10000"]
+print(f"  float32 gradients, 10,000 images: {s:.1f} s (target <= 120 s), {mb:.0f} MB peak "
+      f"(1,000 images: {rows['float32,1000'][1]:.0f} MB: bounded by the batch)")
+PY
