@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -75,7 +76,7 @@ struct GraphGeometry::Impl {
   void max_pool(Pass& pass, const jit::Node* node);
   void conv(Pass& pass, const jit::Node* node);
   void product(Pass& pass, const jit::Node* node, Rule r);
-  void same_op(Pass& pass, const jit::Node* node);
+  void same_op(const jit::Node* node);
   // `dim` of a `dims`-dimensional value, which must not be the batch's.
   void keep_batch_dim(const jit::Node* node, std::int64_t dim, std::int64_t dims) const;
   void reshape(const jit::Node* node);
@@ -283,7 +284,7 @@ void GraphGeometry::Impl::step(Pass& pass, const jit::Node* node) {
                  pass.batch_norm(x, optional_constant(node->input(1)), optional_constant(node->input(2)),
                                  constant(node->input(3)), constant(node->input(4)), arg(node, 7).toDouble()));
     }
-    case Rule::same_op: return same_op(pass, node);
+    case Rule::same_op: return same_op(node);
     case Rule::reshape: return reshape(node);
     case Rule::identity: return identity(node);
     case Rule::add:
@@ -362,7 +363,7 @@ void GraphGeometry::Impl::keep_batch_dim(const jit::Node* node, std::int64_t dim
   if (normalised_dim(dim, dims) == 0) throw refused(node, "acts on the batch dimension");
 }
 
-void GraphGeometry::Impl::same_op(Pass& /*pass*/, const jit::Node* node) {
+void GraphGeometry::Impl::same_op(const jit::Node* node) {
   const Dual& x = only_dual(node, 0);
   const std::string kind = node->kind().toQualString();
   const std::int64_t dims = x.p.dim();
@@ -443,7 +444,7 @@ void GraphGeometry::Impl::combine(Pass& pass, const jit::Node* node, Rule r) {
 }
 
 void GraphGeometry::Impl::scale(const jit::Node* node) {
-  const bool div = node->kind().toQualString()[5] == 'd';
+  const bool div = std::string_view(node->kind().toQualString()).substr(0, 9) == "aten::div";
   if (div && node->inputs().size() > 2 && !arg(node, 2).isNone()) throw refused(node, "rounds: not linear");
   const std::size_t which = dual(node->input(0)) ? 0 : 1;
   if (div && which == 1) throw refused(node, "divides by an input-dependent value");

@@ -4,7 +4,7 @@
   cnn.pt, cnn_traced.pt  Net below, scripted and traced: conv, eval batch norm, ReLU,
                          max-pooling (2x2; and 3x3 stride 2 padded, overlapping),
                          a residual addition, channel and feature concatenation,
-                         average pooling, a product by a constant, flatten, linear
+                         average pooling, a product and a quotient by constants, flatten, linear
   cnn_state.pt           its state_dict, for check_geometry.py's oracle
   X.npy, y.npy           float32 [N, 1, 12, 12] in [0, 1], int64 [N] labels in 0..2
   gelu.pt, relu6.pt, sigmoid.pt   models --geometry must refuse (op and source line)
@@ -37,7 +37,7 @@ class Net(nn.Module):
         c = F.relu(a + b)                                            # ReLU 3: residual
         d = torch.cat([c, self.conv3(c) * 0.5], 1)                   # 6x6x6
         e = F.max_pool2d(d, 3, stride=2, padding=1)                  # 6x3x3, overlapping, padded
-        features = torch.cat([e.flatten(1), F.avg_pool2d(c, 2).flatten(1)], 1)
+        features = torch.cat([e.flatten(1), F.avg_pool2d(c, 2).flatten(1)], 1) / 1.5
         f = F.relu(self.fc1(features))                               # ReLU 4: 16
         return self.fc2(f)
 
@@ -51,7 +51,7 @@ class Net(nn.Module):
         c = F.relu(z3)
         d = torch.cat([c, self.conv3(c) * 0.5], 1)
         e = F.max_pool2d(d, 3, stride=2, padding=1)
-        features = torch.cat([e.flatten(1), F.avg_pool2d(c, 2).flatten(1)], 1)
+        features = torch.cat([e.flatten(1), F.avg_pool2d(c, 2).flatten(1)], 1) / 1.5
         z4 = self.fc1(features)
         logits = self.fc2(F.relu(z4))
         return {"relu": [z1, z2, z3, z4], "pool": [(torch.relu(z1), 2, 2, 0), (d, 3, 2, 1)], "logits": logits}

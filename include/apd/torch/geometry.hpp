@@ -10,8 +10,9 @@
 //                      k the predicted class: the distance to the decision hyperplane of x's
 //                      affine piece (the exact distance to the decision boundary when d <= r).
 //
-// The gradients a_li are those of x's affine piece. All arithmetic is float64
-// (docs/geometry.md says where the float32 model and this can disagree).
+// The gradients a_li are those of x's affine piece. The arithmetic is float64
+// (the gradients float32 on request); docs/geometry.md says where the float32
+// model and this can disagree.
 #pragma once
 
 #include <cstdint>
