@@ -31,8 +31,7 @@ void add_geometry_options(CLI::App& app, apd::ExtractOptions& o) {
               "Record each instance's region_radius (L2 distance to the nearest point where a ReLU or a max-pooling "
               "choice changes) and boundary_distance (to the decision hyperplane of its affine piece), in float64");
   g->add_option_function<std::string>(
-       "--geometry-gradients",
-       [&o](const std::string& v) { o.geometry_float32 = v == "float32"; },
+       "--geometry-gradients", [&o](const std::string& v) { o.geometry_float32 = v == "float32"; },
        "float64 (default: every number in float64) or float32 (the input gradients in float32, values and "
        "distances in float64: ~50x faster convolutions, distances within ~1e-5 relative)")
       ->check(CLI::IsMember({"float64", "float32"}));

@@ -175,6 +175,7 @@ void add_median_distances(const Diagram& d, const std::vector<std::size_t>& view
   const auto medians = [&](const std::vector<std::size_t>& members, double& radius, double& boundary) {
     for (auto [column, out] : {std::pair{&d.region_radius, &radius}, std::pair{&d.boundary_distance, &boundary}}) {
       std::vector<double> values;
+      values.reserve(members.size());
       for (const auto i : members) values.push_back((*column)[i]);
       *out = spread_of(std::move(values)).median;
     }
