@@ -13,15 +13,9 @@ set -euo pipefail
 bin="$1"; scratch="$2"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-models="$root/build/bench-models"  # kept between runs: training takes minutes
-run="$models/mlp-100"
+source "$root/scripts/bench-models.sh"
+run="$(paper_run)"
 browser="$root/tests/browser"
-mkdir -p "$models"
-if [[ ! -f "$run/checkpoints/epoch-0100.pt" ]]; then
-  echo "  (training the run once: 100 epochs, cached in $run)"
-  rm -rf "$run"
-  "$bin/apps/apd-train" --data data/mnist --out "$run" --epochs 100 --threads 2 --quiet
-fi
 
 seconds() { # COMMAND... -> wall seconds (output discarded)
   /usr/bin/time -f "%e" -o "$scratch/time" "$@" >/dev/null

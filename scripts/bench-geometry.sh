@@ -13,18 +13,9 @@ set -euo pipefail
 bin="$1"; scratch="$2"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-models="$root/build/bench-models"  # kept between runs: training takes minutes
-run="$models/mlp-100"
-mkdir -p "$models"
-if [[ ! -f "$run/checkpoints/epoch-0100.pt" ]]; then
-  echo "  (training the run once: 100 epochs, cached in $run)"
-  rm -rf "$run"
-  "$bin/apps/apd-train" --data data/mnist --out "$run" --epochs 100 --threads 2 --quiet
-fi
-if [[ ! -f "$models/lenet5/scripted/epoch-3.pt" ]]; then
-  echo "  (training LeNet-5 for 3 epochs into $models/lenet5)"
-  /usr/bin/python3 examples/lenet/train_lenet.py --arch lenet5 --data data/mnist --out "$models/lenet5" --epochs 3 >/dev/null
-fi
+source "$root/scripts/bench-models.sh"
+run="$(paper_run)"
+lenet_model lenet5
 extract="$bin/apps/apd-extract"
 
 measure() { # NAME COMMAND... -> "NAME wall_s peak_kB"

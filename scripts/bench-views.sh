@@ -11,9 +11,8 @@ set -euo pipefail
 bin="$1"; scratch="$2"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-models="$root/build/bench-models"  # kept between runs: training takes minutes
+source "$root/scripts/bench-models.sh"
 fashion=/usr/share/datasets/fashion-mnist
-mkdir -p "$models"
 
 flows_and_aurocs() { # APD.json -> "flows  small_strength  low_purity"
   "$bin/apps/apd-stats" "$1" --table errors --format json --out "$scratch/errors.json" --quiet
@@ -90,12 +89,7 @@ print(f"  extraction (best of 3): full {f:.2f} s, with views {v:.2f} s ({100 * (
 PY
 }
 
-for arch in lenet5 cnn; do
-  if [[ ! -f "$models/$arch/scripted/epoch-3.pt" ]]; then
-    echo "  (training $arch for 3 epochs into $models/$arch)"
-    /usr/bin/python3 examples/lenet/train_lenet.py --arch "$arch" --data data/mnist --out "$models/$arch" --epochs 3 >/dev/null
-  fi
-done
+for arch in lenet5 cnn; do lenet_model "$arch"; done
 
 echo "== LeNet-5 (3 epochs): flows of ReLU layers 3 (120) and 4 (84)"
 views_table lenet5 3,4 full 3=top:32,4=top:32 3=top:16,4=top:16 3=top:8,4=top:8 3=top:4,4=top:4
