@@ -148,6 +148,10 @@ TEST_CASE("view records read back; inconsistent ones are refused", "[views]") {
   };
   const nlohmann::json good = apd::view_record(top);
   CHECK(refused(good) == "accepted");
+  // pool:0 in a record (fuzz_monitor found it dividing by zero when the view was resolved).
+  auto zero = apd::view_record(pool);
+  zero["arg"] = 0;
+  CHECK(refused(zero) == "f.json: graph.views[0].arg: expected K >= 1");
   auto r = good;
   r["width"] = 6;
   CHECK_THAT(refused(r), Contains("f.json: graph.views[0].width: differs"));

@@ -372,6 +372,7 @@ ViewSpec spec_of(const RecordReader& in) {
   const nlohmann::json& arg = in.field("arg");
   if (spec.kind == ViewKind::pool || spec.kind == ViewKind::top) {
     spec.k = in.size(arg, "arg", static_cast<std::size_t>(kMaxMonitorWidth));
+    if (spec.k == 0) in.fail("arg", "expected K >= 1");  // pool:0 would divide by zero (fuzz_monitor found it)
   } else if (spec.kind == ViewKind::channel) {
     if (!arg.is_number() || !(arg.get<double>() >= 0 && arg.get<double>() < 1))
       in.fail("arg", "expected a share in [0, 1)");
