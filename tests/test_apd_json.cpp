@@ -562,6 +562,14 @@ TEST_CASE("distances are all or none, and never negative or text", "[json][geome
         }) ==
         "f.json: instances[4]: no region_radius, where other instances have one: a file has them for all "
         "instances or none");
+  // Records as apd writes them (the fast path, no distances) and one with them (the general parser).
+  const auto text = apd::to_apd_json(sample(40, 4));
+  const auto at = text.find("]}", text.find("\"instances\":["));
+  const std::string mixed =
+      text.substr(0, at + 1) + ",\"region_radius\":1,\"boundary_distance\":2" + text.substr(at + 1);
+  CHECK_THROWS_WITH(apd::parse_apd_json(mixed, "f.json"),
+                    "f.json: instances: some records have region_radius and boundary_distance and some do not: a "
+                    "file has them for all instances or none");
   CHECK(with([](json& d) { d["instances"][2]["region_radius"] = -1; }) ==
         "f.json: instances[2].region_radius: expected a distance (a number >= 0, or null), got number");
   CHECK(with([](json& d) { d["instances"][2]["boundary_distance"] = "1"; }) ==

@@ -68,8 +68,10 @@ struct ApdDocument {
   std::vector<std::int32_t> label, predicted;
   IdArena path_ids;
   std::vector<std::uint32_t> path_count;
-  // region_radius and boundary_distance per instance: NaN when the record
-  // has none, +infinity for null.
+  // region_radius and boundary_distance of the instances the general parser
+  // read (NaN when the record has none, +infinity for null); the fast path's
+  // records never have them, so a file holds them for every instance only
+  // when these have one entry per instance.
   std::vector<double> region_radius, boundary_distance;
 };
 

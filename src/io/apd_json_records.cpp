@@ -171,8 +171,6 @@ struct RecordParser::Impl {
     parsed_.label.push_back(row.label);
     parsed_.predicted.push_back(row.predicted);
     parsed_.path_count.push_back(static_cast<std::uint32_t>(row.count));
-    parsed_.region_radius.push_back(kAbsent);
-    parsed_.boundary_distance.push_back(kAbsent);
     for (std::size_t k = 0; k < row.count; ++k) parsed_.ids.add(row.ids[k]);
     if (parsed_.index.size() >= kParsedRows) submit_parsed();
   }
@@ -205,7 +203,6 @@ struct RecordParser::Impl {
     std::vector<std::int64_t> index;
     std::vector<std::int32_t> label, predicted;
     std::vector<std::uint32_t> path_count;
-    std::vector<double> region_radius, boundary_distance;
     IdArena ids;  // link ends, or path ids
 
     [[nodiscard]] std::size_t rows() const noexcept { return links.size() + index.size(); }
@@ -221,8 +218,6 @@ struct RecordParser::Impl {
       label.reserve(kParsedRows);
       predicted.reserve(kParsedRows);
       path_count.reserve(kParsedRows);
-      region_radius.reserve(kParsedRows);
-      boundary_distance.reserve(kParsedRows);
     }
   };
   static constexpr std::size_t kParsedRows = 32768;
@@ -244,8 +239,6 @@ struct RecordParser::Impl {
     doc_.label.insert(doc_.label.end(), p.label.begin(), p.label.end());
     doc_.predicted.insert(doc_.predicted.end(), p.predicted.begin(), p.predicted.end());
     doc_.path_count.insert(doc_.path_count.end(), p.path_count.begin(), p.path_count.end());
-    doc_.region_radius.insert(doc_.region_radius.end(), p.region_radius.begin(), p.region_radius.end());
-    doc_.boundary_distance.insert(doc_.boundary_distance.end(), p.boundary_distance.begin(), p.boundary_distance.end());
     doc_.path_ids.append(p.ids);
   }
 

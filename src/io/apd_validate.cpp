@@ -292,7 +292,12 @@ class Validator {
     const auto given =
         static_cast<std::size_t>(std::count_if(radius.begin(), radius.end(), [](double x) { return !std::isnan(x); }));
     if (given == 0) return;
-    if (given != count || doc_.boundary_distance.size() != count) {
+    if (radius.size() != count) {  // some records went the fast path, which has no distances
+      fail("instances",
+           "some records have region_radius and boundary_distance and some do not: a file has them "
+           "for all instances or none");
+    }
+    if (given != count) {
       const auto first = std::find_if(radius.begin(), radius.end(), [](double x) { return std::isnan(x); });
       fail(fmt::format("instances[{}]", first - radius.begin()),
            "no region_radius, where other instances have one: a file has them for all instances or none");

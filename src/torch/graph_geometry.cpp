@@ -63,7 +63,6 @@ struct GraphGeometry::Impl {
     const auto d = duals.find(v);
     return d == duals.end() ? nullptr : &d->second;
   }
-  [[nodiscard]] bool linearised(const jit::Node* node) const;
   [[nodiscard]] bool pooled_only(const jit::Node* node) const;
   [[nodiscard]] torch::Tensor constant(const jit::Value* v);
   [[nodiscard]] torch::Tensor optional_constant(const jit::Value* v);
@@ -205,8 +204,6 @@ std::int64_t GraphGeometry::Impl::run(Pass& pass, const torch::Tensor& x, const 
   }
   return most;
 }
-
-bool GraphGeometry::Impl::linearised(const jit::Node* node) const { return rule.count(node) > 0; }
 
 // A ReLU whose output only a max-pooling reads: its tangents may stay lazily masked.
 bool GraphGeometry::Impl::pooled_only(const jit::Node* node) const {
