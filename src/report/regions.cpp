@@ -14,10 +14,11 @@ namespace apd {
 
 namespace {
 
-Cell epoch_of(const Diagram& d) {
-  const auto it = d.graph.find("epoch");
-  if (it != d.graph.end() && it->is_number_integer()) return it->get<std::int64_t>();
-  return std::monostate{};
+// The strength of each instance's flow.
+std::vector<double> flow_strengths(const Diagram& d, const FlowSet& fs) {
+  std::vector<double> strength(d.instances);
+  for (std::size_t i = 0; i < d.instances; ++i) strength[i] = static_cast<double>(fs.flows[fs.flow_of[i]].strength);
+  return strength;
 }
 
 Cell distance_cell(double x) { return Decimal{x, 4, true}; }
@@ -65,7 +66,7 @@ void add_flow_region_rows(StatsTables& t, const std::string& file, const Diagram
   for (std::size_t k = 0; k < shown; ++k) {
     const Flow& f = fs.flows[k];
     std::vector<Cell> row{
-        file, epoch_of(d), std::string("flow"), fmt::format("f{}", k), f.strength, Decimal{f.purity(), 4}, f.errors};
+        file, epoch_cell(d), std::string("flow"), fmt::format("f{}", k), f.strength, Decimal{f.purity(), 4}, f.errors};
     append_spreads(row, d, members[k]);
     t.regions.rows.push_back(std::move(row));
   }
@@ -83,21 +84,21 @@ void add_node_region_rows(StatsTables& t, const std::string& file, const Diagram
     std::uint64_t majority = 0;
     for (const LabelCount& c : d.predicted_labels(k)) majority = std::max(majority, c.count);
     const double purity = n.count == 0 ? 0.0 : static_cast<double>(majority) / static_cast<double>(n.count);
-    std::vector<Cell> row{file, epoch_of(d), std::string("node"), d.node_id(k), n.count, Decimal{purity, 4}, n.errors};
+    std::vector<Cell> row{file,    epoch_cell(d), std::string("node"), d.node_id(k), n.count, Decimal{purity, 4},
+                          n.errors};
     append_spreads(row, d, members[k]);
     t.regions.rows.push_back(std::move(row));
   }
 }
 
 void add_correlation_rows(StatsTables& t, const std::string& file, const Diagram& d, const FlowSet& fs) {
-  std::vector<double> strength(d.instances);
-  for (std::size_t i = 0; i < d.instances; ++i) strength[i] = static_cast<double>(fs.flows[fs.flow_of[i]].strength);
+  const std::vector<double> strength = flow_strengths(d, fs);
   const std::vector<std::pair<const std::vector<double>*, std::string>> against{
       {&d.boundary_distance, "boundary_distance"},
       {&strength, fmt::format("flow_strength ({})", fmt::join(fs.layers, "+"))}};
   for (const auto& [y, name] : against) {
     const auto rho = spearman(d.region_radius, *y);
-    t.region_correlations.rows.push_back({file, epoch_of(d), std::string("region_radius"), name,
+    t.region_correlations.rows.push_back({file, epoch_cell(d), std::string("region_radius"), name,
                                           rho ? Cell{Decimal{*rho, 4}} : Cell{std::monostate{}},
                                           static_cast<std::uint64_t>(d.instances)});
   }
@@ -142,7 +143,7 @@ void add_region_error_rows(StatsTables& t, const std::string& file, const Diagra
       groups.push_back({-(*column)[i], 1, d.label[i] != d.predicted[i] ? 1U : 0U});
     }
     const auto a = auroc(std::move(groups));
-    t.errors.rows.push_back({file, epoch_of(d), std::string(name), a ? Cell{Decimal{*a, 4}} : Cell{std::monostate{}},
+    t.errors.rows.push_back({file, epoch_cell(d), std::string(name), a ? Cell{Decimal{*a, 4}} : Cell{std::monostate{}},
                              static_cast<std::uint64_t>(d.instances), wrong, std::string("instance")});
   }
 }
@@ -195,8 +196,7 @@ nlohmann::json region_panel_json(const Diagram& d, const BinSpec& bins) {
     j["wrong_median"].push_back(wrong[b].empty() ? nlohmann::json(nullptr)
                                                  : finite_or_null(spread_of(wrong[b]).median));
   }
-  std::vector<double> strength(d.instances);
-  for (std::size_t i = 0; i < d.instances; ++i) strength[i] = static_cast<double>(fs.flows[fs.flow_of[i]].strength);
+  const std::vector<double> strength = flow_strengths(d, fs);
   const auto rho_s = spearman(d.region_radius, strength), rho_d = spearman(d.region_radius, d.boundary_distance);
   j["spearman_strength"] = rho_s ? nlohmann::json(*rho_s) : nlohmann::json(nullptr);
   j["spearman_boundary"] = rho_d ? nlohmann::json(*rho_d) : nlohmann::json(nullptr);

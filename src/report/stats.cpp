@@ -96,15 +96,11 @@ ErrorFlags error_flags(const FlowSet& flows) {
   return out;
 }
 
-namespace {
-
 Cell epoch_cell(const Diagram& d) {
   const auto it = d.graph.find("epoch");
   if (it != d.graph.end() && it->is_number_integer()) return it->get<std::int64_t>();
   return std::monostate{};
 }
-
-}  // namespace
 
 std::optional<CorruptionMarks> corruption_marks(const Diagram& d, const std::string& file) {
   const auto record = d.graph.find("label_corruption");

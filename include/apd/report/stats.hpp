@@ -66,6 +66,8 @@ struct StatsTables {
   Table layers, flows, bins, errors, clusters, cluster_members, corruption, regions, region_correlations;
 };
 [[nodiscard]] StatsTables make_stats_tables();
+// The epoch column of a file's rows: graph.epoch, or empty.
+[[nodiscard]] Cell epoch_cell(const Diagram& d);
 void add_layer_rows(StatsTables& t, const std::string& file, const Diagram& d);
 // Needs per-instance records; throws apd::Error saying how to get them.
 void add_flow_rows(StatsTables& t, const std::string& file, const Diagram& d, const StatsSpec& spec, bool flows,
