@@ -35,6 +35,11 @@ void add_geometry_options(CLI::App& app, apd::ExtractOptions& o) {
        "float64 (default: every number in float64) or float32 (the input gradients in float32, values and "
        "distances in float64: ~50x faster convolutions, distances within ~1e-5 relative)")
       ->check(CLI::IsMember({"float64", "float32"}));
+  g->add_option_function<std::string>(
+       "--geometry-tangents", [&o](const std::string& v) { o.geometry_dense = v == "dense"; },
+       "patches (default: an image model's tangents kept per position over its receptive field) or dense (over "
+       "the whole input: the slower baseline patches are checked against; the same numbers to rounding)")
+      ->check(CLI::IsMember({"patches", "dense"}));
   g->add_flag("--geometry-layers", o.geometry_layers,
               "With --geometry and --layers: the radius over those layers' neurons only (no max-pooling windows)");
 }

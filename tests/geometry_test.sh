@@ -3,7 +3,8 @@
 # boundary_distance against an independent float64 oracle
 # (tests/python/check_geometry.py) for the paper's MLP (an apd-train run) and
 # a small CNN (conv, batch norm, max-pooling plain and overlapping-padded, a
-# residual addition, concatenation, average pooling), scripted and traced;
+# residual addition, concatenation, average pooling), scripted and traced; a
+# strided one through receptive-field patches, and both CNNs' dense baseline;
 # the 0.99/1.01 property tests; --geometry-layers; determinism and apd-merge
 # of sharded geometry; the refusals.
 # Usage: geometry_test.sh APD_EXTRACT APD_MERGE RUN_DIR SCRATCH
@@ -30,6 +31,30 @@ done
   --out "$dir/near.json"
 "$py" "$here/python/check_geometry.py" cnn "$dir/near.json" "$dir" X_near.npy --min-crossed 20 ||
   fail "near the decision boundary: differs from the oracle or the property"
+
+# Receptive-field patches (the default) through padded overlapping pooling, a strided grouped convolution, two
+# frames' difference and "same" padding: the oracle on the scripted model; the traced one, and the dense baseline
+# (--geometry-tangents dense) of both CNNs, equal to rounding.
+strided=(--data "$dir/X_strided.npy" --targets "$dir/y_strided.npy" --geometry --limit 80 --quiet)
+"$extract" --model "$dir/strided.pt" "${strided[@]}" --out "$dir/strided.json" 2>/dev/null
+"$py" "$here/python/check_geometry.py" strided "$dir/strided.json" "$dir" 2>/dev/null ||
+  fail "strided CNN: differs from the oracle"
+"$extract" --model "$dir/strided_traced.pt" "${strided[@]}" --out "$dir/strided_traced.json" 2>/dev/null
+"$extract" --model "$dir/strided.pt" "${strided[@]}" --geometry-tangents dense --out "$dir/strided_dense.json" 2>/dev/null
+"$extract" --model "$dir/cnn.pt" "${cnn[@]}" --geometry-tangents dense --out "$dir/cnn_dense.json"
+grep -q '"tangents":"dense"' "$dir/cnn_dense.json" || fail "dense tangents not recorded"
+grep -q '"tangents":"patches"' "$dir/cnn.json" || fail "patches not recorded"
+"$py" - "$dir" <<'PY' || fail "patches and dense tangents disagree"
+import json, sys
+d = sys.argv[1]
+for a, b in (("strided", "strided_traced"), ("strided", "strided_dense"), ("cnn", "cnn_dense")):
+    x, y = (json.load(open(f"{d}/{n}.json"))["instances"] for n in (a, b))
+    assert len(x) == len(y) > 0
+    for p, q in zip(x, y):
+        for key in ("region_radius", "boundary_distance"):
+            assert abs(p[key] - q[key]) <= 1e-12 * abs(q[key]), (a, b, p, q)
+PY
+echo "ok: patches on a strided CNN equal the oracle; traced, and dense tangents, agree to 1e-12"
 
 # --geometry-gradients float32: the same distances to 1e-5, with the arithmetic recorded.
 "$extract" --model "$dir/cnn.pt" "${cnn[@]}" --geometry-gradients float32 --out "$dir/float32.json"
@@ -132,7 +157,11 @@ expect 2 "--geometry-layers applies to --geometry" "$extract" --model "$dir/cnn.
   --targets "$dir/y.npy" --geometry-layers --out "$dir/refused.json"
 expect 2 "--geometry-gradients applies to --geometry" "$extract" --model "$dir/cnn.pt" --data "$dir/X.npy" \
   --targets "$dir/y.npy" --geometry-gradients float32 --out "$dir/refused.json"
+expect 2 "--geometry-tangents applies to --geometry" "$extract" --model "$dir/cnn.pt" --data "$dir/X.npy" \
+  --targets "$dir/y.npy" --geometry-tangents dense --out "$dir/refused.json"
+expect 2 "--geometry-tangents: sparse not in" "$extract" --model "$dir/cnn.pt" "${cnn[@]}" \
+  --geometry-tangents sparse --out "$dir/refused.json"
 expect 2 "--geometry-gradients: float16 not in" "$extract" --model "$dir/cnn.pt" "${cnn[@]}" \
   --geometry-gradients float16 --out "$dir/refused.json"
 expect_absent "$dir/refused.json"
-echo "ok: GELU, ReLU6 and sigmoid refused by op and source line; --no-instances, graphml, --geometry-layers alone"
+echo "ok: GELU, ReLU6 and sigmoid refused by op and source line; --no-instances, graphml, the sub-options alone"

@@ -44,6 +44,7 @@ void validate_script(const ExtractOptions& o) {
 void validate_geometry(const ExtractOptions& o) {
   if (o.geometry_layers && !o.geometry) throw UsageError("--geometry-layers applies to --geometry");
   if (o.geometry_float32 && !o.geometry) throw UsageError("--geometry-gradients applies to --geometry");
+  if (o.geometry_dense && !o.geometry) throw UsageError("--geometry-tangents applies to --geometry");
   if (!o.geometry) return;
   if (!o.output.write.instances) {
     throw UsageError("--geometry writes per-instance records: it cannot go with --no-instances");
@@ -148,6 +149,7 @@ nlohmann::json dataset_record(ModelChoice::Kind kind, const JobData& data) {
 nlohmann::json geometry_record(const GeometryPlan& plan) {
   return {{"arithmetic", "float64"},
           {"gradients", plan.float32_gradients ? "float32" : "float64"},
+          {"tangents", plan.dense_tangents ? "dense" : "patches"},
           {"space", "the model's input, as it reads it (after --normalize or --mean/--std)"},
           {"region_radius", plan.layers.empty() ? "every ReLU neuron and max-pooling window: x's linear region"
                                                 : "the neurons of the ReLU layers in radius_layers only"},
@@ -257,7 +259,10 @@ int run_extraction(const ExtractOptions& o) {
   const auto planned =
       planned_views(o.views, layers, {first.architecture(), first.relu_shapes()}, o.selection.shard.has_value());
   std::optional<GeometryPlan> geometry;
-  if (o.geometry) geometry = GeometryPlan{o.geometry_layers ? layers : std::vector<std::size_t>{}, o.geometry_float32};
+  if (o.geometry) {
+    geometry =
+        GeometryPlan{o.geometry_layers ? layers : std::vector<std::size_t>{}, o.geometry_float32, o.geometry_dense};
+  }
   const Provenance provenance{series, data, chosen, layers, o.data.split, batch, threads, geometry};
   // Each file's diagram is built and written on a second thread while the
   // next checkpoint's forward pass runs (memory: two epochs' patterns); a

@@ -15,6 +15,7 @@
 #include "apd/core/error.hpp"
 #include "graph_ops.hpp"
 #include "linearised.hpp"
+#include "patches.hpp"
 
 namespace apd {
 
@@ -53,9 +54,10 @@ struct GraphGeometry::Impl {
   void check(const jit::Value* input);
   void find_basis(const jit::Value* input);
   [[nodiscard]] std::int64_t directions(std::int64_t inputs) const { return basis ? basis->size(0) : inputs; }
-  [[nodiscard]] std::int64_t run(Pass& pass, const torch::Tensor& x, const torch::Tensor& directions,
-                                 std::span<const std::int32_t> predicted);
+  [[nodiscard]] std::int64_t run(Pass& pass, Dual input, std::span<const std::int32_t> predicted);
   void step(Pass& pass, const jit::Node* node);
+  [[nodiscard]] static bool follows_patches(Rule r);
+  void densify_inputs(const jit::Node* node);
   [[nodiscard]] jit::Stack call(const jit::Node* node, const jit::Value* swap = nullptr, const c10::IValue& with = {});
   void evaluate(const jit::Node* node, const jit::Value* swap = nullptr, const c10::IValue& with = {});
   [[nodiscard]] c10::IValue arg(const jit::Node* node, std::size_t i) const;
@@ -81,6 +83,7 @@ struct GraphGeometry::Impl {
   void reshape(const jit::Node* node);
   void identity(const jit::Node* node);
   void combine(Pass& pass, const jit::Node* node, Rule r);
+  [[nodiscard]] bool combine_patches(const jit::Node* node, const torch::Tensor& p, double wa, double wb);
   void scale(const jit::Node* node);
   void cat(Pass& pass, const jit::Node* node);
   void list(const jit::Node* node);
@@ -170,12 +173,21 @@ RegionGeometry GraphGeometry::measure(const torch::Tensor& input, std::span<cons
   const std::int64_t directions = impl_->directions(input.numel() / rows);
   const auto type = plan.float32_gradients ? torch::kFloat32 : torch::kFloat64;
   const torch::Tensor x = input.to(torch::kFloat64);
+  // Patches need an image input and every direction in one pass.
+  const bool patches = !plan.dense_tangents && !impl_->basis && shape.size() == 3;
   std::int64_t seen = 1;
   const auto run = [&](Pass& pass, std::int64_t first, std::int64_t begin, std::int64_t k) {
+    const torch::Tensor xs = x.narrow(0, first, pass.n());
+    const Dual in = patches && k == directions
+                        ? Dual{xs,
+                               linearised::patches::identity({shape[0], shape[1], shape[2]}, type),
+                               true,
+                               {},
+                               linearised::Frame{{1, 1}, {0, 0}, {1, 1}, {shape[0], shape[1], shape[2]}}}
+                        : Dual{xs, linearised::directions(shape, impl_->basis, begin, k, type), true};
     seen = std::max(
         seen,
-        impl_->run(pass, x.narrow(0, first, pass.n()), linearised::directions(shape, impl_->basis, begin, k, type),
-                   predicted.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(pass.n()))));
+        impl_->run(pass, in, predicted.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(pass.n()))));
     return seen;
   };
   if (impl_->widest == 0) {  // sized once, by a pass over one instance (its result is not used)
@@ -186,13 +198,12 @@ RegionGeometry GraphGeometry::measure(const torch::Tensor& input, std::span<cons
 }
 
 // One pass of the graph; returns the widest per-instance tangent it made.
-std::int64_t GraphGeometry::Impl::run(Pass& pass, const torch::Tensor& x, const torch::Tensor& directions,
-                                      std::span<const std::int32_t> predicted) {
+std::int64_t GraphGeometry::Impl::run(Pass& pass, Dual input, std::span<const std::int32_t> predicted) {
   values.clear();
   duals.clear();
   lists.clear();
   values[graph->inputs()[0]] = c10::IValue();
-  put(graph->inputs()[1], Dual{x, directions, true});
+  put(graph->inputs()[1], std::move(input));
   for (const jit::Node* node : graph->nodes()) step(pass, node);
   const auto out = duals.find(graph->outputs()[0]);
   if (out == duals.end() || out->second.p.dim() != 2)
@@ -200,7 +211,9 @@ std::int64_t GraphGeometry::Impl::run(Pass& pass, const torch::Tensor& x, const 
   pass.logits(out->second, predicted);
   std::int64_t most = 1;
   for (const auto& [v, d] : duals) {
-    if (!d.shared && !d.mask.defined()) most = std::max(most, d.p.numel() / pass.n());
+    if (d.shared || d.mask.defined()) continue;
+    // Patches: their numbers per instance, over the directions (a pass holds them all).
+    most = std::max(most, d.frame ? (d.t.numel() / pass.n() + pass.k() - 1) / pass.k() : d.p.numel() / pass.n());
   }
   return most;
 }
@@ -262,10 +275,36 @@ const Dual& GraphGeometry::Impl::only_dual(const jit::Node* node, std::size_t in
   return d->second;
 }
 
+// The ops that take receptive-field patches (linearised/patches.hpp); the
+// others' inputs are made dense first.
+bool GraphGeometry::Impl::follows_patches(Rule r) {
+  switch (r) {
+    case Rule::relu:
+    case Rule::max_pool:
+    case Rule::conv:
+    case Rule::batch_norm:
+    case Rule::identity:
+    case Rule::add:
+    case Rule::sub:
+    case Rule::rsub:
+    case Rule::scale:
+    case Rule::neg: return true;
+    default: return false;
+  }
+}
+
+void GraphGeometry::Impl::densify_inputs(const jit::Node* node) {
+  for (const jit::Value* v : node->inputs()) {
+    const auto d = duals.find(v);
+    if (d != duals.end() && d->second.frame) d->second = linearised::dense(d->second);
+  }
+}
+
 void GraphGeometry::Impl::step(Pass& pass, const jit::Node* node) {
   if (node->kind() == c10::prim::Constant) return;  // read where used
   const auto found = rule.find(node);
   if (found == rule.end()) return evaluate(node);
+  if (!follows_patches(found->second)) densify_inputs(node);
   switch (found->second) {
     case Rule::relu: return put(node->output(), pass.relu(only_dual(node, 0), relu_layer.at(node), pooled_only(node)));
     case Rule::max_pool: return max_pool(pass, node);
@@ -290,7 +329,7 @@ void GraphGeometry::Impl::step(Pass& pass, const jit::Node* node) {
     case Rule::scale: return scale(node);
     case Rule::neg: {
       const Dual& x = only_dual(node, 0);
-      return put(node->output(), Dual{-x.p, -x.t, x.shared});
+      return put(node->output(), Dual{-x.p, -x.t, x.shared, {}, x.frame});
     }
     case Rule::cat: return cat(pass, node);
     case Rule::list: return list(node);
@@ -324,9 +363,12 @@ void GraphGeometry::Impl::conv(Pass& pass, const jit::Node* node) {
   const auto dilation = pair_of(arg(node, 5), 1);
   std::array<std::int64_t, 2> padding{0, 0};
   if (arg(node, 4).isString()) {
-    if (arg(node, 4).toStringRef() == "same") {  // padded here: PyTorch pads the odd one out at the end
-      const std::int64_t th = dilation[0] * (weight.size(2) - 1), tw = dilation[1] * (weight.size(3) - 1);
+    const std::int64_t th = dilation[0] * (weight.size(2) - 1), tw = dilation[1] * (weight.size(3) - 1);
+    if (arg(node, 4).toStringRef() == "same" && th % 2 == 0 && tw % 2 == 0) {
+      padding = {th / 2, tw / 2};
+    } else if (arg(node, 4).toStringRef() == "same") {  // padded here: PyTorch pads the odd one out at the end
       const std::vector<std::int64_t> pad{tw / 2, tw - tw / 2, th / 2, th - th / 2};
+      x = linearised::dense(x);
       x = Dual{at::constant_pad_nd(x.p, pad, 0.0), at::constant_pad_nd(x.t, pad, 0.0), x.shared};
     }
   } else {
@@ -415,14 +457,38 @@ void GraphGeometry::Impl::identity(const jit::Node* node) {
   put(node->output(), x);
 }
 
-void GraphGeometry::Impl::combine(Pass& pass, const jit::Node* node, Rule r) {
+// A sum of patches (or of patches and a constant), in the frame holding
+// both; false when the terms are not all patches of the result's shape.
+bool GraphGeometry::Impl::combine_patches(const jit::Node* node, const torch::Tensor& p, double wa, double wb) {
   const Dual* a = dual(node->input(0));
   const Dual* b = dual(node->input(1));
+  std::optional<linearised::Frame> frame;
+  for (const Dual* d : {a, b}) {
+    if (!d) continue;
+    if (!d->frame || d->p.sizes() != p.sizes()) return false;
+    frame = frame ? linearised::patches::united(*frame, *d->frame) : d->frame;
+    if (!frame) return false;
+  }
+  torch::Tensor t;
+  for (const auto& [d, weight] : {std::pair{a, wa}, std::pair{b, wb}}) {
+    if (!d) continue;
+    const torch::Tensor term = linearised::patches::reframed({d->t, *d->frame}, *frame) * weight;
+    t = t.defined() ? t + term : term;
+  }
+  put(node->output(), Dual{p, t, (!a || a->shared) && (!b || b->shared), {}, frame});
+  return true;
+}
+
+void GraphGeometry::Impl::combine(Pass& pass, const jit::Node* node, Rule r) {
   evaluate(node);
   const torch::Tensor p = values.at(node->output()).toTensor().to(torch::kFloat64);
   const double alpha = node->inputs().size() > 2 ? arg(node, 2).toScalar().toDouble() : 1.0;
   const double wa = r == Rule::rsub ? -alpha : 1.0;
   const double wb = r == Rule::add ? alpha : r == Rule::sub ? -alpha : 1.0;
+  if (combine_patches(node, p, wa, wb)) return;
+  densify_inputs(node);
+  const Dual* a = dual(node->input(0));
+  const Dual* b = dual(node->input(1));
   const bool shared = (!a || a->shared) && (!b || b->shared);
   torch::Tensor t;
   for (const auto& [d, weight] : {std::pair{a, wa}, std::pair{b, wb}}) {
@@ -445,8 +511,9 @@ void GraphGeometry::Impl::scale(const jit::Node* node) {
   if (div && node->inputs().size() > 2 && !arg(node, 2).isNone()) throw refused(node, "rounds: not linear");
   const std::size_t which = dual(node->input(0)) ? 0 : 1;
   if (div && which == 1) throw refused(node, "divides by an input-dependent value");
-  const Dual& x = only_dual(node, which);
   const c10::IValue other = arg(node, 1 - which);
+  if (other.isTensor() && other.toTensor().numel() > 1) densify_inputs(node);  // patches scale by numbers only
+  const Dual& x = only_dual(node, which);
   evaluate(node);
   const torch::Tensor p = values.at(node->output()).toTensor().to(torch::kFloat64);
   torch::Tensor t;
@@ -458,7 +525,7 @@ void GraphGeometry::Impl::scale(const jit::Node* node) {
     const double f = other.toScalar().toDouble();
     t = div ? x.t / f : x.t * f;
   }
-  put(node->output(), Dual{p, t, x.shared});
+  put(node->output(), Dual{p, t, x.shared, {}, x.frame});
 }
 
 void GraphGeometry::Impl::list(const jit::Node* node) {

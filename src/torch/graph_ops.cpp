@@ -10,6 +10,7 @@ const std::unordered_map<std::string, Rule>& rules() {
       {"aten::max_pool2d_with_indices", Rule::max_pool},
       {"aten::conv2d", Rule::conv},
       {"aten::_convolution", Rule::conv},
+      {"aten::_convolution_mode", Rule::conv},  // traced padding="same"
       {"aten::linear", Rule::linear},
       {"aten::addmm", Rule::addmm},
       {"aten::matmul", Rule::matmul},

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "apd/core/error.hpp"
+#include "patches.hpp"
 
 namespace apd::linearised {
 
@@ -142,6 +143,12 @@ void Pass::record(std::size_t layer, const torch::Tensor& value, const torch::Te
 }
 
 Dual Pass::relu(const Dual& z, std::size_t layer, bool keep_mask) {
+  if (z.frame) {
+    record(layer, z.p.abs(), patches::squares(z.t).expand({n_, -1, -1, -1}));
+    const torch::Tensor on =
+        z.p.gt(0).to(z.t.scalar_type()).view(with_leading(n_, {z.p.size(1), z.p.size(2), z.p.size(3), 1, 1, 1}));
+    return {at::relu(z.p), z.t * on, false, {}, z.frame};
+  }
   const torch::Tensor squares = z.shared ? square_sum(z.t.reshape({k_, -1}), 0).unsqueeze(0).expand({n_, -1})
                                          : square_sum(z.t.reshape({n_, k_, -1}), 1);
   record(layer, z.p.abs(), squares);
@@ -178,6 +185,7 @@ Dual Pass::max_pool2d(const Dual& x, const Window2d& w) {
   const torch::Tensor values = windows_of(pp, w);       // [N, C, L, kk]
   const torch::Tensor chosen = values.argmax(3, true);  // first maximum, as PyTorch's pooling takes
   const std::int64_t c = values.size(1), l = values.size(2), kk = values.size(3);
+  if (x.frame) return patched_max_pool2d(x, w, values, chosen, {pp.ho, pp.wo});
   if (x.mask.defined()) {
     const Dual out = masked_max_pool2d(x, w, values, chosen);
     return {out.p.view({n_, c, pp.ho, pp.wo}), out.t.reshape({n_ * k_, c, pp.ho, pp.wo}), false, {}};
@@ -190,10 +198,30 @@ Dual Pass::max_pool2d(const Dual& x, const Window2d& w) {
   return {p.view({n_, c, pp.ho, pp.wo}), tm.reshape({n_ * k_, c, pp.ho, pp.wo}), false, {}};
 }
 
+// Max-pooling of patches: each window's inputs in the output's frame, the
+// chosen one's kept, and the squared norms of its differences with the others.
+Dual Pass::patched_max_pool2d(const Dual& x, const Window2d& w, const torch::Tensor& values,
+                              const torch::Tensor& chosen, std::array<std::int64_t, 2> out) {
+  const std::int64_t c = values.size(1), kk = values.size(3);
+  const patches::Patched windows = patches::pool_windows({x.t, *x.frame}, w, out[0], out[1]);
+  std::vector<std::int64_t> sizes(windows.t.sizes().begin(), windows.t.sizes().end());
+  sizes[0] = n_;
+  const torch::Tensor all = windows.t.expand(sizes);  // [N, C, ho, wo, kk, C0, Rh, Rw]
+  sizes[4] = 1;
+  const torch::Tensor tm = all.gather(4, chosen.view({n_, c, out[0], out[1], 1, 1, 1, 1}).expand(sizes));
+  record(0, margin_of(values, chosen),
+         at::sum((tm - all).square(), {5, 6, 7}, false, torch::kFloat64).view({n_, c, -1, kk}));
+  return kept({values.gather(3, chosen).view({n_, c, out[0], out[1]}), tm.squeeze(4), false, {}, windows.frame});
+}
+
 Dual Pass::conv2d(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias, const Window2d& w,
                   std::int64_t groups) const {
   torch::Tensor p = convolve(x.p, weight, w, groups);
   if (bias.defined()) p = p + per_channel(bias, 4);
+  if (x.frame) {
+    const patches::Patched out = patches::conv2d({x.t, *x.frame}, weight, w, groups);
+    return kept({p.contiguous(), out.t, x.shared, {}, out.frame});
+  }
   const torch::Tensor t =
       x.t.scalar_type() == torch::kFloat64
           ? convolve(x.t, weight, w, groups)
@@ -214,10 +242,13 @@ Dual Pass::batch_norm(const Dual& x, const torch::Tensor& weight, const torch::T
   if (bias.defined()) shift = shift + bias;
   const std::int64_t dims = x.p.dim();
   return {x.p * per_channel(scale, dims) + per_channel(shift, dims),
-          x.t * per_channel(scale, dims).to(x.t.scalar_type()),
+          x.t * per_channel(scale, x.t.dim()).to(x.t.scalar_type()),
           x.shared,
-          {}};
+          {},
+          x.frame};
 }
+
+Dual Pass::kept(Dual d) { return d.frame && !patches::worth_keeping(*d.frame) ? dense(d) : d; }
 
 void Pass::logits(const Dual& o, std::span<const std::int32_t> predicted) {
   const std::int64_t classes = o.p.size(1);

@@ -12,6 +12,7 @@
 // and max-pooling, the constraints that bound the region (geometry.hpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -24,18 +25,33 @@
 
 namespace apd::linearised {
 
+// Where the patches of a receptive-field tangent lie in the input (patches.hpp).
+struct Frame {
+  std::array<std::int64_t, 2> jump{1, 1};    // input pixels between neighbouring positions
+  std::array<std::int64_t, 2> offset{0, 0};  // position (0, 0)'s patch starts at input pixel -offset
+  std::array<std::int64_t, 2> size{1, 1};    // the patch's rows and columns
+  std::array<std::int64_t, 3> image{};       // the input's C0, H0, W0
+};
+
 struct Dual {
   Dual() = default;
-  Dual(torch::Tensor value, torch::Tensor tangents, bool same_for_all, torch::Tensor lazy_mask = {})
-      : p(std::move(value)), t(std::move(tangents)), shared(same_for_all), mask(std::move(lazy_mask)) {}
+  Dual(torch::Tensor value, torch::Tensor tangents, bool same_for_all, torch::Tensor lazy_mask = {},
+       std::optional<Frame> patches = std::nullopt)
+      : p(std::move(value)), t(std::move(tangents)), shared(same_for_all), mask(std::move(lazy_mask)), frame(patches) {}
 
   torch::Tensor p;  // the value, float64 [N, ...]
-  torch::Tensor t;  // its tangents (float64, or float32 when asked for): [K, ...] when shared, else [N*K, ...]
+  // Its tangents (float64, or float32 when asked for): [K, ...] when shared,
+  // else [N*K, ...]; with a frame, patches [1 or N, C, H, W, C0, Rh, Rw].
+  torch::Tensor t;
   bool shared = true;
   // Only from relu(..., keep_mask) of a shared tangent, only for max_pool2d:
   // the tangents are t masked per instance by `mask` (bool [N, ...]).
   torch::Tensor mask;
+  std::optional<Frame> frame;  // set: t holds receptive-field patches
 };
+
+// `d` with dense tangents (its patches scattered into the whole input).
+[[nodiscard]] Dual dense(const Dual& d);
 
 struct Window2d {
   std::int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
@@ -85,6 +101,11 @@ class Pass {
   // max_pool2d of a lazily masked shared tangent: values [N, C, L, kk], the chosen [N, C, L, 1].
   [[nodiscard]] Dual masked_max_pool2d(const Dual& x, const Window2d& w, const torch::Tensor& values,
                                        const torch::Tensor& chosen);
+  // max_pool2d of patches, to `out` windows (rows, columns).
+  [[nodiscard]] Dual patched_max_pool2d(const Dual& x, const Window2d& w, const torch::Tensor& values,
+                                        const torch::Tensor& chosen, std::array<std::int64_t, 2> out);
+  // `d`, its patches made dense when they are no longer worth keeping.
+  [[nodiscard]] static Dual kept(Dual d);
 
   std::int64_t n_, k_;
   std::vector<Constraint>& constraints_;

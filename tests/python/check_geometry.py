@@ -5,6 +5,7 @@ defining property.
   mlp APD RUN_DIR EPOCH     the paper's MLP of an apd-train run: the Jacobians by
                             numpy matrix products, J_l = W_l D_{l-1} J_{l-1}
   cnn APD MODELS_DIR [X]    make_geometry_models.py's Net (on X, default X.npy): every ReLU input's and
+  strided APD MODELS_DIR    ... its Strided (on X_strided.npy), the same way: every ReLU input's and
                             max-pooling input's Jacobian by PyTorch's forward-mode
                             AD (torch.autograd.forward_ad, one input direction per
                             batch row), in float64, the windows and distances in numpy
@@ -92,12 +93,12 @@ class Mlp:
 
 
 class Cnn:
-    def __init__(self, models_dir, data="X.npy"):
+    def __init__(self, models_dir, data="X.npy", name="cnn"):
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from make_geometry_models import Net
+        from make_geometry_models import Net, Strided
 
-        self.net = Net()
-        self.net.load_state_dict(torch.load(os.path.join(models_dir, "cnn_state.pt")))
+        self.net = {"cnn": Net, "strided": Strided}[name]()
+        self.net.load_state_dict(torch.load(os.path.join(models_dir, f"{name}_state.pt")))
         self.net.eval().double()
         self.x = np.load(os.path.join(models_dir, data)).astype(np.float64)
 
@@ -240,7 +241,12 @@ def main():
         layers = [int(v) for v in args[at + 1].split(",")]
         del args[at:at + 2]
     kind, apd_path = args[0], args[1]
-    model = Mlp(args[2], int(args[3])) if kind == "mlp" else Cnn(args[2], args[3] if len(args) > 3 else "X.npy")
+    if kind == "mlp":
+        model = Mlp(args[2], int(args[3]))
+    elif kind == "strided":
+        model = Cnn(args[2], "X_strided.npy", "strided")
+    else:
+        model = Cnn(args[2], args[3] if len(args) > 3 else "X.npy")
     apd = json.load(open(apd_path))
     assert apd["graph"]["geometry"]["arithmetic"] == "float64"
     instances = apd["instances"]

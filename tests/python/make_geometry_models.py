@@ -57,6 +57,48 @@ class Net(nn.Module):
         return {"relu": [z1, z2, z3, z4], "pool": [(torch.relu(z1), 2, 2, 0), (d, 3, 2, 1)], "logits": logits}
 
 
+class Strided(nn.Module):
+    """Receptive-field patches (src/torch/patches.cpp) through padded overlapping max-pooling, a strided grouped
+    convolution, a difference of two frames, "same" padding (symmetric, and even kernels' asymmetric)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 6, 3, padding=1)
+        self.conv2 = nn.Conv2d(6, 6, 3, stride=2, padding=1, groups=3)
+        self.down = nn.Conv2d(6, 6, 1, stride=2)
+        self.conv3 = nn.Conv2d(6, 4, 3, padding="same")
+        self.conv4 = nn.Conv2d(4, 4, 2, padding="same")
+        self.fc = nn.Linear(4 * 4 * 4, 3)
+
+    def forward(self, x):                                            # 2x15x15
+        b = F.max_pool2d(F.relu(self.conv1(x)), 3, stride=2, padding=1)  # ReLU 1: 6x15x15, pooled 6x8x8
+        c = F.relu(self.conv2(b) - self.down(b))                     # ReLU 2: 6x4x4
+        d = F.relu(self.conv3(c))                                    # ReLU 3: 4x4x4
+        return self.fc(self.conv4(d).flatten(1))
+
+    def taps(self, x):
+        z1 = self.conv1(x)
+        b = F.max_pool2d(F.relu(z1), 3, stride=2, padding=1)
+        z2 = self.conv2(b) - self.down(b)
+        z3 = self.conv3(F.relu(z2))
+        logits = self.fc(self.conv4(F.relu(z3)).flatten(1))
+        return {"relu": [z1, z2, z3], "pool": [(torch.relu(z1), 3, 2, 1)], "logits": logits}
+
+
+def save(net, out, name, x, rng):
+    """The model scripted and traced, its state, and its data."""
+    net.eval()
+    with torch.no_grad():  # every class predicted for some instances: centre each logit on the data
+        last = net.fc2 if hasattr(net, "fc2") else net.fc
+        last.bias -= net(torch.from_numpy(x)).median(0).values
+    prefix = "" if name == "cnn" else f"_{name}"
+    np.save(os.path.join(out, f"X{prefix}.npy"), x)
+    np.save(os.path.join(out, f"y{prefix}.npy"), rng.integers(0, 3, len(x)).astype(np.int64))
+    torch.save(net.state_dict(), os.path.join(out, f"{name}_state.pt"))
+    torch.jit.script(net).save(os.path.join(out, f"{name}.pt"))
+    torch.jit.trace(net, torch.from_numpy(x[:2])).save(os.path.join(out, f"{name}_traced.pt"))
+
+
 class Refused(nn.Module):
     def __init__(self, act):
         super().__init__()
@@ -78,16 +120,9 @@ def main():
         net.bn1.running_var.uniform_(0.5, 2.0)
         net.bn1.weight.uniform_(0.5, 1.5)
         net.bn1.bias.uniform_(-0.1, 0.1)
-    net.eval()
     rng = np.random.default_rng(3)
-    x = rng.random((n, 1, 12, 12), dtype=np.float32)
-    with torch.no_grad():  # every class predicted for some instances: centre each logit on the data
-        net.fc2.bias -= net(torch.from_numpy(x)).median(0).values
-    np.save(os.path.join(out, "X.npy"), x)
-    np.save(os.path.join(out, "y.npy"), rng.integers(0, 3, n).astype(np.int64))
-    torch.save(net.state_dict(), os.path.join(out, "cnn_state.pt"))
-    torch.jit.script(net).save(os.path.join(out, "cnn.pt"))
-    torch.jit.trace(net, torch.from_numpy(x[:2])).save(os.path.join(out, "cnn_traced.pt"))
+    save(net, out, "cnn", rng.random((n, 1, 12, 12), dtype=np.float32), rng)
+    save(Strided(), out, "strided", rng.random((n, 2, 15, 15), dtype=np.float32), rng)
     for name, act in (("gelu", nn.GELU()), ("relu6", nn.ReLU6()), ("sigmoid", nn.Sigmoid())):
         torch.jit.script(Refused(act).eval()).save(os.path.join(out, f"{name}.pt"))
 

@@ -28,6 +28,7 @@ struct ExtractOptions {
   bool geometry = false;            // --geometry: each instance's region radius and boundary distance
   bool geometry_layers = false;     // --geometry-layers: the radius over the --layers only
   bool geometry_float32 = false;    // --geometry-gradients float32
+  bool geometry_dense = false;      // --geometry-tangents dense
 };
 
 // Checks option combinations; throws UsageError naming the option.
