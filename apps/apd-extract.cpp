@@ -40,6 +40,10 @@ void add_geometry_options(CLI::App& app, apd::ExtractOptions& o) {
        "patches (default: an image model's tangents kept per position over its receptive field) or dense (over "
        "the whole input: the slower baseline patches are checked against; the same numbers to rounding)")
       ->check(CLI::IsMember({"patches", "dense"}));
+  g->add_option("--geometry-memory", o.geometry_memory,
+                "MB one pass's tangents may take (default 256): instances per sub-batch and directions per chunk "
+                "are sized to it, so it bounds the peak memory")
+      ->check(CLI::Range(1, 1 << 20));
   g->add_flag("--geometry-layers", o.geometry_layers,
               "With --geometry and --layers: the radius over those layers' neurons only (no max-pooling windows)");
 }

@@ -4,8 +4,9 @@
 #     images: wall time with --geometry over the same extraction without it
 #     (target <= 3x), best of 3, alternated;
 #  2. LeNet-5 (examples/lenet, 3 epochs, cached) on the 10,000 MNIST test
-#     images: wall time (target <= 120 s on this 2-core machine) with float32
-#     gradients, and float64 gradients on 1,000 images;
+#     images: wall time (target <= 120 s on this 2-core machine) with float64
+#     and float32 gradients; on 1,000 images, receptive-field patches (the
+#     default) side by side with the dense baseline (--geometry-tangents dense);
 #  3. peak RSS bounded by the batch: LeNet-5 on 1,000 and on 10,000 images.
 # One thread (apd-extract's default). Prints figures; asserts nothing.
 # Usage: scripts/bench-geometry.sh BIN_DIR SCRATCH   (called by scripts/bench.sh geometry)
@@ -44,19 +45,26 @@ echo "== LeNet-5 (3 epochs), MNIST test images"
 lenet=(--model "$models/lenet5/scripted/epoch-3.pt" --data data/mnist --split test --input-shape 1,28,28 --quiet)
 {
   measure "without,10000" "$extract" "${lenet[@]}" --out "$scratch/lenet.json"
-  measure "float32,1000" "$extract" "${lenet[@]}" --limit 1000 --geometry --geometry-gradients float32 --out "$scratch/l.json"
-  measure "float64,1000" "$extract" "${lenet[@]}" --limit 1000 --geometry --out "$scratch/l.json"
-  measure "float32,10000" "$extract" "${lenet[@]}" --geometry --geometry-gradients float32 --out "$scratch/l.json"
+  measure "patches,float64,1000" "$extract" "${lenet[@]}" --limit 1000 --geometry --out "$scratch/l.json"
+  measure "dense,float64,1000" "$extract" "${lenet[@]}" --limit 1000 --geometry --geometry-tangents dense --out "$scratch/l.json"
+  measure "dense,float32,1000" "$extract" "${lenet[@]}" --limit 1000 --geometry --geometry-gradients float32 \
+    --geometry-tangents dense --out "$scratch/l.json"
+  measure "patches,float64,10000" "$extract" "${lenet[@]}" --geometry --out "$scratch/l.json"
+  measure "patches,float32,10000" "$extract" "${lenet[@]}" --geometry --geometry-gradients float32 --out "$scratch/l.json"
 } >"$scratch/lenet.txt"
 /usr/bin/python3 - "$scratch/lenet.txt" <<'PY'
 import sys
 rows = {r.split()[0]: (float(r.split()[1]), int(r.split()[2]) / 1024) for r in open(sys.argv[1])}
 w, m = rows["without,10000"]
 print(f"  without --geometry, 10,000 images: {w:.1f} s, {m:.0f} MB")
-for grad in ("float32", "float64"):
-    s, mb = rows[f"{grad},1000"]
-    print(f"  {grad} gradients, 1,000 images: {s:.1f} s, {mb:.0f} MB peak -> {10 * s:.0f} s for 10,000 (projected)")
-s, mb = rows["float32,10000"]
-print(f"  float32 gradients, 10,000 images: {s:.1f} s (target <= 120 s), {mb:.0f} MB peak "
-      f"(1,000 images: {rows['float32,1000'][1]:.0f} MB: bounded by the batch)")
+p, _ = rows["patches,float64,1000"]
+for grad in ("float64", "float32"):
+    s, mb = rows[f"dense,{grad},1000"]
+    print(f"  dense tangents (the baseline), {grad} gradients, 1,000 images: {s:.1f} s -> {10 * s:.0f} s for 10,000 "
+          f"(projected); patches, float64: {p:.1f} s ({s / p:.1f}x faster)")
+for grad in ("float64", "float32"):
+    s, mb = rows[f"patches,{grad},10000"]
+    print(f"  patches, {grad} gradients, 10,000 images: {s:.1f} s (target <= 120 s), {mb:.0f} MB peak")
+print(f"  peak RSS: {rows['patches,float64,1000'][1]:.0f} MB on 1,000 images, "
+      f"{rows['patches,float64,10000'][1]:.0f} MB on 10,000: bounded by the batch")
 PY

@@ -42,19 +42,24 @@ strided=(--data "$dir/X_strided.npy" --targets "$dir/y_strided.npy" --geometry -
 "$extract" --model "$dir/strided_traced.pt" "${strided[@]}" --out "$dir/strided_traced.json" 2>/dev/null
 "$extract" --model "$dir/strided.pt" "${strided[@]}" --geometry-tangents dense --out "$dir/strided_dense.json" 2>/dev/null
 "$extract" --model "$dir/cnn.pt" "${cnn[@]}" --geometry-tangents dense --out "$dir/cnn_dense.json"
+# --geometry-memory 1: a pass of 1 MB takes one instance and a chunk of its directions (patches hold zeros
+# for the others), the MLP's too.
+"$extract" --model "$dir/strided.pt" "${strided[@]}" --geometry-memory 1 --out "$dir/strided_1mb.json" 2>/dev/null
+"$extract" --run "$run" --epoch 5 --geometry --limit 300 --geometry-memory 1 --out "$dir/mlp_1mb.json" --quiet
 grep -q '"tangents":"dense"' "$dir/cnn_dense.json" || fail "dense tangents not recorded"
 grep -q '"tangents":"patches"' "$dir/cnn.json" || fail "patches not recorded"
 "$py" - "$dir" <<'PY' || fail "patches and dense tangents disagree"
 import json, sys
 d = sys.argv[1]
-for a, b in (("strided", "strided_traced"), ("strided", "strided_dense"), ("cnn", "cnn_dense")):
+for a, b in (("strided", "strided_traced"), ("strided", "strided_dense"), ("cnn", "cnn_dense"),
+             ("strided", "strided_1mb"), ("mlp", "mlp_1mb")):
     x, y = (json.load(open(f"{d}/{n}.json"))["instances"] for n in (a, b))
-    assert len(x) == len(y) > 0
+    assert len(y) > 0 and len(x) >= len(y)
     for p, q in zip(x, y):
         for key in ("region_radius", "boundary_distance"):
             assert abs(p[key] - q[key]) <= 1e-12 * abs(q[key]), (a, b, p, q)
 PY
-echo "ok: patches on a strided CNN equal the oracle; traced, and dense tangents, agree to 1e-12"
+echo "ok: patches on a strided CNN equal the oracle; traced, dense tangents, chunked directions agree to 1e-12"
 
 # --geometry-gradients float32: the same distances to 1e-5, with the arithmetic recorded.
 "$extract" --model "$dir/cnn.pt" "${cnn[@]}" --geometry-gradients float32 --out "$dir/float32.json"
@@ -159,6 +164,10 @@ expect 2 "--geometry-gradients applies to --geometry" "$extract" --model "$dir/c
   --targets "$dir/y.npy" --geometry-gradients float32 --out "$dir/refused.json"
 expect 2 "--geometry-tangents applies to --geometry" "$extract" --model "$dir/cnn.pt" --data "$dir/X.npy" \
   --targets "$dir/y.npy" --geometry-tangents dense --out "$dir/refused.json"
+expect 2 "--geometry-memory applies to --geometry" "$extract" --model "$dir/cnn.pt" --data "$dir/X.npy" \
+  --targets "$dir/y.npy" --geometry-memory 64 --out "$dir/refused.json"
+expect 2 "--geometry-memory: Value 0 not in range" "$extract" --model "$dir/cnn.pt" "${cnn[@]}" \
+  --geometry-memory 0 --out "$dir/refused.json"
 expect 2 "--geometry-tangents: sparse not in" "$extract" --model "$dir/cnn.pt" "${cnn[@]}" \
   --geometry-tangents sparse --out "$dir/refused.json"
 expect 2 "--geometry-gradients: float16 not in" "$extract" --model "$dir/cnn.pt" "${cnn[@]}" \

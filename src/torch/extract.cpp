@@ -45,6 +45,7 @@ void validate_geometry(const ExtractOptions& o) {
   if (o.geometry_layers && !o.geometry) throw UsageError("--geometry-layers applies to --geometry");
   if (o.geometry_float32 && !o.geometry) throw UsageError("--geometry-gradients applies to --geometry");
   if (o.geometry_dense && !o.geometry) throw UsageError("--geometry-tangents applies to --geometry");
+  if (o.geometry_memory != 0 && !o.geometry) throw UsageError("--geometry-memory applies to --geometry");
   if (!o.geometry) return;
   if (!o.output.write.instances) {
     throw UsageError("--geometry writes per-instance records: it cannot go with --no-instances");
@@ -150,6 +151,7 @@ nlohmann::json geometry_record(const GeometryPlan& plan) {
   return {{"arithmetic", "float64"},
           {"gradients", plan.float32_gradients ? "float32" : "float64"},
           {"tangents", plan.dense_tangents ? "dense" : "patches"},
+          {"pass_megabytes", plan.pass_megabytes},
           {"space", "the model's input, as it reads it (after --normalize or --mean/--std)"},
           {"region_radius", plan.layers.empty() ? "every ReLU neuron and max-pooling window: x's linear region"
                                                 : "the neurons of the ReLU layers in radius_layers only"},
@@ -262,6 +264,7 @@ int run_extraction(const ExtractOptions& o) {
   if (o.geometry) {
     geometry =
         GeometryPlan{o.geometry_layers ? layers : std::vector<std::size_t>{}, o.geometry_float32, o.geometry_dense};
+    if (o.geometry_memory != 0) geometry->pass_megabytes = o.geometry_memory;
   }
   const Provenance provenance{series, data, chosen, layers, o.data.split, batch, threads, geometry};
   // Each file's diagram is built and written on a second thread while the

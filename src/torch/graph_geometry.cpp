@@ -34,8 +34,8 @@ struct GraphGeometry::Impl {
   std::shared_ptr<jit::Graph> graph;
   std::unordered_map<const jit::Node*, std::size_t> relu_layer;
   std::unordered_map<const jit::Node*, Rule> rule;
-  std::optional<torch::Tensor> basis;  // a narrow first Linear layer's row space
-  std::int64_t widest = 0;             // the widest per-instance tangent a pass makes (0: not known yet)
+  std::optional<torch::Tensor> basis;        // a narrow first Linear layer's row space
+  std::optional<linearised::Widest> widest;  // what a pass's tangents hold (sized by the first call)
   SourceOf where;
   std::string name;
 
@@ -54,9 +54,9 @@ struct GraphGeometry::Impl {
   void check(const jit::Value* input);
   void find_basis(const jit::Value* input);
   [[nodiscard]] std::int64_t directions(std::int64_t inputs) const { return basis ? basis->size(0) : inputs; }
-  [[nodiscard]] std::int64_t run(Pass& pass, Dual input, std::span<const std::int32_t> predicted);
+  [[nodiscard]] linearised::Widest run(Pass& pass, Dual input, std::span<const std::int32_t> predicted);
   void step(Pass& pass, const jit::Node* node);
-  [[nodiscard]] static bool follows_patches(Rule r);
+  [[nodiscard]] bool follows_patches(const jit::Node* node, Rule r) const;
   void densify_inputs(const jit::Node* node);
   [[nodiscard]] jit::Stack call(const jit::Node* node, const jit::Value* swap = nullptr, const c10::IValue& with = {});
   void evaluate(const jit::Node* node, const jit::Value* swap = nullptr, const c10::IValue& with = {});
@@ -173,32 +173,31 @@ RegionGeometry GraphGeometry::measure(const torch::Tensor& input, std::span<cons
   const std::int64_t directions = impl_->directions(input.numel() / rows);
   const auto type = plan.float32_gradients ? torch::kFloat32 : torch::kFloat64;
   const torch::Tensor x = input.to(torch::kFloat64);
-  // Patches need an image input and every direction in one pass.
+  // Patches: for an image input read pixel by pixel (no basis).
   const bool patches = !plan.dense_tangents && !impl_->basis && shape.size() == 3;
-  std::int64_t seen = 1;
+  linearised::Widest seen;
   const auto run = [&](Pass& pass, std::int64_t first, std::int64_t begin, std::int64_t k) {
     const torch::Tensor xs = x.narrow(0, first, pass.n());
-    const Dual in = patches && k == directions
-                        ? Dual{xs,
-                               linearised::patches::identity({shape[0], shape[1], shape[2]}, type),
-                               true,
-                               {},
-                               linearised::Frame{{1, 1}, {0, 0}, {1, 1}, {shape[0], shape[1], shape[2]}}}
-                        : Dual{xs, linearised::directions(shape, impl_->basis, begin, k, type), true};
-    seen = std::max(
-        seen,
-        impl_->run(pass, in, predicted.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(pass.n()))));
-    return seen;
+    Dual in{xs, {}, true};
+    if (patches) {
+      const linearised::Frame f{{1, 1}, {0, 0}, {1, 1}, {shape[0], shape[1], shape[2]}, begin, k};
+      in = Dual{xs, linearised::patches::identity(f, type), true, {}, f};
+    } else {
+      in.t = linearised::directions(shape, impl_->basis, begin, k, type);
+    }
+    const linearised::Widest w =
+        impl_->run(pass, in, predicted.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(pass.n())));
+    seen = {std::max(seen.per_direction, w.per_direction), std::max(seen.patches, w.patches)};
   };
-  if (impl_->widest == 0) {  // sized once, by a pass over one instance (its result is not used)
-    (void)linearised::over_chunks(1, 0, directions, plan, estimate, run);
+  if (!impl_->widest) {  // sized once, by a pass over one instance (its result is not used)
+    (void)linearised::over_chunks(1, 0, directions, plan, linearised::Widest{estimate, 0}, run);
     impl_->widest = seen;
   }
-  return linearised::over_chunks(rows, phase, directions, plan, impl_->widest, run);
+  return linearised::over_chunks(rows, phase, directions, plan, *impl_->widest, run);
 }
 
-// One pass of the graph; returns the widest per-instance tangent it made.
-std::int64_t GraphGeometry::Impl::run(Pass& pass, Dual input, std::span<const std::int32_t> predicted) {
+// One pass of the graph; returns the most numbers its tangents held per instance.
+linearised::Widest GraphGeometry::Impl::run(Pass& pass, Dual input, std::span<const std::int32_t> predicted) {
   values.clear();
   duals.clear();
   lists.clear();
@@ -209,11 +208,14 @@ std::int64_t GraphGeometry::Impl::run(Pass& pass, Dual input, std::span<const st
   if (out == duals.end() || out->second.p.dim() != 2)
     throw Error(fmt::format("{}: --geometry: forward's result is not [N, classes] logits", name));
   pass.logits(out->second, predicted);
-  std::int64_t most = 1;
+  linearised::Widest most;
   for (const auto& [v, d] : duals) {
     if (d.shared || d.mask.defined()) continue;
-    // Patches: their numbers per instance, over the directions (a pass holds them all).
-    most = std::max(most, d.frame ? (d.t.numel() / pass.n() + pass.k() - 1) / pass.k() : d.p.numel() / pass.n());
+    if (d.frame) {
+      most.patches = std::max(most.patches, d.t.numel() / pass.n());
+    } else {
+      most.per_direction = std::max(most.per_direction, d.p.numel() / pass.n());
+    }
   }
   return most;
 }
@@ -275,15 +277,23 @@ const Dual& GraphGeometry::Impl::only_dual(const jit::Node* node, std::size_t in
   return d->second;
 }
 
-// The ops that take receptive-field patches (linearised/patches.hpp); the
-// others' inputs are made dense first.
-bool GraphGeometry::Impl::follows_patches(Rule r) {
+// Whether `node` takes its inputs' receptive-field patches (patches.hpp) as
+// they are; if not, they are made dense first. Flattened patches ([N, C*H*W]
+// values) go to a Linear layer, or through the ops that do not mind the shape.
+bool GraphGeometry::Impl::follows_patches(const jit::Node* node, Rule r) const {
+  bool flat = false;
+  for (const jit::Value* v : node->inputs()) {
+    const Dual* d = dual(v);
+    flat = flat || (d && d->frame && d->p.dim() == 2);
+  }
   switch (r) {
     case Rule::relu:
     case Rule::max_pool:
     case Rule::conv:
-    case Rule::batch_norm:
+    case Rule::batch_norm: return !flat;
+    case Rule::linear: return flat;
     case Rule::identity:
+    case Rule::reshape:
     case Rule::add:
     case Rule::sub:
     case Rule::rsub:
@@ -304,7 +314,7 @@ void GraphGeometry::Impl::step(Pass& pass, const jit::Node* node) {
   if (node->kind() == c10::prim::Constant) return;  // read where used
   const auto found = rule.find(node);
   if (found == rule.end()) return evaluate(node);
-  if (!follows_patches(found->second)) densify_inputs(node);
+  if (!follows_patches(node, found->second)) densify_inputs(node);
   switch (found->second) {
     case Rule::relu: return put(node->output(), pass.relu(only_dual(node, 0), relu_layer.at(node), pooled_only(node)));
     case Rule::max_pool: return max_pool(pass, node);
@@ -441,6 +451,8 @@ void GraphGeometry::Impl::reshape(const jit::Node* node) {
   evaluate(node, node->input(0), x.p.contiguous());
   const torch::Tensor p = values.at(node->output()).toTensor();
   if (p.dim() == 0 || p.size(0) != x.p.size(0)) throw refused(node, "merges the batch dimension with others");
+  if (x.frame && x.p.dim() == 4 && p.dim() == 2) return put(node->output(), Dual{p, x.t, x.shared, {}, x.frame});
+  densify_inputs(node);  // patches stay patches only when flattened
   put(node->output(), Dual{p, Pass::reshaped(x.t, p), x.shared});
 }
 

@@ -18,10 +18,12 @@ constexpr double kInfinity = std::numeric_limits<double>::infinity();
 // Bytes of one im2col block of a convolution's tangents: the rows are
 // gathered and multiplied this many at a time.
 constexpr std::int64_t kBlockBytes = std::int64_t{64} << 20;
-// What one sub-batch's tangents may take, and an estimate of the live
-// copies of the widest value per instance and direction.
-constexpr std::int64_t kPassBytes = std::int64_t{256} << 20;
+// An estimate of the live copies of the widest value per instance and direction.
 constexpr std::int64_t kLiveCopies = 6;
+// Sub-batches no larger than this when they could be (within the budget):
+// larger ones ran slower here (LeNet-5: 7 s per 1,000 images at 64 MB, 10-12
+// s at 256 MB), their tangents no longer in the caches.
+constexpr std::int64_t kSubBatchBytes = std::int64_t{64} << 20;
 
 std::vector<std::int64_t> with_leading(std::int64_t first, at::IntArrayRef rest) {
   std::vector<std::int64_t> shape{first};
@@ -230,6 +232,7 @@ Dual Pass::conv2d(const Dual& x, const torch::Tensor& weight, const torch::Tenso
 }
 
 Dual Pass::linear(const Dual& x, const torch::Tensor& weight, const torch::Tensor& bias) const {
+  if (x.frame) return {at::linear(x.p, weight, bias), patches::linear({x.t, *x.frame}, weight), x.shared};
   return {at::linear(x.p, weight, bias), at::linear(x.t, weight.to(x.t.scalar_type())), x.shared, {}};
 }
 
@@ -304,13 +307,14 @@ torch::Tensor row_space(const torch::Tensor& weight) {
   return q.t().contiguous();
 }
 
-Chunking chunking(std::int64_t widest, std::int64_t bytes, std::int64_t directions) {
-  const std::int64_t per_direction = std::max<std::int64_t>(1, widest) * kLiveCopies * bytes;
-  const std::int64_t per_instance = per_direction * directions;
-  if (per_instance <= kPassBytes) {
-    return {std::max<std::int64_t>(kPassBytes / per_instance, 1), directions};
+Chunking chunking(const Widest& widest, std::int64_t bytes, std::int64_t directions, std::int64_t budget) {
+  const std::int64_t per_direction = std::max<std::int64_t>(1, widest.per_direction) * kLiveCopies * bytes;
+  const std::int64_t patches = widest.patches * kLiveCopies * bytes;
+  const std::int64_t per_instance = per_direction * directions + patches;
+  if (per_instance <= budget) {
+    return {std::max<std::int64_t>(std::min(budget, kSubBatchBytes) / per_instance, 1), directions};
   }
-  return {1, std::clamp<std::int64_t>(kPassBytes / per_direction, 1, directions)};
+  return {1, std::clamp<std::int64_t>((budget - std::min(patches, budget / 2)) / per_direction, 1, directions)};
 }
 
 }  // namespace apd::linearised

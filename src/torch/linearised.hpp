@@ -31,6 +31,9 @@ struct Frame {
   std::array<std::int64_t, 2> offset{0, 0};  // position (0, 0)'s patch starts at input pixel -offset
   std::array<std::int64_t, 2> size{1, 1};    // the patch's rows and columns
   std::array<std::int64_t, 3> image{};       // the input's C0, H0, W0
+  // The pass's directions: [first, first + count) of the C0*H0*W0 pixels
+  // (the patches hold zeros for the others).
+  std::int64_t first = 0, count = 0;
 };
 
 struct Dual {
@@ -126,33 +129,40 @@ class Pass {
 // lies in it.
 [[nodiscard]] torch::Tensor row_space(const torch::Tensor& weight);
 
+// The most numbers a pass's tangents hold per instance: `per_direction` for
+// each of its directions (dense tangents) and `patches` whatever their count
+// (receptive-field patches hold every direction).
+struct Widest {
+  std::int64_t per_direction = 1;
+  std::int64_t patches = 0;
+};
+
 // Instances per sub-batch and directions per chunk, for a network whose
-// widest per-instance tangent holds `widest` numbers per direction, each of
-// `bytes`, with `directions` in all: a pass holds about kPassBytes.
+// tangents hold `widest` numbers, each of `bytes`, with `directions` in all:
+// a pass holds about `budget` bytes.
 struct Chunking {
   std::int64_t instances = 1;
   std::int64_t directions = 1;
 };
-[[nodiscard]] Chunking chunking(std::int64_t widest, std::int64_t bytes, std::int64_t directions);
+[[nodiscard]] Chunking chunking(const Widest& widest, std::int64_t bytes, std::int64_t directions, std::int64_t budget);
 
 // Runs `run(pass, first, begin, count)` over sub-batches of `rows` instances
 // and chunks of directions and returns their geometry. `run` runs the network
 // on the pass (instances [first, first + pass.n()), directions [begin, begin +
-// count)), calls Pass::logits, and returns the widest per-instance tangent it
-// made (numbers per instance and direction). Sub-batches start where
+// count)) and calls Pass::logits. Sub-batches start where
 // (row + phase) is a multiple of their size: the same instances share one
 // whichever rows of a batch are measured (a shard's give one process's bytes).
 template <typename Run>
 [[nodiscard]] RegionGeometry over_chunks(std::int64_t rows, std::int64_t phase, std::int64_t directions,
-                                         const GeometryPlan& plan, std::int64_t widest, Run&& run) {
-  const Chunking c = chunking(widest, plan.float32_gradients ? 4 : 8, directions);
+                                         const GeometryPlan& plan, const Widest& widest, Run&& run) {
+  const Chunking c = chunking(widest, plan.float32_gradients ? 4 : 8, directions, plan.pass_megabytes << 20);
   RegionGeometry all;
   for (std::int64_t first = 0, n = 0; first < rows; first += n) {
     n = std::min(c.instances - (first + phase) % c.instances, rows - first);
     std::vector<Constraint> constraints;
     for (std::int64_t begin = 0; begin < directions; begin += c.directions) {
       Pass pass(n, std::min(c.directions, directions - begin), constraints);
-      (void)run(pass, first, begin, pass.k());
+      run(pass, first, begin, pass.k());
     }
     RegionGeometry part = distances(constraints, plan);
     all.radius.insert(all.radius.end(), part.radius.begin(), part.radius.end());

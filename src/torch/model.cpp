@@ -83,14 +83,14 @@ RegionGeometry MlpModel::geometry(const torch::Tensor& input, std::span<const st
   const torch::Tensor x = input.reshape({input.size(0), -1}).to(torch::kFloat64);
   const std::int64_t rows = x.size(0);
   return over_chunks(
-      rows, phase, directions, plan, widest, [&](Pass& pass, std::int64_t first, std::int64_t begin, std::int64_t k) {
+      rows, phase, directions, plan, Widest{widest, 0},
+      [&](Pass& pass, std::int64_t first, std::int64_t begin, std::int64_t k) {
         Dual v{x.narrow(0, first, pass.n()), linearised::directions({values}, basis, begin, k, type), true};
         for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
           v = pass.relu(pass.linear(v, layers[l].first, layers[l].second), l + 1);
         }
         pass.logits(pass.linear(v, layers.back().first, layers.back().second),
                     predicted.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(pass.n())));
-        return widest;
       });
 }
 

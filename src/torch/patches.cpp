@@ -49,9 +49,14 @@ torch::Tensor placed(const torch::Tensor& in_frame, const Frame& f, const Window
 
 }  // namespace
 
-torch::Tensor identity(const std::array<std::int64_t, 3>& image, torch::ScalarType type) {
-  const auto [c, h, w] = image;
-  return torch::eye(c, torch::TensorOptions().dtype(type)).view({1, c, 1, 1, c, 1, 1}).expand({1, c, h, w, c, 1, 1});
+torch::Tensor identity(const Frame& f, torch::ScalarType type) {
+  const auto [c, h, w] = f.image;
+  const torch::Tensor eye =
+      torch::eye(c, torch::TensorOptions().dtype(type)).view({1, c, 1, 1, c, 1, 1}).expand({1, c, h, w, c, 1, 1});
+  if (f.first == 0 && f.count == c * h * w) return eye;
+  torch::Tensor chosen = torch::zeros({c * h * w}, torch::TensorOptions().dtype(type));
+  chosen.narrow(0, f.first, f.count).fill_(1.0);
+  return eye * chosen.view({1, c, h, w, 1, 1, 1});
 }
 
 torch::Tensor dense(const torch::Tensor& t, const Frame& f) {
@@ -70,7 +75,9 @@ torch::Tensor dense(const torch::Tensor& t, const Frame& f) {
   return canvas.narrow(5, f.offset[0], h0)
       .narrow(6, f.offset[1], w0)
       .permute({0, 4, 5, 6, 1, 2, 3})
-      .reshape({s * c0 * h0 * w0, c, h, w});
+      .reshape({s, c0 * h0 * w0, c, h, w})
+      .narrow(1, f.first, f.count)
+      .reshape({s * f.count, c, h, w});
 }
 
 bool worth_keeping(const Frame& f) { return 2 * f.size[0] * f.size[1] <= f.image[1] * f.image[2]; }
@@ -100,6 +107,39 @@ Patched conv2d(const Patched& x, const torch::Tensor& weight, const Window2d& w,
     }
   }
   return {out.transpose(0, 1), frame};
+}
+
+torch::Tensor linear(const Patched& x, const torch::Tensor& weight) {
+  const torch::Tensor& t = x.t;
+  const Frame& f = x.frame;
+  const std::int64_t s = t.size(0), c = t.size(1), h = t.size(2), w = t.size(3), o = weight.size(0);
+  const auto [c0, h0, w0] = f.image;
+  const std::int64_t q = c0 * f.size[0] * f.size[1];
+  // Per position: its weights [O, C] times its patches [C, S*Q], one batched product.
+  const torch::Tensor by_position = weight.to(t.scalar_type()).view({o, c, h * w}).permute({2, 0, 1});
+  const torch::Tensor product =
+      at::bmm(by_position, t.permute({2, 3, 1, 0, 4, 5, 6}).reshape({h * w, c, s * q}));  // [HW, O, S*Q]
+  // Summed into a canvas of the input (as dense()'s), each position's patch where it lies.
+  const std::int64_t rows = std::max(h0 + f.offset[0], (h - 1) * f.jump[0] + f.size[0]);
+  const std::int64_t cols = std::max(w0 + f.offset[1], (w - 1) * f.jump[1] + f.size[1]);
+  const torch::Tensor at_row = torch::arange(h, torch::kInt64).mul_(f.jump[0]).view({h, 1, 1, 1}) +
+                               torch::arange(f.size[0], torch::kInt64).view({1, 1, f.size[0], 1});
+  const torch::Tensor at_col = torch::arange(w, torch::kInt64).mul_(f.jump[1]).view({1, w, 1, 1}) +
+                               torch::arange(f.size[1], torch::kInt64).view({1, 1, 1, f.size[1]});
+  const torch::Tensor index = (at_row * cols + at_col).reshape({-1});  // [HW * Rh * Rw]
+  // Rows of the canvas are pixels: each position's patch adds whole rows of S*O*C0 numbers.
+  torch::Tensor canvas = torch::zeros({rows * cols, s * o * c0}, t.options());
+  canvas.index_add_(0, index,
+                    product.view({h * w, o, s, c0, f.size[0] * f.size[1]})
+                        .permute({0, 4, 2, 1, 3})
+                        .reshape({h * w * f.size[0] * f.size[1], s * o * c0}));
+  return canvas.view({rows, cols, s, o, c0})
+      .narrow(0, f.offset[0], h0)
+      .narrow(1, f.offset[1], w0)
+      .permute({2, 4, 0, 1, 3})
+      .reshape({s, c0 * h0 * w0, o})
+      .narrow(1, f.first, f.count)
+      .reshape({s * f.count, o});
 }
 
 Patched pool_windows(const Patched& x, const Window2d& w, std::int64_t ho, std::int64_t wo) {
@@ -139,7 +179,7 @@ namespace apd::linearised {
 
 Dual dense(const Dual& d) {
   if (!d.frame) return d;
-  return {d.p, patches::dense(d.t, *d.frame), d.shared};
+  return {d.p, Pass::reshaped(patches::dense(d.t, *d.frame), d.p), d.shared};
 }
 
 }  // namespace apd::linearised

@@ -21,10 +21,12 @@
 
 namespace apd::linearised::patches {
 
-// The identity on an input of `image` = {C0, H0, W0}: [1, C0, H0, W0, C0, 1, 1].
-[[nodiscard]] torch::Tensor identity(const std::array<std::int64_t, 3>& image, torch::ScalarType type);
+// The identity on the input of `f` (its first..first+count pixels; zeros
+// for the others): [1, C0, H0, W0, C0, 1, 1].
+[[nodiscard]] torch::Tensor identity(const Frame& f, torch::ScalarType type);
 
-// The patches `t` of frame `f` as a dense tangent [S*K, C, H, W].
+// The patches `t` of frame `f` as a dense tangent [S*K, C, H, W] (K: the
+// frame's count of directions).
 [[nodiscard]] torch::Tensor dense(const torch::Tensor& t, const Frame& f);
 
 // Whether patches of frame `f` are worth keeping: at most half the input.
@@ -44,6 +46,10 @@ struct Patched {
 // The inputs of every (ho x wo) window `w` takes, each in the output's frame:
 // [S, C, ho, wo, kh*kw, C0, Rh', Rw'] (padding: zero patches).
 [[nodiscard]] Patched pool_windows(const Patched& x, const Window2d& w, std::int64_t ho, std::int64_t wo);
+
+// A bias-free Linear layer (`weight` [O, C*H*W]) of flattened patches: the
+// dense tangent [S*K, O].
+[[nodiscard]] torch::Tensor linear(const Patched& x, const torch::Tensor& weight);
 
 // `x` re-framed to `to` (its positions', a frame holding x's); same jump.
 [[nodiscard]] torch::Tensor reframed(const Patched& x, const Frame& to);

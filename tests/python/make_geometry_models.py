@@ -59,7 +59,8 @@ class Net(nn.Module):
 
 class Strided(nn.Module):
     """Receptive-field patches (src/torch/patches.cpp) through padded overlapping max-pooling, a strided grouped
-    convolution, a difference of two frames, "same" padding (symmetric, and even kernels' asymmetric)."""
+    convolution, a difference of two frames, "same" padding (symmetric, and even kernels' asymmetric), and a
+    Linear layer of flattened patches."""
 
     def __init__(self):
         super().__init__()
@@ -69,19 +70,20 @@ class Strided(nn.Module):
         self.conv3 = nn.Conv2d(6, 4, 3, padding="same")
         self.conv4 = nn.Conv2d(4, 4, 2, padding="same")
         self.fc = nn.Linear(4 * 4 * 4, 3)
+        self.skip = nn.Linear(6 * 4 * 4, 3)
 
     def forward(self, x):                                            # 2x15x15
         b = F.max_pool2d(F.relu(self.conv1(x)), 3, stride=2, padding=1)  # ReLU 1: 6x15x15, pooled 6x8x8
         c = F.relu(self.conv2(b) - self.down(b))                     # ReLU 2: 6x4x4
         d = F.relu(self.conv3(c))                                    # ReLU 3: 4x4x4
-        return self.fc(self.conv4(d).flatten(1))
+        return self.fc(self.conv4(d).flatten(1)) + self.skip(c.flatten(1))
 
     def taps(self, x):
         z1 = self.conv1(x)
         b = F.max_pool2d(F.relu(z1), 3, stride=2, padding=1)
         z2 = self.conv2(b) - self.down(b)
         z3 = self.conv3(F.relu(z2))
-        logits = self.fc(self.conv4(F.relu(z3)).flatten(1))
+        logits = self.fc(self.conv4(F.relu(z3)).flatten(1)) + self.skip(F.relu(z2).flatten(1))
         return {"relu": [z1, z2, z3], "pool": [(torch.relu(z1), 3, 2, 1)], "logits": logits}
 
 

@@ -22,13 +22,14 @@ struct ExtractOptions {
   Selection selection;
   OutputChoice output;
   Compute compute;
-  ViewChoice views;                 // --view, --view-from
-  std::vector<std::size_t> layers;  // --layers: ReLU layers of --model, 1-based (default all)
-  bool list_layers = false;         // --list-layers: print the model's ReLU layers, write nothing
-  bool geometry = false;            // --geometry: each instance's region radius and boundary distance
-  bool geometry_layers = false;     // --geometry-layers: the radius over the --layers only
-  bool geometry_float32 = false;    // --geometry-gradients float32
-  bool geometry_dense = false;      // --geometry-tangents dense
+  ViewChoice views;                  // --view, --view-from
+  std::vector<std::size_t> layers;   // --layers: ReLU layers of --model, 1-based (default all)
+  bool list_layers = false;          // --list-layers: print the model's ReLU layers, write nothing
+  bool geometry = false;             // --geometry: each instance's region radius and boundary distance
+  bool geometry_layers = false;      // --geometry-layers: the radius over the --layers only
+  bool geometry_float32 = false;     // --geometry-gradients float32
+  bool geometry_dense = false;       // --geometry-tangents dense
+  std::int64_t geometry_memory = 0;  // --geometry-memory MB (0: GeometryPlan's default)
 };
 
 // Checks option combinations; throws UsageError naming the option.

@@ -35,6 +35,10 @@ struct GeometryPlan {
   // field covers half the input: the same numbers, to rounding, ~10x faster
   // on LeNet-5. On: the dense baseline they are checked against.
   bool dense_tangents = false;
+  // What one pass's tangents may take: sub-batches of instances and chunks
+  // of directions are sized to it, so peak memory is bounded by it, not by
+  // the dataset. Other sizes sum in other orders: the same numbers to rounding.
+  std::int64_t pass_megabytes = 256;
 };
 
 struct RegionGeometry {
