@@ -7,7 +7,9 @@
 #     images: wall time (target <= 120 s on this 2-core machine) with float64
 #     and float32 gradients; on 1,000 images, receptive-field patches (the
 #     default) side by side with the dense baseline (--geometry-tangents dense);
-#  3. peak RSS bounded by the batch: LeNet-5 on 1,000 and on 10,000 images.
+#  3. peak RSS bounded by the batch: LeNet-5 on 1,000 and on 10,000 images;
+#  4. PyTorch's MNIST CNN (a 9216-feature Linear layer after the convolutions)
+#     on 100 images: patches against dense float32 tangents.
 # One thread (apd-extract's default). Prints figures; asserts nothing.
 # Usage: scripts/bench-geometry.sh BIN_DIR SCRATCH   (called by scripts/bench.sh geometry)
 set -euo pipefail
@@ -67,4 +69,22 @@ for grad in ("float64", "float32"):
     print(f"  patches, {grad} gradients, 10,000 images: {s:.1f} s (target <= 120 s), {mb:.0f} MB peak")
 print(f"  peak RSS: {rows['patches,float64,1000'][1]:.0f} MB on 1,000 images, "
       f"{rows['patches,float64,10000'][1]:.0f} MB on 10,000: bounded by the batch")
+PY
+
+echo "== PyTorch's MNIST CNN (examples/lenet --arch cnn: conv 32, conv 64, pool, 9216 -> 128 -> 10), 100 test images"
+lenet_model cnn
+cnn=(--model "$models/cnn/scripted/epoch-3.pt" --data data/mnist --split test --input-shape 1,28,28 --limit 100 --quiet)
+{
+  measure "patches,float64" "$extract" "${cnn[@]}" --geometry --out "$scratch/c.json"
+  measure "patches,float32" "$extract" "${cnn[@]}" --geometry --geometry-gradients float32 --out "$scratch/c.json"
+  measure "dense,float32" "$extract" "${cnn[@]}" --geometry --geometry-gradients float32 --geometry-tangents dense \
+    --out "$scratch/c.json"
+} >"$scratch/cnn.txt"
+/usr/bin/python3 - "$scratch/cnn.txt" <<'PY'
+import sys
+rows = {r.split()[0]: (float(r.split()[1]), int(r.split()[2]) / 1024) for r in open(sys.argv[1])}
+d = rows["dense,float32"][0]
+for k in ("patches,float64", "patches,float32", "dense,float32"):
+    s, mb = rows[k]
+    print(f"  {k.replace(',', ', ')} gradients: {s:.1f} s, {mb:.0f} MB peak ({d / s:.1f}x the dense float32 speed)")
 PY

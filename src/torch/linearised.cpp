@@ -20,9 +20,11 @@ constexpr double kInfinity = std::numeric_limits<double>::infinity();
 constexpr std::int64_t kBlockBytes = std::int64_t{64} << 20;
 // An estimate of the live copies of the widest value per instance and direction.
 constexpr std::int64_t kLiveCopies = 6;
-// Sub-batches no larger than this when they could be (within the budget):
-// larger ones ran slower here (LeNet-5: 7 s per 1,000 images at 64 MB, 10-12
-// s at 256 MB), their tangents no longer in the caches.
+// Sub-batches of patches no larger than this when they could be (within the
+// budget): larger ones ran slower here (LeNet-5: 7 s per 1,000 images at 64
+// MB, 10-12 s at 256 MB), their tangents no longer in the caches. Not for
+// dense tangents: their shared tangents are made once per sub-batch, and
+// smaller sub-batches made LeNet-5's twice as slow.
 constexpr std::int64_t kSubBatchBytes = std::int64_t{64} << 20;
 
 std::vector<std::int64_t> with_leading(std::int64_t first, at::IntArrayRef rest) {
@@ -312,7 +314,8 @@ Chunking chunking(const Widest& widest, std::int64_t bytes, std::int64_t directi
   const std::int64_t patches = widest.patches * kLiveCopies * bytes;
   const std::int64_t per_instance = per_direction * directions + patches;
   if (per_instance <= budget) {
-    return {std::max<std::int64_t>(std::min(budget, kSubBatchBytes) / per_instance, 1), directions};
+    const std::int64_t target = widest.patches > 0 ? std::min(budget, kSubBatchBytes) : budget;
+    return {std::max<std::int64_t>(target / per_instance, 1), directions};
   }
   return {1, std::clamp<std::int64_t>((budget - std::min(patches, budget / 2)) / per_direction, 1, directions)};
 }
